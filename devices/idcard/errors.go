@@ -1,0 +1,28 @@
+package idcard
+
+import "stationdesk/app"
+
+// The classified errors the reader returns to app. None holds personal data.
+var (
+	errUnsupportedDoc = app.NewError(app.CodeInvalid, "unsupported_document",
+		"读卡器不支持此类证件，请人工录入。",
+		"This kind of card is not supported by the reader; enter the document by hand.")
+	errCardData = app.NewError(app.CodeInvalid, "card_data",
+		"证件信息读取异常（字段格式错误），请重新放卡或人工核对。",
+		"The card's data is malformed; re-place the card or check the document by hand.")
+	errReplace = app.NewError(app.CodeUnavailable, "replace_card",
+		"读卡失败，请拿开证件后重新放置。",
+		"The card could not be read; lift it and place it on the reader again.")
+	errDisconnected = app.NewError(app.CodeUnavailable, "reader_disconnected",
+		"身份证阅读器已断开，请检查连接线；重新连接后再读卡。",
+		"The ID-card reader was disconnected; check the cable and read the card again once it is back.")
+	errNoAnswer = app.NewError(app.CodeUnavailable, "reader_not_responding",
+		"身份证阅读器无响应，请检查电源和连接线。",
+		"The ID-card reader does not answer; check its power and cable.")
+	errTimeout = app.NewError(app.CodeUnavailable, "timeout",
+		"等待放卡超时。",
+		"No card was placed in time.")
+	errNotConfigured = app.NewError(app.CodeUnavailable, "not_configured",
+		"未配置身份证阅读器。",
+		"No ID-card reader is configured.")
+)
