@@ -1,0 +1,296 @@
+package cache
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+
+	"stationdesk/offline/syncpub/wire"
+)
+
+// Builder fills a new cache file from key-sorted snapshot chunks while the
+// live cache keeps answering gates. Each chunk goes in with its own
+// transaction together with a build_done row, so a build killed at any
+// point resumes with the chunks not yet recorded, and no chunk is inserted
+// twice. The build file carries its build id (snapshot seq and card key);
+// a leftover file from another snapshot is discarded.
+//
+// Writes use synchronous=OFF (an application crash is still safe in WAL
+// mode; after a power cut the unfinished build is simply redone: it is
+// never served before Finish and the digest check).
+type Builder struct {
+	path    string
+	id      string
+	db      *sql.DB
+	shift   uint
+	cardD   [wire.Buckets]wire.Digest
+	persD   [wire.Buckets]wire.Digest
+	done    map[string]int64
+	insC    *sql.Stmt
+	insP    *sql.Stmt
+	batchSz int
+}
+
+const buildBatch = 100
+
+// OpenBuilder opens or creates the build file at path for the snapshot
+// identified by buildID (any string that changes when the snapshot or the
+// card key changes).
+func OpenBuilder(ctx context.Context, path, buildID, cardKeyID string, personShift uint, opts Options) (*Builder, error) {
+	opts.defaults()
+	b := &Builder{path: path, id: buildID, shift: personShift, done: map[string]int64{}, batchSz: buildBatch}
+	for attempt := 0; attempt < 2; attempt++ {
+		db, err := sql.Open("sqlite", writerDSN(path))
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(1)
+		err = initFile(ctx, db, opts.PageSize, "OFF")
+		var st State
+		if err == nil {
+			st, err = readState(ctx, db)
+		}
+		if err == nil && (st.BuildID == buildID || st.BuildID == "" && st.SnapshotSeq == 0 && st.AppliedSeq == 0) {
+			if st.BuildID == "" {
+				_, err = db.ExecContext(ctx, `UPDATE state SET build_id = ?, card_key_id = ?, person_shift = ? WHERE id = 1`, buildID, cardKeyID, int64(personShift))
+			}
+			if err == nil {
+				b.db = db
+				break
+			}
+		}
+		db.Close()
+		if attempt == 1 {
+			return nil, fmt.Errorf("open build file: %v", err)
+		}
+		// Another snapshot's leftovers, or a damaged file: start over.
+		for _, s := range []string{"", "-wal", "-shm"} {
+			if rerr := os.Remove(path + s); rerr != nil && !os.IsNotExist(rerr) {
+				return nil, rerr
+			}
+		}
+	}
+	for _, p := range []string{"PRAGMA cache_size=-262144", "PRAGMA synchronous=OFF"} {
+		if _, err := b.db.ExecContext(ctx, p); err != nil {
+			b.db.Close()
+			return nil, err
+		}
+	}
+	rows, err := b.db.QueryContext(ctx, `SELECT name, rows FROM build_done`)
+	if err != nil {
+		b.db.Close()
+		return nil, err
+	}
+	for rows.Next() {
+		var n string
+		var r int64
+		if err := rows.Scan(&n, &r); err != nil {
+			rows.Close()
+			b.db.Close()
+			return nil, err
+		}
+		b.done[n] = r
+	}
+	rows.Close()
+	b.cardD, b.persD, err = readDigests(ctx, b.db)
+	if err != nil {
+		b.db.Close()
+		return nil, err
+	}
+	b.insC, err = b.db.PrepareContext(ctx, "INSERT INTO card(h, person, flags, seq) VALUES "+placeholders(4, buildBatch))
+	if err == nil {
+		b.insP, err = b.db.PrepareContext(ctx, "INSERT INTO person(p, st, seq) VALUES "+placeholders(3, buildBatch))
+	}
+	if err != nil {
+		b.db.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func placeholders(cols, rows int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	return strings.TrimSuffix(strings.Repeat(one+",", rows), ",")
+}
+
+// Done reports whether the named chunk is already in the file.
+func (b *Builder) Done(name string) bool { _, ok := b.done[name]; return ok }
+
+// Rows returns the number of rows inserted so far (including earlier runs).
+func (b *Builder) Rows() int64 {
+	var n int64
+	for _, r := range b.done {
+		n += r
+	}
+	return n
+}
+
+// AddCards inserts one chunk of key-sorted card rows (deleted rows are not
+// expected in a snapshot and are skipped).
+func (b *Builder) AddCards(ctx context.Context, name string, rows []wire.Card) error {
+	if b.Done(name) {
+		return nil
+	}
+	return b.chunkTx(ctx, name, int64(len(rows)), func(tx *sql.Tx) error {
+		ins := tx.StmtContext(ctx, b.insC)
+		args := make([]any, 0, 4*buildBatch)
+		var touched [wire.Buckets]wire.Digest
+		var touchedAny [wire.Buckets]bool
+		flush := func(n int) error {
+			if n == 0 {
+				return nil
+			}
+			if n == buildBatch {
+				_, err := ins.ExecContext(ctx, args...)
+				args = args[:0]
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO card(h, person, flags, seq) VALUES "+placeholders(4, n), args...)
+			args = args[:0]
+			return err
+		}
+		n := 0
+		for _, r := range rows {
+			if r.Flags&wire.FlagDeleted != 0 {
+				continue
+			}
+			args = append(args, r.Hash[:], int64(r.Person), int64(r.Flags), int64(r.Seq))
+			bk := wire.CardBucket(r.Hash)
+			touched[bk].Add(wire.CardRowHash(r))
+			touchedAny[bk] = true
+			if n++; n == buildBatch {
+				if err := flush(n); err != nil {
+					return err
+				}
+				n = 0
+			}
+		}
+		if err := flush(n); err != nil {
+			return err
+		}
+		return b.writeDigests(ctx, tx, 0, &b.cardD, &touched, &touchedAny)
+	})
+}
+
+// AddPersons inserts one chunk of key-sorted person rows.
+func (b *Builder) AddPersons(ctx context.Context, name string, rows []wire.Person) error {
+	if b.Done(name) {
+		return nil
+	}
+	return b.chunkTx(ctx, name, int64(len(rows)), func(tx *sql.Tx) error {
+		ins := tx.StmtContext(ctx, b.insP)
+		args := make([]any, 0, 3*buildBatch)
+		var touched [wire.Buckets]wire.Digest
+		var touchedAny [wire.Buckets]bool
+		flush := func(n int) error {
+			if n == 0 {
+				return nil
+			}
+			if n == buildBatch {
+				_, err := ins.ExecContext(ctx, args...)
+				args = args[:0]
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO person(p, st, seq) VALUES "+placeholders(3, n), args...)
+			args = args[:0]
+			return err
+		}
+		n := 0
+		for _, r := range rows {
+			if r.Flags&wire.FlagDeleted != 0 {
+				continue
+			}
+			args = append(args, int64(r.Person), encodeSt(r), int64(r.Seq))
+			bk := wire.PersonBucket(r.Person, b.shift)
+			touched[bk].Add(wire.PersonRowHash(r))
+			touchedAny[bk] = true
+			if n++; n == buildBatch {
+				if err := flush(n); err != nil {
+					return err
+				}
+				n = 0
+			}
+		}
+		if err := flush(n); err != nil {
+			return err
+		}
+		return b.writeDigests(ctx, tx, 1, &b.persD, &touched, &touchedAny)
+	})
+}
+
+// writeDigests folds a chunk's digests into the running ones, in the
+// chunk's transaction; the in-memory copy is updated only after commit
+// (chunkTx reloads on failure by reopening).
+func (b *Builder) writeDigests(ctx context.Context, tx *sql.Tx, kind int, cur, add *[wire.Buckets]wire.Digest, any *[wire.Buckets]bool) error {
+	for i := range add {
+		if !any[i] {
+			continue
+		}
+		d := cur[i]
+		d.N += add[i].N
+		d.X ^= add[i].X
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO digest(kind, b, n, x) VALUES(?, ?, ?, ?)`, kind, i, d.N, int64(d.X)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Builder) chunkTx(ctx context.Context, name string, rows int64, fn func(tx *sql.Tx) error) error {
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return fmt.Errorf("build chunk %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO build_done(name, rows) VALUES(?, ?)`, name, rows); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	// Committed: reload the running digests from the file (cheap: ≤ 512 rows).
+	b.cardD, b.persD, err = readDigests(ctx, b.db)
+	b.done[name] = rows
+	return err
+}
+
+// Digests returns the digests of what has been built so far.
+func (b *Builder) Digests() (cards, persons [wire.Buckets]wire.Digest) { return b.cardD, b.persD }
+
+// Finish marks the file as a complete snapshot at snapshotSeq (applied
+// sequence = snapshotSeq), checkpoints and closes it. The file can then be
+// opened with Open, brought up to date with ApplySegment and swapped in
+// with (*Cache).Swap.
+func (b *Builder) Finish(ctx context.Context, snapshotSeq uint64) error {
+	defer b.Close()
+	if _, err := b.db.ExecContext(ctx, `UPDATE state SET applied_seq = ?, snapshot_seq = ?, build_id = '', hot_seq = 0, fresh_ms = 0 WHERE id = 1`, int64(snapshotSeq), int64(snapshotSeq)); err != nil {
+		return err
+	}
+	if _, err := b.db.ExecContext(ctx, `DELETE FROM build_done`); err != nil {
+		return err
+	}
+	if _, err := b.db.ExecContext(ctx, `PRAGMA synchronous=FULL`); err != nil {
+		return err
+	}
+	if _, err := b.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Close closes the build file without finishing (it stays for resuming).
+func (b *Builder) Close() error {
+	if b.db == nil {
+		return nil
+	}
+	b.insC.Close()
+	b.insP.Close()
+	err := b.db.Close()
+	b.db = nil
+	return err
+}

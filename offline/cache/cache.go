@@ -1,0 +1,455 @@
+// Package cache is the station's offline gate cache: one SQLite file
+// (modernc.org/sqlite, WAL, synchronous=NORMAL, page_size 1024 by default)
+// holding, for every bound card of the city, the keyed card hash → person
+// key, and per person the health colour, the last negative test (minutes)
+// and a change sequence number.
+//
+// The file is rebuildable from central, so it is not the ledger: a damaged
+// file is moved aside and rebuilt. It holds no card number, name or ID
+// number; the colour and test time are sensitive and never leave the
+// package except as app.GateStatus for a decision.
+//
+// Concurrency: Lookup may be called from many goroutines; ApplySegment,
+// Swap and Close serialise with each other. One writer connection, a read
+// pool beside it (style.md). Swap replaces the whole file atomically while
+// lookups wait for at most the time of two closes and an open.
+package cache
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"stationdesk/app"
+	"stationdesk/offline/syncpub/wire"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+)
+
+// Options tune a cache file. Zero values take the defaults.
+type Options struct {
+	// PageSize is applied only when the file is created. 1024 measured
+	// best for this workload (≈1 KB of WAL per random upsert vs ≈3.6 KB
+	// with 4096; see gatesim bench "pagesize").
+	PageSize int
+	// ReadConns is the read pool size (default 2×GOMAXPROCS).
+	ReadConns int
+	// MmapSize for readers in bytes (default 4 GiB; without mmap two
+	// readers do not scale).
+	MmapSize int64
+	// Sync is the synchronous pragma for the writer (default NORMAL: the
+	// file is rebuildable; a power cut may roll back the newest segments,
+	// which the next sync re-applies).
+	Sync   string
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.PageSize == 0 {
+		o.PageSize = 1024
+	}
+	if o.ReadConns == 0 {
+		o.ReadConns = 2 * runtime.GOMAXPROCS(0)
+	}
+	if o.MmapSize == 0 {
+		o.MmapSize = 4 << 30
+	}
+	if o.Sync == "" {
+		o.Sync = "NORMAL"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS card(h BLOB PRIMARY KEY, person INTEGER NOT NULL, flags INTEGER NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS person(p INTEGER PRIMARY KEY, st INTEGER NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS digest(kind INTEGER NOT NULL, b INTEGER NOT NULL, n INTEGER NOT NULL, x INTEGER NOT NULL, PRIMARY KEY(kind, b)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state(id INTEGER PRIMARY KEY CHECK(id = 1), applied_seq INTEGER NOT NULL, snapshot_seq INTEGER NOT NULL,
+  hot_seq INTEGER NOT NULL, fresh_ms INTEGER NOT NULL, card_key_id TEXT NOT NULL, person_shift INTEGER NOT NULL, build_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS build_done(name TEXT PRIMARY KEY, rows INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO state VALUES(1, 0, 0, 0, 0, '', 16, '');
+`
+
+// State is the sync bookkeeping stored in the cache file, updated in the
+// same transaction as the rows it describes (so a crash can never leave
+// rows and sequence disagreeing).
+type State struct {
+	AppliedSeq  uint64    // every change ≤ this is applied
+	SnapshotSeq uint64    // the snapshot the file was built from
+	HotSeq      uint64    // highest hot-list seq applied (may exceed AppliedSeq)
+	FreshAsOf   time.Time // issued_at of the newest fully applied manifest
+	CardKeyID   string
+	PersonShift uint
+	BuildID     string // snapshot identity while building
+}
+
+// Cache is an open cache file.
+type Cache struct {
+	path string
+	opts Options
+
+	mu     sync.RWMutex // write-locked only by Swap/Close
+	w, r   *sql.DB
+	look   *sql.Stmt
+	lookP  *sql.Stmt
+	closed bool
+
+	wmu sync.Mutex // serialises writers
+
+	fresh atomic.Pointer[app.CacheFreshness] // mirror of the state row for the hot path
+}
+
+// Freshness returns the applied sequence and freshness without touching
+// the database (kept current by every write and swap).
+func (c *Cache) Freshness() app.CacheFreshness {
+	if f := c.fresh.Load(); f != nil {
+		return *f
+	}
+	return app.CacheFreshness{}
+}
+
+func (c *Cache) loadFreshness(ctx context.Context) {
+	st, err := readState(ctx, c.w)
+	if err != nil {
+		return
+	}
+	c.fresh.Store(&app.CacheFreshness{Version: st.AppliedSeq, FreshAsOf: st.FreshAsOf})
+}
+
+// Open opens (creating if needed) the cache file at path. A file that
+// cannot be read as a cache is moved aside to path+".damaged-<unix>" and a
+// fresh empty cache takes its place (the data is rebuildable; the damaged
+// file is kept for forensics).
+func Open(ctx context.Context, path string, opts Options) (*Cache, error) {
+	opts.defaults()
+	c := &Cache{path: path, opts: opts}
+	if err := c.open(ctx); err != nil {
+		if errors.Is(err, errDamaged) {
+			opts.Logger.Warn("gate cache damaged, moving aside", "err", err)
+			if qerr := quarantine(path); qerr != nil {
+				return nil, qerr
+			}
+			if err := c.open(ctx); err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+var errDamaged = errors.New("cache file damaged")
+
+func quarantine(path string) error {
+	dst := fmt.Sprintf("%s.damaged-%d", path, time.Now().Unix())
+	if err := os.Rename(path, dst); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("quarantine cache: %w", err)
+	}
+	for _, s := range []string{"-wal", "-shm"} {
+		_ = os.Rename(path+s, dst+s)
+	}
+	return nil
+}
+
+func writerDSN(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_txlock=immediate"
+}
+
+func readerDSN(path string, mmap int64) string {
+	return fmt.Sprintf("file:%s?_pragma=busy_timeout(10000)&_pragma=cache_size(-16384)&_pragma=mmap_size(%d)&_pragma=query_only(1)", path, mmap)
+}
+
+// initFile sets page size before WAL (the driver sorts DSN pragmas, so
+// page_size must be an explicit statement on a new file) and the schema.
+func initFile(ctx context.Context, db *sql.DB, pageSize int, syncMode string) error {
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+		return fmt.Errorf("%w: %v", errDamaged, err)
+	}
+	if n == 0 {
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size=%d", pageSize)); err != nil {
+			return err
+		}
+	}
+	for _, p := range []string{"PRAGMA journal_mode=WAL", "PRAGMA synchronous=" + syncMode, "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY"} {
+		if _, err := db.ExecContext(ctx, p); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("%w: schema: %v", errDamaged, err)
+	}
+	return nil
+}
+
+func (c *Cache) open(ctx context.Context) error {
+	w, err := sql.Open("sqlite", writerDSN(c.path))
+	if err != nil {
+		return err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := initFile(ctx, w, c.opts.PageSize, c.opts.Sync); err != nil {
+		w.Close()
+		if strings.Contains(err.Error(), "not a database") || strings.Contains(err.Error(), "malformed") || errors.Is(err, errDamaged) {
+			return fmt.Errorf("%w: %v", errDamaged, err)
+		}
+		return err
+	}
+	var one int
+	if err := w.QueryRowContext(ctx, "SELECT count(*) FROM state").Scan(&one); err != nil || one != 1 {
+		w.Close()
+		return fmt.Errorf("%w: state row (%v)", errDamaged, err)
+	}
+	r, err := sql.Open("sqlite", readerDSN(c.path, c.opts.MmapSize))
+	if err != nil {
+		w.Close()
+		return err
+	}
+	r.SetMaxOpenConns(c.opts.ReadConns)
+	r.SetMaxIdleConns(c.opts.ReadConns)
+	r.SetConnMaxLifetime(0)
+	look, err := r.PrepareContext(ctx, `SELECT c.person, c.flags, p.st FROM card c LEFT JOIN person p ON p.p = c.person WHERE c.h = ?`)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return fmt.Errorf("prepare lookup: %w", err)
+	}
+	lookP, err := r.PrepareContext(ctx, `SELECT st FROM person WHERE p = ?`)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return fmt.Errorf("prepare person lookup: %w", err)
+	}
+	c.w, c.r, c.look, c.lookP = w, r, look, lookP
+	c.loadFreshness(ctx)
+	return nil
+}
+
+// ErrClosed is returned after Close.
+var ErrClosed = app.NewError(app.CodeUnavailable, "cache_closed", "闸机缓存未打开", "gate cache is closed")
+
+func decodeSt(st int64) (app.HealthColor, time.Time) {
+	return wire.HealthColor(uint8(st & 3)), wire.TestTime(uint32(st >> 2))
+}
+
+func encodeSt(p wire.Person) int64 { return int64(p.TestMin)<<2 | int64(p.Color&3) }
+
+// Lookup returns the status of a card hash. A card that is not bound
+// returns Found=false and no error. Errors are app.CodeUnavailable.
+func (c *Cache) Lookup(ctx context.Context, h wire.CardHash) (app.GateStatus, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return app.GateStatus{}, ErrClosed
+	}
+	var person int64
+	var flags int64
+	var st sql.NullInt64
+	err := c.look.QueryRowContext(ctx, h[:]).Scan(&person, &flags, &st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return app.GateStatus{}, nil
+	}
+	if err != nil {
+		return app.GateStatus{}, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存读取失败", "gate cache read failed")
+	}
+	gs := app.GateStatus{Found: true, Person: uint64(person), Blocked: flags&wire.FlagBlocked != 0, Color: app.ColorNone}
+	if st.Valid {
+		gs.Color, gs.LastNegative = decodeSt(st.Int64)
+	}
+	return gs, nil
+}
+
+// LookupPerson returns the status of a person key (ride codes carry the
+// person key). An unknown person returns Found=false.
+func (c *Cache) LookupPerson(ctx context.Context, person uint64) (app.GateStatus, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return app.GateStatus{}, ErrClosed
+	}
+	var st int64
+	err := c.lookP.QueryRowContext(ctx, int64(person)).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return app.GateStatus{}, nil
+	}
+	if err != nil {
+		return app.GateStatus{}, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存读取失败", "gate cache read failed")
+	}
+	gs := app.GateStatus{Found: true, Person: person}
+	gs.Color, gs.LastNegative = decodeSt(st)
+	return gs, nil
+}
+
+// State reads the sync bookkeeping.
+func (c *Cache) State(ctx context.Context) (State, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return State{}, ErrClosed
+	}
+	return readState(ctx, c.w)
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func readState(ctx context.Context, q queryer) (State, error) {
+	var s State
+	var a, sn, h, fresh, shift int64
+	err := q.QueryRowContext(ctx, `SELECT applied_seq, snapshot_seq, hot_seq, fresh_ms, card_key_id, person_shift, build_id FROM state WHERE id = 1`).
+		Scan(&a, &sn, &h, &fresh, &s.CardKeyID, &shift, &s.BuildID)
+	if err != nil {
+		return s, fmt.Errorf("read cache state: %w", err)
+	}
+	s.AppliedSeq, s.SnapshotSeq, s.HotSeq, s.PersonShift = uint64(a), uint64(sn), uint64(h), uint(shift)
+	if fresh > 0 {
+		s.FreshAsOf = time.UnixMilli(fresh)
+	}
+	return s, nil
+}
+
+// Digests returns the per-bucket digests of cards and persons.
+func (c *Cache) Digests(ctx context.Context) (cards, persons [wire.Buckets]wire.Digest, err error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return cards, persons, ErrClosed
+	}
+	return readDigests(ctx, c.w)
+}
+
+func readDigests(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) (cards, persons [wire.Buckets]wire.Digest, err error) {
+	rows, err := db.QueryContext(ctx, `SELECT kind, b, n, x FROM digest`)
+	if err != nil {
+		return cards, persons, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, b, n, x int64
+		if err := rows.Scan(&kind, &b, &n, &x); err != nil {
+			return cards, persons, err
+		}
+		if b < 0 || b >= wire.Buckets {
+			continue
+		}
+		d := wire.Digest{N: n, X: uint64(x)}
+		if kind == 0 {
+			cards[b] = d
+		} else {
+			persons[b] = d
+		}
+	}
+	return cards, persons, rows.Err()
+}
+
+// Counts returns the number of cards and persons (from the digests, so it
+// costs no table scan).
+func (c *Cache) Counts(ctx context.Context) (cards, persons int64, err error) {
+	cd, pd, err := c.Digests(ctx)
+	for i := range cd {
+		cards += cd[i].N
+		persons += pd[i].N
+	}
+	return cards, persons, err
+}
+
+// Path returns the file path.
+func (c *Cache) Path() string { return c.path }
+
+// Close closes the file. Lookups afterwards return ErrClosed.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	return c.closeLocked()
+}
+
+func (c *Cache) closeLocked() error {
+	c.look.Close()
+	c.lookP.Close()
+	err := c.r.Close()
+	if err2 := c.w.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// Checkpoint truncates the WAL (after large applies, so the WAL stays
+// small and readers stay fast).
+func (c *Cache) Checkpoint(ctx context.Context) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	return err
+}
+
+// Swap replaces this cache's file with the finished cache file at
+// builtPath (which must be closed): it closes the current file, renames the
+// new file over it atomically, fsyncs the folder and reopens. Lookups block
+// only during the swap itself. On a rename failure the old file is reopened.
+func (c *Cache) Swap(ctx context.Context, builtPath string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if _, err := os.Stat(builtPath + "-wal"); err == nil {
+		return fmt.Errorf("swap: %s still has a WAL (not closed cleanly)", filepath.Base(builtPath))
+	}
+	if err := c.closeLocked(); err != nil {
+		c.opts.Logger.Warn("close before swap", "err", err)
+	}
+	// The old file was closed cleanly, so its WAL is checkpointed; remove
+	// leftovers so they can never be replayed onto the new file.
+	_ = os.Remove(c.path + "-wal")
+	_ = os.Remove(c.path + "-shm")
+	rerr := os.Rename(builtPath, c.path)
+	if rerr == nil {
+		_ = os.Remove(builtPath + "-shm")
+		rerr = syncDir(filepath.Dir(c.path))
+	}
+	if err := c.open(ctx); err != nil {
+		c.closed = true
+		return fmt.Errorf("reopen after swap: %w", err)
+	}
+	if rerr != nil {
+		return fmt.Errorf("swap: %w", rerr)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
