@@ -565,4 +565,3 @@ func ObjectPath(snapshotSeq uint64, c *wire.ChunkRef, s *wire.SegmentRef) string
 	}
 	return "/segment/" + segName(s.From, s.To)
 }
-
