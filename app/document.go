@@ -88,11 +88,24 @@ const MaxDocInput = 64
 // The number is personal information (PIPL art. 28). Reveal is the only way
 // to get it; String, Format (every verb, %#v and %+v included), GoString,
 // LogValue and MarshalJSON all give Masked. The number sits behind a pointer
-// so that even reflection-based printing of a struct holding a DocNumber in
+// (to a pointer) so that even reflection-based printing of a struct holding a DocNumber in
 // an unexported field (fmt, slog's fallback) shows an address, not digits.
 // Because of that pointer, compare DocNumbers with Equal, never with ==.
 type DocNumber struct {
-	d *docData
+	p **docData
+}
+
+// The double pointer is deliberate: fmt dereferences a pointer to a struct
+// when it reports a bad verb (%!s(*T=&{...})), even inside an unexported
+// field, but prints a pointer to a pointer as an address.
+
+func newDocNumber(d *docData) DocNumber { return DocNumber{p: &d} }
+
+func (n DocNumber) data() *docData {
+	if n.p == nil {
+		return nil
+	}
+	return *n.p
 }
 
 type docData struct {
@@ -107,43 +120,43 @@ type docData struct {
 
 // Type returns the document type ("" for the zero DocNumber).
 func (n DocNumber) Type() DocType {
-	if n.d == nil {
+	if n.data() == nil {
 		return ""
 	}
-	return n.d.typ
+	return n.data().typ
 }
 
 // IsZero reports whether n holds no document.
-func (n DocNumber) IsZero() bool { return n.d == nil }
+func (n DocNumber) IsZero() bool { return n.data() == nil }
 
 // Reveal returns the full normalised number — for a passport the number
 // without its nationality. It is the only way to get the digits: call it
 // only where the full number is needed (the clerk's compare screen, the
 // request to the central backend, the keyed hash) and never log the result.
 func (n DocNumber) Reveal() string {
-	if n.d == nil {
+	if n.data() == nil {
 		return ""
 	}
-	return n.d.num
+	return n.data().num
 }
 
 // Equal reports whether n and o are the same document (type, number and,
 // for passports, nationality).
 func (n DocNumber) Equal(o DocNumber) bool {
-	if n.d == nil || o.d == nil {
-		return n.d == o.d
+	if n.data() == nil || o.data() == nil {
+		return n.data() == o.data()
 	}
-	return n.d.typ == o.d.typ && n.d.num == o.d.num && n.d.nat == o.d.nat
+	return n.data().typ == o.data().typ && n.data().num == o.data().num && n.data().nat == o.data().nat
 }
 
 // Form returns the version of a foreign permanent resident card, "2017"
 // (15 characters, chip flag I) or "2023" (18 digits, chip flag Y); "" for
 // other types.
 func (n DocNumber) Form() string {
-	if n.d == nil {
+	if n.data() == nil {
 		return ""
 	}
-	return n.d.form
+	return n.data().form
 }
 
 // Nationality returns the holder's nationality as ISO 3166-1 alpha-3 where
@@ -154,10 +167,10 @@ func (n DocNumber) Form() string {
 // cards, residence permits and both travel permits are issued to Chinese
 // citizens only, so they return "CHN".
 func (n DocNumber) Nationality() string {
-	if n.d == nil {
+	if n.data() == nil {
 		return ""
 	}
-	return n.d.nat
+	return n.data().nat
 }
 
 // BirthDate returns the date of birth carried in the number (midnight UTC;
@@ -167,10 +180,10 @@ func (n DocNumber) Nationality() string {
 // YYMMDD; the century is taken as the latest one that does not put the
 // birth in the future at parse time.
 func (n DocNumber) BirthDate() (time.Time, bool) {
-	if n.d == nil || !n.d.hasBirth {
+	if n.data() == nil || !n.data().hasBirth {
 		return time.Time{}, false
 	}
-	return n.d.birth, true
+	return n.data().birth, true
 }
 
 // Masked returns the number masked for display (security.md §1.3: enough
@@ -189,12 +202,12 @@ func (n DocNumber) BirthDate() (time.Time, bool) {
 //
 // The zero DocNumber masks to "".
 func (n DocNumber) Masked() string {
-	if n.d == nil {
+	if n.data() == nil {
 		return ""
 	}
-	m := maskDocNumber(n.d.num)
-	if n.d.typ == DocPassport {
-		return n.d.nat + " " + m
+	m := maskDocNumber(n.data().num)
+	if n.data().typ == DocPassport {
+		return n.data().nat + " " + m
 	}
 	return m
 }
@@ -218,10 +231,10 @@ func (n DocNumber) String() string { return n.Masked() }
 
 // GoString returns a Go-syntax-like form holding only the masked number.
 func (n DocNumber) GoString() string {
-	if n.d == nil {
+	if n.data() == nil {
 		return "app.DocNumber{}"
 	}
-	return fmt.Sprintf("app.DocNumber{%s %q}", n.d.typ, n.Masked())
+	return fmt.Sprintf("app.DocNumber{%s %q}", n.data().typ, n.Masked())
 }
 
 // Format makes every fmt verb print the masked number (%q quotes it, %#v
@@ -303,7 +316,7 @@ func ParseDocAt(t DocType, raw string, now time.Time) (DocNumber, error) {
 	if e2 != nil {
 		return DocNumber{}, e2
 	}
-	return DocNumber{d: d}, nil
+	return newDocNumber(d), nil
 }
 
 // DetectDoc recognises the document type of raw ("auto") and validates it
@@ -389,6 +402,13 @@ func normalizeDoc(raw string) (string, *Error) {
 	s := strings.TrimSpace(b.String())
 	if s == "" {
 		return "", NewError(CodeInvalid, "empty", "请输入证件号码。", "Enter the document number.")
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return "", NewError(CodeInvalid, "chars",
+				"证件号码只能包含数字和拉丁字母（全角数字和字母可以）。",
+				"A document number holds only digits and Latin letters (full-width ones are accepted).")
+		}
 	}
 	return s, nil
 }
@@ -551,15 +571,19 @@ func parseResidencePermit(s string, now time.Time) (*docData, *Error) {
 //     acceptance + 3-digit ISO 3166-1 numeric nationality + YYYYMMDD +
 //     3-digit sequence + GB 11643 MOD 11-2 check character.
 //   - 2004/2017 form (chip flag I): 15 characters = 3-letter ISO 3166-1
-//     alpha-3 nationality + 4-digit accepting-authority code + YYMMDD birth
-//     date + 1 sequence digit + 1 check digit, computed with the ICAO 9303
-//     7-3-1 scheme over the first 14 characters (A=10 … Z=35).
+//     alpha-3 nationality + 4-digit accepting-authority code (the first
+//     four digits of a GB/T 2260 code, e.g. 1100 Beijing; the first two must
+//     be a province) + YYMMDD birth date + 1 sex/sequence digit + 1 check
+//     digit, computed with the ICAO 9303 7-3-1 scheme over the first 14
+//     characters (A=10 … Z=35).
 //
-// Source: howardli/CredentialKit ForeignerPermanentResidenceIdNumberProcessor
-// and its tests (KAZ110090123105, 911398199012310021), as summarised in
-// devices.md §2.2; the 2017 layout matches the Ministry of Public Security's
-// description of the card (nationality code, acceptance authority code,
-// birth date, sequence, check digit).
+// Source: howardli/CredentialKit
+// src/main/java/com/xiahaimoyu/credentialkit/processor/ForeignerPermanentResidenceIdNumberProcessor.java
+// (pattern ^([A-Z]{3}\d{12}|9\d{16}[0-9X])$, field offsets, ICAO check over
+// substring(0,14), MOD 11-2 over the 2023 form) and its test
+// (KAZ110090123105 and 911398199012310021 valid), summarised in devices.md
+// §2.2. Only the province part of the region codes is checked; the
+// nationality codes are not checked against the ISO list.
 func parseForeignPR(s string, now time.Time) (*docData, *Error) {
 	switch len(s) {
 	case 18:
@@ -582,6 +606,9 @@ func parseForeignPR(s string, now time.Time) (*docData, *Error) {
 	case 15:
 		if !allLetters(s[:3]) || !allDigits(s[3:]) {
 			return nil, errChars(DocForeignPR, "15位号码须为3个字母加12位数字", "a 15-character number is 3 letters followed by 12 digits")
+		}
+		if !provinces[s[3:5]] {
+			return nil, errRegion(DocForeignPR)
 		}
 		birth, ok := yymmdd(s[7:13], now)
 		if !ok {
@@ -648,7 +675,7 @@ func ParsePassportAt(nationality, number, mrzLine2 string, now time.Time) (DocNu
 	if e != nil {
 		return DocNumber{}, e
 	}
-	return DocNumber{d: d}, nil
+	return newDocNumber(d), nil
 }
 
 func parsePassportRaw(s string, now time.Time) (*docData, *Error) {
@@ -663,8 +690,8 @@ func parsePassportRaw(s string, now time.Time) (*docData, *Error) {
 	i := strings.IndexAny(s, " :")
 	if i < 0 {
 		return nil, NewError(CodeInvalid, "chars",
-			"护照请输入“国籍代码 号码”，如 GBR 123456789，或扫描机读区第二行。",
-			"For a passport enter the nationality code and the number, e.g. GBR 123456789, or scan the second MRZ line.")
+			"护照请输入3位国籍代码、空格和护照号码（如 GBR 后接空格和号码），或扫描机读区第二行。",
+			"For a passport enter the 3-letter nationality code, a space and the number (e.g. GBR, a space, the number), or scan the second MRZ line.")
 	}
 	return parsePassport(s[:i], strings.TrimSpace(s[i+1:]), "", now)
 }

@@ -161,7 +161,7 @@ func (id Identity) Check(now time.Time) error {
 	if b, ok := id.Doc.BirthDate(); ok && !id.Birth.IsZero() {
 		y1, m1, d1 := b.Date()
 		y2, m2, d2 := id.Birth.Date()
-		if id.Doc.d.yy {
+		if id.Doc.data().yy {
 			y1, y2 = y1%100, y2%100
 		}
 		if y1 != y2 || m1 != m2 || d1 != d2 {

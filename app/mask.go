@@ -92,6 +92,7 @@ var compoundSurnames = []string{
 //   - Chinese names (first letter a Han character): the first character and
 //     one '*' per remaining character — 张三 → 张*, 王小明 → 王**; a
 //     compound surname is kept whole in names of four or more characters
+//     (not counting separators)
 //     (欧阳娜娜 → 欧阳**). The middle dot of transliterated names stays
 //     (阿依·买买提 → 阿*·***).
 //   - Other names: the first letter of each word and one '*' per remaining
@@ -114,7 +115,7 @@ func MaskName(s string) string {
 	out := make([]rune, 0, len(rs))
 	if han := firstLetterIsHan(rs); han {
 		keep := 1
-		if len(rs) >= 4 {
+		if countNonSeparators(rs) >= 4 {
 			for _, c := range compoundSurnames {
 				if strings.HasPrefix(s, c) {
 					keep = 2
@@ -176,4 +177,14 @@ func isNameSeparator(r rune) bool {
 		return true
 	}
 	return false
+}
+
+func countNonSeparators(rs []rune) int {
+	n := 0
+	for _, r := range rs {
+		if !isNameSeparator(r) {
+			n++
+		}
+	}
+	return n
 }
