@@ -41,6 +41,8 @@ import (
 type Config struct {
 	// BaseURL is central's sync root, e.g. "http://127.0.0.1:8700/v1/sync".
 	BaseURL string
+	// Token is the station's bearer token for central (secret, never logged).
+	Token string
 	// PinnedKey is the manifest signing key. Trust comes only from it.
 	PinnedKey ed25519.PublicKey
 	// Cache is the live cache the gates read.
@@ -121,6 +123,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	rc.SetBaseURL(cfg.BaseURL).SetTimeout(cfg.Timeout).SetRetryCount(3).
 		SetRetryWaitTime(200 * time.Millisecond).SetRetryMaxWaitTime(5 * time.Second)
+	if cfg.Token != "" {
+		rc.SetAuthToken(cfg.Token)
+	}
 	c := &Client{cfg: cfg, http: rc, now: cfg.Clock.Now, log: cfg.Logger, kick: make(chan struct{}, 1)}
 	c.setProgress(app.SyncProgress{Phase: app.SyncIdle})
 	if err := c.loadTrust(); err != nil {

@@ -1,0 +1,536 @@
+// Package verify is the station's gate verify service (DESIGN §3): POST
+// /v1/verify on the station LAN, answered from the offline gate cache.
+//
+// Every request is signed by its gate (HMAC-SHA256 with the gate's 256-bit
+// key over method, path, gate id, timestamp, nonce, request id and body
+// hash; ±30 s; nonce replay cache); every failure of that check gets the
+// same 401 body, is counted and audited, and never an answer. Every answer
+// is signed back over the request nonce, so a rogue LAN device can neither
+// ask nor answer in a gate's name. The same request id from the same gate
+// gets the same answer (a retry never consumes a second ride or records a
+// second event).
+//
+// Answers carry a decision (allow / deny / manual), a reason code, the
+// mode and the cache version and age — never a name, an ID number, a card
+// number or a health detail. GET /healthz and GET /metrics (Prometheus
+// text) sit beside it; openapi.yaml documents the API.
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"stationdesk/app"
+	"stationdesk/offline/syncpub/wire"
+)
+
+// Lookup is what the server needs from the cache (*cache.Cache).
+type Lookup interface {
+	Lookup(ctx context.Context, h wire.CardHash) (app.GateStatus, error)
+	LookupPerson(ctx context.Context, person uint64) (app.GateStatus, error)
+	Freshness() app.CacheFreshness
+}
+
+// Trust is the verified material from the sync manifest.
+type Trust struct {
+	CardKey []byte
+	Issuers map[uint16]ed25519.PublicKey
+	Policy  app.Policy
+	QRSkew  time.Duration
+}
+
+// EventSink records answered requests (the gate-event outbox). Record may
+// block for backpressure; an error makes the server answer 503 so the gate
+// retries with the same request id.
+type EventSink interface {
+	Record(ctx context.Context, e app.GateEvent) error
+}
+
+// Config configures a Server.
+type Config struct {
+	Lookup Lookup
+	Trust  func() *Trust // nil result: never synced
+	Keys   *KeyStore
+	Events EventSink    // optional
+	Audit  app.AuditLog // optional; rejects and admin actions
+	Clock  app.Clock
+	Logger *slog.Logger
+	Gauges Gauges
+	// OutboxStats feeds the GUI's backlog figures (optional).
+	OutboxStats func() app.OutboxStats
+	// Limits (zero = defaults).
+	BodyLimit  int64         // default 4 KiB
+	MaxConns   int           // default 512
+	NonceCache int           // default 1,000,000 entries
+	Window     time.Duration // default 30 s
+	// Terminal is the station terminal id for audit entries.
+	Terminal string
+}
+
+// Server is the verify service. It implements app.GateService for the GUI.
+type Server struct {
+	cfg          Config
+	now          func() time.Time
+	log          *slog.Logger
+	mode         atomic.Pointer[app.GateMode]
+	nonces       *nonceCache
+	answers      *answerCache
+	met          *metrics
+	audit        chan app.AuditEntry
+	gates        sync.Map // gate id -> *gateStats
+	recent       recentRing
+	started      time.Time
+	auditDropped atomic.Int64
+}
+
+type gateStats struct {
+	lastSeen atomic.Int64 // unix ms
+	minute   atomic.Int64 // unix minute of count
+	count    atomic.Int64
+	prev     atomic.Int64
+}
+
+// New returns a Server; Start or Serve runs it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Lookup == nil || cfg.Keys == nil || cfg.Trust == nil {
+		return nil, errors.New("verify: Lookup, Trust and Keys are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = app.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = 4 << 10
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 512
+	}
+	if cfg.NonceCache == 0 {
+		cfg.NonceCache = 1_000_000
+	}
+	if cfg.Window == 0 {
+		cfg.Window = app.GateClockWindow
+	}
+	if cfg.Terminal == "" {
+		cfg.Terminal = "station"
+	}
+	s := &Server{cfg: cfg, now: cfg.Clock.Now, log: cfg.Logger, nonces: newNonceCache(cfg.NonceCache, 2*cfg.Window+time.Second),
+		answers: newAnswerCache(65536, 10*time.Minute), met: newMetrics(), audit: make(chan app.AuditEntry, 1024), started: cfg.Clock.Now()}
+	m := cfg.Keys.Mode()
+	s.mode.Store(&m)
+	s.recent.buf = make([]app.GateEvent, 256)
+	go s.auditLoop()
+	return s, nil
+}
+
+// Handler returns the HTTP handler (for tests and custom servers).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/verify", s.handleVerify)
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		s.met.write(w, s.cfg.Gauges)
+	})
+	return mux
+}
+
+// HTTPServer returns a hardened http.Server for the handler: header, read,
+// write and idle timeouts, small header limit (gosec G112; security.md
+// row 8).
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 2 * time.Second,
+		ReadTimeout:       5 * time.Second,
+		WriteTimeout:      5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    8 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// Serve accepts on l (wrapped in the connection cap) until ctx ends, then
+// shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	hs := s.HTTPServer()
+	l = newLimitListener(l, s.cfg.MaxConns)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(l) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+// ---- verify ----
+
+type verifyRequest struct {
+	Card string `json:"card,omitempty"`
+	QR   string `json:"qr,omitempty"`
+}
+
+var unauthorizedBody = []byte(`{"error":"unauthorized"}`)
+
+// reject answers 401 with the same shape for every auth failure (plus the
+// server time, so an honest gate with a wrong clock can tell), counts it
+// and audits it asynchronously.
+func (s *Server) reject(w http.ResponseWriter, r *http.Request, gate, reason string) {
+	s.met.reject(reason)
+	s.auditReject(gate, reason, r.RemoteAddr)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Server-Time", strconv.FormatInt(s.now().UnixMilli(), 10))
+	w.WriteHeader(http.StatusUnauthorized)
+	_, _ = w.Write(unauthorizedBody)
+}
+
+func plainError(w http.ResponseWriter, status int, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"error":"` + code + `"}`))
+}
+
+func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.BodyLimit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.met.reject("too_large")
+			plainError(w, http.StatusRequestEntityTooLarge, "too_large")
+			return
+		}
+		s.met.reject("read")
+		plainError(w, http.StatusBadRequest, "bad_request")
+		return
+	}
+	a, err := app.ParseGateAuth(r.Header.Get)
+	if err != nil {
+		s.reject(w, r, safeGate(a.Gate), "malformed")
+		return
+	}
+	now := s.now()
+	if d := now.Sub(a.Timestamp); d > s.cfg.Window || d < -s.cfg.Window {
+		s.reject(w, r, a.Gate, "clock_window")
+		return
+	}
+	keys := s.cfg.Keys.Keys(a.Gate)
+	var key app.GateKey
+	ok := false
+	for _, k := range keys {
+		mac := app.GateRequestMAC(k, r.Method, r.URL.Path, a.Gate, a.TSRaw, a.Nonce, a.RequestID, body)
+		if hmac.Equal(mac, a.Signature) {
+			key, ok = k, true
+		}
+	}
+	if !ok {
+		if keys == nil {
+			s.reject(w, r, a.Gate, "unknown_gate")
+		} else {
+			s.reject(w, r, a.Gate, "bad_signature")
+		}
+		return
+	}
+	if !s.nonces.add(a.Gate+"/"+a.Nonce, now) {
+		s.reject(w, r, a.Gate, "replay")
+		return
+	}
+	s.seen(a.Gate, now)
+	idem := a.Gate + "/" + a.RequestID
+	if prev, hit := s.answers.get(idem, now); hit {
+		s.writeSigned(w, key, a.Nonce, http.StatusOK, prev)
+		return
+	}
+	var req verifyRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || dec.More() || (req.Card == "") == (req.QR == "") || len(req.Card) > 32 || len(req.QR) > app.RideQRMaxLen {
+		s.met.reject("malformed_body")
+		s.writeSigned(w, key, a.Nonce, http.StatusBadRequest, []byte(`{"error":"bad_request"}`))
+		return
+	}
+	ans, ev, err := s.decide(r.Context(), req, now)
+	if err != nil {
+		s.writeSigned(w, key, a.Nonce, http.StatusServiceUnavailable, []byte(`{"error":"unavailable"}`))
+		return
+	}
+	fresh := s.cfg.Lookup.Freshness()
+	out := appendAnswer(make([]byte, 0, 256), a.RequestID, ans, fresh, now)
+	ev.Gate, ev.RequestID, ev.At, ev.CacheVersion = a.Gate, a.RequestID, now, fresh.Version
+	ev.LatencyMicro = time.Since(start).Microseconds()
+	if s.cfg.Events != nil {
+		if err := s.cfg.Events.Record(r.Context(), ev); err != nil {
+			// Backpressure: the outbox cannot take the event, so there is
+			// no answer either; the gate retries with the same request id.
+			s.met.reject("outbox_full")
+			s.writeSigned(w, key, a.Nonce, http.StatusServiceUnavailable, []byte(`{"error":"unavailable"}`))
+			return
+		}
+	}
+	s.answers.put(idem, out, now)
+	s.recent.add(ev)
+	s.met.decision(ans)
+	s.writeSigned(w, key, a.Nonce, http.StatusOK, out)
+	s.met.latency(time.Since(start))
+}
+
+func safeGate(g string) string {
+	if app.ValidGateID(g) {
+		return g
+	}
+	return "?"
+}
+
+func (s *Server) writeSigned(w http.ResponseWriter, key app.GateKey, nonce string, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set(app.HeaderRespSig, hex.EncodeToString(app.GateResponseMAC(key, nonce, status, body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// appendAnswer writes the answer JSON without reflection (hot path). All
+// values are from closed sets or digits, so no escaping is needed; the
+// request id was validated to [A-Za-z0-9._-].
+func appendAnswer(b []byte, reqID string, a app.GateAnswer, f app.CacheFreshness, now time.Time) []byte {
+	b = append(b, `{"request_id":"`...)
+	b = append(b, reqID...)
+	b = append(b, `","decision":"`...)
+	b = append(b, a.Decision...)
+	b = append(b, `","reason":"`...)
+	b = append(b, a.Reason...)
+	b = append(b, `","mode":"`...)
+	b = append(b, a.Mode...)
+	b = append(b, '"')
+	if a.WouldBe != "" {
+		b = append(b, `,"would_be":"`...)
+		b = append(b, a.WouldBe...)
+		b = append(b, '"')
+	}
+	b = append(b, `,"cache_version":`...)
+	b = strconv.AppendUint(b, f.Version, 10)
+	b = append(b, `,"cache_age_s":`...)
+	b = strconv.AppendInt(b, int64(f.Age(now)/time.Second), 10)
+	b = append(b, `,"server_time_ms":`...)
+	b = strconv.AppendInt(b, now.UnixMilli(), 10)
+	return append(b, '}')
+}
+
+func normaliseCard(s string) (string, bool) {
+	var buf [32]byte
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			buf[n] = c
+			n++
+		case c == ' ' || c == '-':
+		default:
+			return "", false
+		}
+	}
+	if n < 8 || n > 20 {
+		return "", false
+	}
+	return string(buf[:n]), true
+}
+
+// decide looks the medium up and applies rules and mode. Errors mean the
+// cache could not be read (503).
+func (s *Server) decide(ctx context.Context, req verifyRequest, now time.Time) (app.GateAnswer, app.GateEvent, error) {
+	mode := *s.mode.Load()
+	ev := app.GateEvent{Mode: mode}
+	t := s.cfg.Trust()
+	fresh := s.cfg.Lookup.Freshness()
+	pol := app.DefaultPolicy()
+	if t != nil {
+		pol = t.Policy
+	}
+	var d app.GateDecision
+	var r app.GateReason
+	switch {
+	case req.Card != "":
+		ev.Medium = "card"
+		num, ok := normaliseCard(req.Card)
+		switch {
+		case !ok:
+			d, r = app.DecisionManual, app.ReasonBadMedium
+		case t == nil:
+			d, r = app.DecisionManual, app.ReasonCacheEmpty
+		default:
+			h := wire.HashCard(t.CardKey, num)
+			ev.CardToken = hex.EncodeToString(h[:])
+			st, err := s.cfg.Lookup.Lookup(ctx, h)
+			if err != nil {
+				return app.GateAnswer{}, ev, err
+			}
+			d, r = app.DecideGate(st, fresh, now, pol)
+		}
+	default:
+		ev.Medium = "qr"
+		d, r = s.decideQR(ctx, req.QR, t, fresh, now, pol)
+		if d == "" {
+			return app.GateAnswer{}, ev, errors.New("cache read")
+		}
+	}
+	ans := app.ApplyMode(mode, d, r)
+	ev.Decision, ev.Reason = ans.Decision, ans.Reason
+	return ans, ev, nil
+}
+
+func (s *Server) decideQR(ctx context.Context, tok string, t *Trust, fresh app.CacheFreshness, now time.Time, pol app.Policy) (app.GateDecision, app.GateReason) {
+	q, err := app.ParseRideQR(tok)
+	if err != nil {
+		return app.DecisionDeny, app.ReasonQRInvalid
+	}
+	if t == nil {
+		return app.DecisionManual, app.ReasonCacheEmpty
+	}
+	pub, ok := t.Issuers[q.Issuer]
+	if !ok {
+		return app.DecisionManual, app.ReasonQRUnknownIssuer
+	}
+	if reason, err := q.Verify(pub, now, t.QRSkew); err != nil {
+		return app.DecisionDeny, reason
+	}
+	st, err := s.cfg.Lookup.LookupPerson(ctx, q.Person)
+	if err != nil {
+		return "", ""
+	}
+	return app.DecideGate(st, fresh, now, pol)
+}
+
+func (s *Server) seen(gate string, now time.Time) {
+	v, ok := s.gates.Load(gate)
+	if !ok {
+		v, _ = s.gates.LoadOrStore(gate, &gateStats{})
+	}
+	g := v.(*gateStats)
+	g.lastSeen.Store(now.UnixMilli())
+	min := now.Unix() / 60
+	if old := g.minute.Load(); old != min && g.minute.CompareAndSwap(old, min) {
+		if old == min-1 {
+			g.prev.Store(g.count.Swap(0))
+		} else {
+			g.prev.Store(0)
+			g.count.Store(0)
+		}
+	}
+	g.count.Add(1)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	f := s.cfg.Lookup.Freshness()
+	now := s.now()
+	pol := app.DefaultPolicy()
+	if t := s.cfg.Trust(); t != nil {
+		pol = t.Policy
+	}
+	state := "ok"
+	switch {
+	case f.FreshAsOf.IsZero():
+		state = "never_synced"
+	case f.Age(now) > pol.CacheManualAfter:
+		state = "stale_manual"
+	case f.Age(now) > pol.CacheWarnAfter:
+		state = "stale_warn"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": state, "mode": *s.mode.Load(), "cache_version": f.Version,
+		"cache_age_s": int64(f.Age(now) / time.Second)})
+}
+
+// ---- audit ----
+
+func (s *Server) auditReject(gate, reason, remote string) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	host, _, _ := net.SplitHostPort(remote)
+	e := app.AuditEntry{Operator: "system", Terminal: s.cfg.Terminal, Action: app.ActGateReject, Subject: "gate:" + gate,
+		Outcome: app.OutcomeDenied, Detail: "reason=" + reason + " from=" + host}
+	select {
+	case s.audit <- e:
+	default:
+		// A flood of forged requests must not block answering real gates:
+		// count what could not be queued and say so in the next entry.
+		s.auditDropped.Add(1)
+	}
+}
+
+func (s *Server) auditLoop() {
+	for e := range s.audit {
+		if n := s.auditDropped.Swap(0); n > 0 {
+			e.Detail += " (+" + strconv.FormatInt(n, 10) + " more rejects not itemised)"
+		}
+		if err := s.cfg.Audit.Append(context.Background(), e); err != nil {
+			s.log.Warn("audit gate reject", "err", err)
+		}
+	}
+}
+
+func (s *Server) auditAdmin(act app.AuditAction, operator, subject, detail string, err error) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	out := app.OutcomeSuccess
+	if err != nil {
+		out = app.OutcomeFailure
+	}
+	if operator == "" {
+		operator = "system"
+	}
+	_ = s.cfg.Audit.Append(context.Background(), app.AuditEntry{Operator: operator, Terminal: s.cfg.Terminal, Action: act, Subject: subject, Outcome: out, Detail: detail})
+}
+
+// ---- recent decisions ----
+
+type recentRing struct {
+	mu  sync.Mutex
+	buf []app.GateEvent
+	n   int
+}
+
+func (r *recentRing) add(e app.GateEvent) {
+	r.mu.Lock()
+	r.buf[r.n%len(r.buf)] = e
+	r.n++
+	r.mu.Unlock()
+}
+
+func (r *recentRing) last(n int) []app.GateEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n > len(r.buf) {
+		n = len(r.buf)
+	}
+	if n > r.n {
+		n = r.n
+	}
+	out := make([]app.GateEvent, 0, n)
+	for i := 0; i < n; i++ {
+		out = append(out, r.buf[(r.n-1-i)%len(r.buf)])
+	}
+	return out
+}
