@@ -1,0 +1,240 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"stationdesk/app"
+	"stationdesk/offline/store"
+)
+
+// VerifyResult is the outcome of Verify.
+type VerifyResult = app.AuditVerifyResult
+
+var zeroHash = make([]byte, 32)
+
+// canonicalEntry is the fixed encoding the chain hashes: a version tag,
+// seq and time as 8-byte big-endian integers, then each text field
+// length-prefixed (4 bytes big-endian), so no two different entries encode
+// alike.
+func canonicalEntry(e app.AuditEntry) []byte {
+	var b bytes.Buffer
+	b.WriteString("stationdesk-audit-v1")
+	binary.Write(&b, binary.BigEndian, e.Seq)
+	binary.Write(&b, binary.BigEndian, e.Time.UnixMilli())
+	for _, s := range []string{e.Operator, e.Terminal, string(e.Action), e.Subject, string(e.Outcome), e.Detail} {
+		binary.Write(&b, binary.BigEndian, uint32(len(s)))
+		b.WriteString(s)
+	}
+	return b.Bytes()
+}
+
+func (l *Ledger) entryHash(prev []byte, e app.AuditEntry) []byte {
+	return l.keys.auditMAC(prev, canonicalEntry(e))
+}
+
+func (l *Ledger) pointMAC(kind string, seq int64, hash []byte) []byte {
+	var s [8]byte
+	binary.BigEndian.PutUint64(s[:], uint64(seq))
+	return l.keys.auditMAC([]byte(kind), s[:], hash)
+}
+
+// Append validates e (app.ValidateAuditEntry), fills Time (ledger clock,
+// millisecond precision) and Terminal when empty, and appends it to the
+// chain in its own durable transaction. Errors: CodeInvalid from
+// validation, CodeUnavailable "disk_full" and other store errors.
+func (l *Ledger) Append(ctx context.Context, e app.AuditEntry) error {
+	return l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		_, err := l.AppendTx(ctx, tx, e)
+		return err
+	})
+}
+
+// AppendTx appends e inside the caller's ledger transaction (from WriteTx),
+// so that an action and its audit entry commit together or not at all.
+// It returns the entry as stored (Seq, Time, Terminal filled).
+func (l *Ledger) AppendTx(ctx context.Context, tx *sql.Tx, e app.AuditEntry) (app.AuditEntry, error) {
+	if e.Terminal == "" {
+		e.Terminal = l.opts.Terminal
+	}
+	if e.Time.IsZero() {
+		e.Time = l.clock.Now()
+	}
+	e.Time = fromMS(e.Time.UnixMilli())
+	if err := app.ValidateAuditEntry(e); err != nil {
+		return e, err
+	}
+	prevSeq, prev := int64(0), zeroHash
+	err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&prevSeq, &prev)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_anchor WHERE id = 1").Scan(&prevSeq, &prev)
+		if errors.Is(err, sql.ErrNoRows) {
+			prevSeq, prev, err = 0, zeroHash, nil
+		}
+	}
+	if err != nil {
+		return e, fmt.Errorf("ledger: audit head: %w", err)
+	}
+	e.Seq = prevSeq + 1
+	h := l.entryHash(prev, e)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log(seq, at_ms, operator, terminal, action, subject, outcome, detail, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, ms(e.Time), e.Operator, e.Terminal, string(e.Action), e.Subject, string(e.Outcome), e.Detail, prev, h); err != nil {
+		return e, fmt.Errorf("ledger: audit append: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_head(id, seq, hash, mac) VALUES (1, ?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`,
+		e.Seq, h, l.pointMAC("head", e.Seq, h)); err != nil {
+		return e, fmt.Errorf("ledger: audit head: %w", err)
+	}
+	return e, nil
+}
+
+// Verify walks the whole chain on a read snapshot and reports the first
+// entry that does not hold: "hash_mismatch" (the entry was edited),
+// "prev_mismatch" (its link to the previous entry was edited), "gap"
+// (entries before it were removed), "anchor_mismatch" (the purge anchor
+// was forged), "head_mismatch"/"truncated"/"head_missing" (entries were
+// cut off the end or the head was edited). A broken chain is a result,
+// not an error; errors mean the check could not run.
+func (l *Ledger) Verify(ctx context.Context) (VerifyResult, error) {
+	var res VerifyResult
+	tx, err := l.db.Read().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return res, store.Classify(err, l.db.Path())
+	}
+	defer tx.Rollback()
+
+	broken := func(seq int64, reason string) {
+		if res.FirstBroken == 0 {
+			res.FirstBroken, res.Reason = seq, reason
+		}
+	}
+	prevSeq, prev := int64(0), zeroHash
+	var aSeq int64
+	var aHash, aMAC []byte
+	switch err := tx.QueryRowContext(ctx, "SELECT seq, hash, mac FROM audit_anchor WHERE id = 1").Scan(&aSeq, &aHash, &aMAC); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return res, store.Classify(fmt.Errorf("ledger: audit anchor: %w", err), l.db.Path())
+	default:
+		prevSeq, prev = aSeq, aHash
+		if !hmacEqual(aMAC, l.pointMAC("anchor", aSeq, aHash)) {
+			broken(aSeq+1, "anchor_mismatch")
+		}
+	}
+
+	rows, err := tx.QueryContext(ctx, `SELECT seq, at_ms, operator, terminal, action, subject, outcome, detail, prev_hash, hash
+		FROM audit_log ORDER BY seq`)
+	if err != nil {
+		return res, store.Classify(fmt.Errorf("ledger: audit verify: %w", err), l.db.Path())
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, ph, h, err := scanChained(rows)
+		if err != nil {
+			return res, store.Classify(fmt.Errorf("ledger: audit verify: %w", err), l.db.Path())
+		}
+		res.Entries++
+		switch {
+		case e.Seq != prevSeq+1:
+			broken(e.Seq, "gap")
+		case !bytes.Equal(ph, prev):
+			broken(e.Seq, "prev_mismatch")
+		case !hmacEqual(h, l.entryHash(ph, e)):
+			broken(e.Seq, "hash_mismatch")
+		}
+		prevSeq, prev = e.Seq, h
+	}
+	if err := rows.Err(); err != nil {
+		return res, store.Classify(fmt.Errorf("ledger: audit verify: %w", err), l.db.Path())
+	}
+
+	var hSeq int64
+	var hHash, hMAC []byte
+	switch err := tx.QueryRowContext(ctx, "SELECT seq, hash, mac FROM audit_head WHERE id = 1").Scan(&hSeq, &hHash, &hMAC); {
+	case errors.Is(err, sql.ErrNoRows):
+		if res.Entries > 0 {
+			broken(prevSeq, "head_missing")
+		}
+	case err != nil:
+		return res, store.Classify(fmt.Errorf("ledger: audit head: %w", err), l.db.Path())
+	case !hmacEqual(hMAC, l.pointMAC("head", hSeq, hHash)):
+		broken(max(prevSeq, 1), "head_mismatch")
+	case hSeq > prevSeq:
+		broken(prevSeq+1, "truncated")
+	case hSeq < prevSeq || !bytes.Equal(hHash, prev):
+		broken(hSeq+1, "head_mismatch")
+	}
+	res.OK = res.FirstBroken == 0
+	return res, nil
+}
+
+// hmacEqual compares MACs in constant time (crypto/hmac docs).
+func hmacEqual(a, b []byte) bool { return hmac.Equal(a, b) }
+
+type scanner interface{ Scan(...any) error }
+
+func scanChained(r scanner) (e app.AuditEntry, prev, hash []byte, err error) {
+	var at int64
+	var action, outcome string
+	err = r.Scan(&e.Seq, &at, &e.Operator, &e.Terminal, &action, &e.Subject, &outcome, &e.Detail, &prev, &hash)
+	e.Time, e.Action, e.Outcome = fromMS(at), app.AuditAction(action), app.AuditOutcome(outcome)
+	return e, prev, hash, err
+}
+
+// List returns entries matching f, newest first (app.AuditFilter). Entries
+// hold tokens and masked values only, so they may be shown to a
+// supervisor as they are.
+func (l *Ledger) List(ctx context.Context, f app.AuditFilter) ([]app.AuditEntry, error) {
+	var where []string
+	var args []any
+	if !f.Since.IsZero() {
+		where, args = append(where, "at_ms >= ?"), append(args, ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "at_ms < ?"), append(args, ms(f.Until))
+	}
+	if f.Operator != "" {
+		where, args = append(where, "operator = ?"), append(args, f.Operator)
+	}
+	if f.Action != "" {
+		where, args = append(where, "action = ?"), append(args, string(f.Action))
+	}
+	if f.Outcome != "" {
+		where, args = append(where, "outcome = ?"), append(args, string(f.Outcome))
+	}
+	if f.BeforeSeq > 0 {
+		where, args = append(where, "seq < ?"), append(args, f.BeforeSeq)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	q := "SELECT seq, at_ms, operator, terminal, action, subject, outcome, detail, prev_hash, hash FROM audit_log"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY seq DESC LIMIT ?"
+	rows, err := l.db.Read().QueryContext(ctx, q, append(args, limit)...)
+	if err != nil {
+		return nil, store.Classify(fmt.Errorf("ledger: audit list: %w", err), l.db.Path())
+	}
+	defer rows.Close()
+	var out []app.AuditEntry
+	for rows.Next() {
+		e, _, _, err := scanChained(rows)
+		if err != nil {
+			return nil, store.Classify(fmt.Errorf("ledger: audit list: %w", err), l.db.Path())
+		}
+		out = append(out, e)
+	}
+	return out, store.Classify(rows.Err(), l.db.Path())
+}

@@ -1,0 +1,96 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"stationdesk/app"
+)
+
+// Retention periods (see the package comment's table).
+const (
+	AuditYears          = 3
+	ConfirmedOutboxKeep = 30 * 24 * time.Hour
+	FailedPersonalKeep  = 30 * 24 * time.Hour
+	FailedOutboxKeep    = 365 * 24 * time.Hour
+)
+
+// PurgeReport says what Purge removed.
+type PurgeReport struct {
+	AuditEntries        int   // audit entries older than AuditYears
+	AuditAnchor         int64 // new chain anchor seq (0 if unchanged)
+	ConfirmedDeleted    int   // confirmed outbox rows older than ConfirmedOutboxKeep
+	FailedPayloadsWiped int   // sealed payloads of failed items older than FailedPersonalKeep
+	FailedDeleted       int   // failed rows older than FailedOutboxKeep
+}
+
+// Purge applies the retention table at now in one transaction and, if it
+// removed anything, audits it (retention.purge, operator "system"). Audit
+// entries are purged as a prefix of the chain: the newest purged entry
+// becomes the MACed anchor Verify starts from, so the remaining chain
+// still verifies.
+func (l *Ledger) Purge(ctx context.Context, now time.Time) (PurgeReport, error) {
+	var rep PurgeReport
+	err := l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		rep = PurgeReport{}
+		cutoff := ms(now.AddDate(-AuditYears, 0, 0))
+		// The longest prefix of entries older than the cutoff.
+		var firstYoung sql.NullInt64
+		if err := tx.QueryRowContext(ctx, "SELECT min(seq) FROM audit_log WHERE at_ms >= ?", cutoff).Scan(&firstYoung); err != nil {
+			return err
+		}
+		q := "SELECT seq, hash FROM audit_log WHERE at_ms < ? ORDER BY seq DESC LIMIT 1"
+		args := []any{cutoff}
+		if firstYoung.Valid {
+			q = "SELECT seq, hash FROM audit_log WHERE seq < ? ORDER BY seq DESC LIMIT 1"
+			args = []any{firstYoung.Int64}
+		}
+		var last int64
+		var hash []byte
+		err := tx.QueryRowContext(ctx, q, args...).Scan(&last, &hash)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_anchor(id, seq, hash, mac) VALUES (1, ?, ?, ?)
+				ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`,
+				last, hash, l.pointMAC("anchor", last, hash)); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, "DELETE FROM audit_log WHERE seq <= ?", last)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			rep.AuditEntries, rep.AuditAnchor = int(n), last
+		}
+		for _, step := range []struct {
+			n    *int
+			stmt string
+			arg  int64
+		}{
+			{&rep.ConfirmedDeleted, "DELETE FROM outbox WHERE state = 'confirmed' AND done_ms < ?", ms(now.Add(-ConfirmedOutboxKeep))},
+			{&rep.FailedPayloadsWiped, "UPDATE outbox SET personal = NULL WHERE state = 'failed' AND personal IS NOT NULL AND done_ms < ?", ms(now.Add(-FailedPersonalKeep))},
+			{&rep.FailedDeleted, "DELETE FROM outbox WHERE state = 'failed' AND done_ms < ?", ms(now.Add(-FailedOutboxKeep))},
+		} {
+			res, err := tx.ExecContext(ctx, step.stmt, step.arg)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			*step.n = int(n)
+		}
+		if rep == (PurgeReport{}) {
+			return nil
+		}
+		_, err = l.AppendTx(ctx, tx, app.AuditEntry{Time: now, Operator: "system", Action: app.ActRetentionPurge, Outcome: app.OutcomeSuccess,
+			Detail: fmt.Sprintf("audit=%d (anchor %d) outbox_confirmed=%d failed_payloads=%d outbox_failed=%d",
+				rep.AuditEntries, rep.AuditAnchor, rep.ConfirmedDeleted, rep.FailedPayloadsWiped, rep.FailedDeleted)})
+		return err
+	})
+	return rep, err
+}
