@@ -26,3 +26,7 @@ var (
 		"未配置身份证阅读器。",
 		"No ID-card reader is configured.")
 )
+
+var errMisconfigured = app.NewError(app.CodeUnavailable, "reader_misconfigured",
+	"身份证阅读器线路上有异常数据（波特率或端口可能设置错误），请检查设置。",
+	"The ID-card reader's line carries garbage (wrong baud rate or port?); check the settings.")

@@ -99,8 +99,10 @@ func (l *Line) plug() error {
 	}
 	l.mu.Lock()
 	l.master, l.slave, l.ptsName = master, s, name
-	l.plugged = make(chan struct{})
-	close(l.plugged)
+	if l.plugged == nil {
+		l.plugged = make(chan struct{})
+	}
+	close(l.plugged) // wakes waitPlugged; Unplug made a fresh open channel
 	l.mu.Unlock()
 	return nil
 }
