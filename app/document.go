@@ -163,7 +163,7 @@ func (n DocNumber) Form() string {
 // the number says it: the passport's issuing-state code as entered or read
 // from the MRZ (MRZ "D" is returned as "DEU"), the 3 letters of a 2017
 // permanent-resident number, the numeric code of a 2023 one mapped through
-// a small table of common states (""  when not in the table). Resident ID
+// a small table of common states ("" when not in the table). Resident ID
 // cards, residence permits and both travel permits are issued to Chinese
 // citizens only, so they return "CHN".
 func (n DocNumber) Nationality() string {
