@@ -11,7 +11,9 @@ import (
 	"stationdesk/offline/centralsim"
 )
 
-func physical(n string) app.Card { return app.Card{Number: n, Kind: app.CardOrdinary, Form: app.FormPhysical} }
+func physical(n string) app.Card {
+	return app.Card{Number: n, Kind: app.CardOrdinary, Form: app.FormPhysical}
+}
 
 // TestUpgradeRules runs every binding rule through the use case, the resty
 // client and the simulator over loopback HTTP.
