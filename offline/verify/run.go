@@ -1,0 +1,286 @@
+package verify
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"stationdesk/app"
+	"stationdesk/offline/cache"
+	"stationdesk/offline/central"
+	"stationdesk/offline/gateevents"
+	gsync "stationdesk/offline/sync"
+	"stationdesk/offline/syncpub"
+)
+
+// ServeConfig is the TOML configuration of `stationdesk serve --config
+// FILE` (and of the GUI's embedded gate service). Example:
+//
+//	data_dir   = "/var/lib/stationdesk"
+//	listen     = "10.20.0.2:8443"   # the gate VLAN address only
+//	mode       = "test"             # initial mode; later changes persist
+//	station_id = "st-0101"
+//	max_conns  = 512
+//	[central]
+//	url                 = "https://central.example"
+//	token_file          = "/etc/stationdesk/central.token"
+//	ca_file             = "/etc/stationdesk/central-ca.pem"
+//	manifest_public_key = "base64 Ed25519 public key (pinned)"
+type ServeConfig struct {
+	DataDir   string       `toml:"data_dir"`
+	Listen    string       `toml:"listen"`
+	Mode      app.GateMode `toml:"mode"`
+	StationID string       `toml:"station_id"`
+	MaxConns  int          `toml:"max_conns"`
+	Central   struct {
+		URL               string `toml:"url"`
+		TokenFile         string `toml:"token_file"`
+		CAFile            string `toml:"ca_file"`
+		ManifestPublicKey string `toml:"manifest_public_key"`
+	} `toml:"central"`
+}
+
+// LoadServeConfig reads and checks a config file.
+func LoadServeConfig(path string) (ServeConfig, error) {
+	var c ServeConfig
+	if _, err := toml.DecodeFile(path, &c); err != nil {
+		return c, fmt.Errorf("config %s: %w", filepath.Base(path), err)
+	}
+	if c.DataDir == "" || c.Listen == "" || c.Central.URL == "" {
+		return c, errors.New("config: data_dir, listen and central.url are required")
+	}
+	if c.Mode == "" {
+		c.Mode = app.ModeTest
+	}
+	if !c.Mode.Valid() {
+		return c, errors.New("config: mode must be off, test or enforce")
+	}
+	return c, nil
+}
+
+// Deps are optional collaborators from the composition root.
+type Deps struct {
+	Clock    app.Clock
+	Logger   *slog.Logger
+	Status   *app.StatusBoard
+	Audit    app.AuditLog
+	Progress func(app.SyncProgress)
+	// PinnedKey overrides central.manifest_public_key (demo mode passes
+	// syncpub.DemoKeys().ManifestPublic).
+	PinnedKey ed25519.PublicKey
+	// Listener overrides listen (tests, demo on a random loopback port).
+	Listener net.Listener
+}
+
+// Station is a running gate service: verify server, cache, sync client and
+// gate-event outbox. Server implements app.GateService and Sync
+// implements app.GateSync for the GUI.
+type Station struct {
+	Server *Server
+	Sync   *gsync.Client
+	Cache  *cache.Cache
+	Outbox *gateevents.Outbox
+	Addr   net.Addr
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errc   chan error
+}
+
+// Start opens everything under cfg.DataDir/gate and starts serving gates,
+// syncing and uploading. Stop (or cancelling ctx) ends it.
+func Start(ctx context.Context, cfg ServeConfig, d Deps) (*Station, error) {
+	if d.Clock == nil {
+		d.Clock = app.SystemClock{}
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	pinned := d.PinnedKey
+	if pinned == nil {
+		b, err := base64.StdEncoding.DecodeString(cfg.Central.ManifestPublicKey)
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return nil, errors.New("config: central.manifest_public_key must be a base64 Ed25519 public key")
+		}
+		pinned = b
+	}
+	dir := filepath.Join(cfg.DataDir, "gate")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var token string
+	if cfg.Central.TokenFile != "" {
+		b, err := os.ReadFile(cfg.Central.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("central token: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	st := &Station{errc: make(chan error, 4)}
+	var err error
+	if st.Cache, err = cache.Open(ctx, filepath.Join(dir, "cache.db"), cache.Options{Logger: d.Logger}); err != nil {
+		return nil, err
+	}
+	fail := func(e error) (*Station, error) {
+		st.close()
+		return nil, e
+	}
+	keys, err := OpenKeyStore(filepath.Join(dir, "gates.json"), d.Clock)
+	if err != nil {
+		return fail(err)
+	}
+	if len(keys.Gates()) == 0 && keys.Mode() != cfg.Mode {
+		_ = keys.SetMode(cfg.Mode)
+	}
+	cc, err := central.New(central.Config{BaseURL: cfg.Central.URL, StationToken: token, CAFile: cfg.Central.CAFile, Clock: d.Clock, Logger: d.Logger})
+	if err != nil {
+		return fail(err)
+	}
+	if st.Outbox, err = gateevents.Open(ctx, gateevents.Options{Path: filepath.Join(dir, "outbox.db"), StationID: cfg.StationID, Uploader: cc, Clock: d.Clock, Logger: d.Logger}); err != nil {
+		return fail(err)
+	}
+	st.Sync, err = gsync.New(gsync.Config{BaseURL: strings.TrimRight(cfg.Central.URL, "/") + "/v1/sync", Token: token, PinnedKey: pinned, Cache: st.Cache,
+		Dir: filepath.Join(dir, "sync"), Clock: d.Clock, Logger: d.Logger, OnProgress: d.Progress, Status: d.Status})
+	if err != nil {
+		return fail(err)
+	}
+	lastOK := func() time.Duration { return st.Cache.Freshness().Age(d.Clock.Now()) }
+	st.Server, err = New(Config{
+		Lookup: st.Cache, Trust: TrustFromSync(st.Sync), Keys: keys, Events: st.Outbox, Audit: d.Audit, Clock: d.Clock, Logger: d.Logger,
+		MaxConns: cfg.MaxConns, Terminal: cfg.StationID,
+		Gauges: Gauges{CacheAge: lastOK, CacheSeq: func() uint64 { return st.Cache.Freshness().Version }, SyncLag: lastOK,
+			OutboxDepth: func() int64 { s, _ := st.Outbox.Stats(context.Background()); return s.Pending }},
+		OutboxStats: func() app.OutboxStats { s, _ := st.Outbox.Stats(context.Background()); return s },
+	})
+	if err != nil {
+		return fail(err)
+	}
+	l := d.Listener
+	if l == nil {
+		if l, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fail(err)
+		}
+	}
+	st.Addr = l.Addr()
+	rctx, cancel := context.WithCancel(ctx)
+	st.cancel = cancel
+	run := func(f func(context.Context) error) {
+		st.wg.Add(1)
+		go func() {
+			defer st.wg.Done()
+			if err := f(rctx); err != nil && !errors.Is(err, context.Canceled) {
+				st.errc <- err
+			}
+		}()
+	}
+	run(func(c context.Context) error { return st.Server.Serve(c, l) })
+	run(st.Sync.Run)
+	run(func(c context.Context) error { return st.Outbox.Run(c, 5*time.Second) })
+	if d.Status != nil {
+		d.Status.Set(app.CompGateService, app.StateReady, st.Addr.String())
+	}
+	d.Logger.Info("gate verify service listening", "addr", st.Addr.String(), "mode", st.Server.Mode())
+	return st, nil
+}
+
+// TrustFromSync adapts the sync client's verified manifest material.
+func TrustFromSync(c *gsync.Client) func() *Trust {
+	var mu sync.Mutex
+	var last *gsync.Trust
+	var conv *Trust
+	return func() *Trust {
+		t := c.Trust()
+		if t == nil {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if t != last {
+			last, conv = t, &Trust{CardKey: t.CardKey, Issuers: t.Issuers, Policy: t.Policy, QRSkew: t.QRSkew}
+		}
+		return conv
+	}
+}
+
+// Errors returns a channel of fatal errors from the running parts.
+func (st *Station) Errors() <-chan error { return st.errc }
+
+// Stop ends all goroutines and closes the files.
+func (st *Station) Stop() error {
+	if st.cancel != nil {
+		st.cancel()
+	}
+	st.wg.Wait()
+	return st.close()
+}
+
+func (st *Station) close() error {
+	var errs []error
+	if st.Outbox != nil {
+		errs = append(errs, st.Outbox.Close())
+	}
+	if st.Cache != nil {
+		errs = append(errs, st.Cache.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Main is `stationdesk serve --config FILE [--demo-key]`: the gate verify
+// service, sync and outbox without a GUI, until SIGINT/SIGTERM.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "/etc/stationdesk/serve.toml", "config file")
+	demoKey := fs.Bool("demo-key", false, "pin the public demo manifest key (demo/simulator only)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := LoadServeConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "serve:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d := Deps{Logger: log, Progress: func(p app.SyncProgress) {
+		if p.Phase == app.SyncSnapshot && p.Total > 0 && p.Rows%(1<<20) < 200_000 {
+			fmt.Fprintf(stdout, "snapshot %d/%d rows (%.0f%%), eta %s\n", p.Rows, p.Total, 100*float64(p.Rows)/float64(p.Total), p.ETA.Round(time.Second))
+		}
+	}}
+	if *demoKey {
+		d.PinnedKey = syncpub.DemoKeys().ManifestPublic
+	}
+	st, err := Start(ctx, cfg, d)
+	if err != nil {
+		fmt.Fprintln(stderr, "serve:", app.UserMessage(err, app.LangEN), err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "gate verify service on %s (mode %s)\n", st.Addr, st.Server.Mode())
+	select {
+	case <-ctx.Done():
+	case err := <-st.Errors():
+		log.Error("gate service failed", "err", err)
+		st.Stop()
+		return 1
+	}
+	if err := st.Stop(); err != nil {
+		log.Warn("stop", "err", err)
+	}
+	return 0
+}
