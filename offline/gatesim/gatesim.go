@@ -47,9 +47,9 @@ type Options struct {
 // Result of a run.
 type Result struct {
 	Sent, OK, Errors, BadSig int64
-	Decisions              map[string]int64
-	Latencies              []time.Duration // sorted
-	Elapsed                time.Duration
+	Decisions                map[string]int64
+	Latencies                []time.Duration // sorted
+	Elapsed                  time.Duration
 }
 
 // Percentile returns the p-th percentile (0..100).
