@@ -1,0 +1,470 @@
+package transitcard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"stationdesk/app"
+	"stationdesk/devices/serial"
+)
+
+// Config configures a Reader. Zero values take the defaults in brackets.
+type Config struct {
+	Port  string // serial port path; "" = not configured
+	Baud  int    // [115200]
+	Codec Codec  // [STXCodec]
+	// PollInterval is the pause between find-card polls [100 ms].
+	PollInterval time.Duration
+	// Timeout bounds one request/reply exchange [500 ms].
+	Timeout                time.Duration
+	NoiseLimit             int           // [5] bad frames within NoiseWindow mark the reader misconfigured
+	NoiseWindow            time.Duration // [10 s]
+	MinBackoff, MaxBackoff time.Duration // reopen delays, see serial.KeepConfig
+	Board                  *app.StatusBoard
+	Component              app.Component // [app.CompCardReader]
+	Clock                  app.Clock     // [app.SystemClock]
+	Logger                 *slog.Logger
+}
+
+// Reader is the transit-card reader driver. Run polls the reader for the
+// life of a context; ReadCard and IssueSingleJourney queue a job that runs
+// as soon as a card is in the field. Safe for concurrent use.
+type Reader struct {
+	cfg Config
+	log *slog.Logger
+
+	mu    sync.Mutex
+	jobs  []*job
+	up    bool
+	model string
+}
+
+type job struct {
+	issue *app.TicketSpec
+	res   chan jobResult
+}
+
+type jobResult struct {
+	card  app.Card
+	token string
+	err   error
+}
+
+var _ app.CardReader = (*Reader)(nil)
+
+// New returns a Reader for cfg; call Run to start it.
+func New(cfg Config) *Reader {
+	if cfg.Baud == 0 {
+		cfg.Baud = 115200
+	}
+	if cfg.Codec == nil {
+		cfg.Codec = STXCodec{}
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 100 * time.Millisecond
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 500 * time.Millisecond
+	}
+	if cfg.NoiseLimit <= 0 {
+		cfg.NoiseLimit = 5
+	}
+	if cfg.NoiseWindow <= 0 {
+		cfg.NoiseWindow = 10 * time.Second
+	}
+	if cfg.Component == "" {
+		cfg.Component = app.CompCardReader
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = app.SystemClock{}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reader{cfg: cfg, log: log.With("device", "transitcard", "port", cfg.Port, "codec", cfg.Codec.Name())}
+}
+
+func (r *Reader) set(s app.State, detail string) {
+	if r.cfg.Board != nil {
+		r.cfg.Board.Set(r.cfg.Component, s, detail)
+	}
+}
+
+// Model returns the reader's version answer ("" before), for diagnostics.
+func (r *Reader) Model() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.model
+}
+
+// Run drives the reader until ctx ends, then returns nil.
+func (r *Reader) Run(ctx context.Context) error {
+	if r.cfg.Port == "" {
+		r.set(app.StateNotConfigured, "")
+		<-ctx.Done()
+		return nil
+	}
+	r.set(app.StateConnecting, r.cfg.Port)
+	_ = serial.Keep(ctx, serial.KeepConfig{
+		Path: r.cfg.Port, Baud: r.cfg.Baud, Logger: r.log,
+		MinBackoff: r.cfg.MinBackoff, MaxBackoff: r.cfg.MaxBackoff,
+		OnState: func(s serial.LinkState, err error) {
+			switch s {
+			case serial.LinkUp:
+				r.set(app.StateConnecting, r.cfg.Port)
+			case serial.LinkDown:
+				r.markDown(err)
+			}
+		},
+	}, r.session)
+	r.markDown(nil)
+	return nil
+}
+
+func (r *Reader) markDown(err error) {
+	r.mu.Lock()
+	r.up = false
+	r.mu.Unlock()
+	r.failAll(errDisconnected)
+	if err == nil {
+		return
+	}
+	if errors.Is(err, serial.ErrNotFound) {
+		r.set(app.StateError, "port not found")
+	} else {
+		r.set(app.StateError, "disconnected")
+	}
+}
+
+func (r *Reader) failAll(err error) {
+	r.mu.Lock()
+	js := r.jobs
+	r.jobs = nil
+	r.mu.Unlock()
+	for _, j := range js {
+		j.res <- jobResult{err: err}
+	}
+}
+
+// ReadCard waits for a card in the field (one already lying there counts)
+// and returns what it says; see app.CardReader and ReadCard (the
+// function) for the number and the errors.
+func (r *Reader) ReadCard(ctx context.Context) (app.Card, error) {
+	res := r.submit(ctx, &job{})
+	return res.card, res.err
+}
+
+// IssueSingleJourney writes spec onto the blank token in the field (it
+// waits for one) and returns the token serial. The spec is checked first
+// (CheckTicketSpec at the Clock's time).
+func (r *Reader) IssueSingleJourney(ctx context.Context, spec app.TicketSpec) (string, error) {
+	if err := CheckTicketSpec(spec, r.cfg.Clock.Now()); err != nil {
+		return "", err
+	}
+	res := r.submit(ctx, &job{issue: &spec})
+	return res.token, res.err
+}
+
+func (r *Reader) submit(ctx context.Context, j *job) jobResult {
+	if r.cfg.Port == "" {
+		return jobResult{err: errNotConfigured}
+	}
+	j.res = make(chan jobResult, 1)
+	r.mu.Lock()
+	r.jobs = append(r.jobs, j)
+	r.mu.Unlock()
+	select {
+	case res := <-j.res:
+		return res
+	case <-ctx.Done():
+		r.mu.Lock()
+		for i, x := range r.jobs {
+			if x == j {
+				r.jobs = append(r.jobs[:i], r.jobs[i+1:]...)
+				break
+			}
+		}
+		up := r.up
+		r.mu.Unlock()
+		select {
+		case res := <-j.res:
+			return res
+		default:
+		}
+		if !up {
+			return jobResult{err: errNoAnswer}
+		}
+		return jobResult{err: errTimeout}
+	}
+}
+
+func (r *Reader) nextJob() *job {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.jobs) == 0 {
+		return nil
+	}
+	j := r.jobs[0]
+	r.jobs = r.jobs[1:]
+	return j
+}
+
+func (r *Reader) hasJob() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.jobs) > 0
+}
+
+var (
+	errNoResponse = errors.New("transitcard: no response")
+	errCardGone   = errors.New("transitcard: card left the field")
+)
+
+type conn struct {
+	r      *Reader
+	p      *serial.Port
+	dec    Decoder
+	buf    []byte
+	noise  []time.Time
+	misCfg bool
+}
+
+func (r *Reader) session(ctx context.Context, p *serial.Port) error {
+	c := &conn{r: r, p: p, dec: r.cfg.Codec.NewDecoder(), buf: make([]byte, 2048)}
+	for {
+		rep, err := c.transact(ctx, Request{Op: OpVersion})
+		if err != nil && !errors.Is(err, errNoResponse) {
+			return err
+		}
+		if err == nil && r.cfg.Codec.OK(OpVersion, rep.Status) {
+			r.mu.Lock()
+			r.model = versionText(rep.Data)
+			r.mu.Unlock()
+			r.log.Info("card reader ready", "model", versionText(rep.Data))
+			break
+		}
+		if err == nil {
+			r.set(app.StateError, fmt.Sprintf("reader status %04X", rep.Status))
+		} else {
+			r.set(app.StateError, "reader not responding")
+		}
+		r.failAll(errNoAnswer)
+		if !sleep(ctx, time.Second) {
+			return ctx.Err()
+		}
+	}
+	r.mu.Lock()
+	r.up = true
+	r.mu.Unlock()
+	r.set(app.StateReady, r.cfg.Port)
+
+	missed := 0
+	for {
+		if !sleep(ctx, r.cfg.PollInterval) {
+			return ctx.Err()
+		}
+		found, present, err := c.find(ctx)
+		if err != nil {
+			if !errors.Is(err, errNoResponse) {
+				return err
+			}
+			if missed++; missed >= 2 {
+				r.mu.Lock()
+				r.up = false
+				r.mu.Unlock()
+				r.set(app.StateError, "reader not responding")
+				r.failAll(errNoAnswer)
+			}
+			continue
+		}
+		if missed >= 2 {
+			r.mu.Lock()
+			r.up = true
+			r.mu.Unlock()
+		}
+		missed = 0
+		if c.misCfg {
+			continue
+		}
+		if !present {
+			r.set(app.StateReady, r.cfg.Port)
+			continue
+		}
+		r.set(app.StateBusy, "card present")
+		if j := r.nextJob(); j != nil {
+			if err := c.run(ctx, j, found); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// find polls for a card.
+func (c *conn) find(ctx context.Context) (FoundCard, bool, error) {
+	rep, err := c.transact(ctx, Request{Op: OpFindCard})
+	if err != nil {
+		return FoundCard{}, false, err
+	}
+	cod := c.r.cfg.Codec
+	if cod.OK(OpFindCard, rep.Status) && len(rep.Data) >= 1 {
+		return FoundCard{Type: rep.Data[0], UID: rep.Data[1:]}, true, nil
+	}
+	return FoundCard{}, false, nil
+}
+
+// run executes one job on the card in the field, retrying once (with a
+// fresh find) when the card stops answering. Only port failures are
+// returned; everything else goes to the job.
+func (c *conn) run(ctx context.Context, j *job, found FoundCard) error {
+	r := c.r
+	for attempt := 0; attempt < 2; attempt++ {
+		if attempt > 0 {
+			f, present, err := c.find(ctx)
+			if err != nil && !errors.Is(err, errNoResponse) {
+				return err
+			}
+			if err != nil || !present {
+				break
+			}
+			found = f
+		}
+		var res jobResult
+		var err error
+		if j.issue != nil {
+			res.token, err = IssueSingleJourney(ctx, c, *j.issue)
+		} else {
+			res.card, err = ReadCard(ctx, c, found)
+		}
+		if err == nil || app.ErrorCode(err) == app.CodeInvalid {
+			res.err = err
+			j.res <- res
+			if err != nil {
+				r.log.Info("card refused", "reason", app.ErrorReason(err))
+			} else if j.issue != nil {
+				r.log.Info("single-journey token issued", "fare_fen", j.issue.FareFen, "origin", j.issue.Origin)
+			} else {
+				r.log.Info("card read", "card", res.card)
+			}
+			return nil
+		}
+		if errors.Is(err, serial.ErrDisconnected) || ctx.Err() != nil {
+			j.res <- jobResult{err: errDisconnected}
+			return err
+		}
+		r.log.Warn("card operation failed", "attempt", attempt+1, "err", err)
+	}
+	j.res <- jobResult{err: errReplace}
+	return nil
+}
+
+// Transmit implements Transceiver over the reader's APDU command.
+func (c *conn) Transmit(ctx context.Context, capdu []byte) ([]byte, error) {
+	rep, err := c.transact(ctx, Request{Op: OpAPDU, Data: capdu})
+	if err != nil {
+		return nil, err
+	}
+	cod := c.r.cfg.Codec
+	switch {
+	case cod.OK(OpAPDU, rep.Status):
+		return rep.Data, nil
+	case cod.NoCard(rep.Status):
+		return nil, errCardGone
+	}
+	return nil, fmt.Errorf("reader status %04X", rep.Status)
+}
+
+func (c *conn) transact(ctx context.Context, req Request) (Reply, error) {
+	frame, err := c.r.cfg.Codec.Encode(req)
+	if err != nil {
+		return Reply{}, err
+	}
+	c.dec.Reset()
+	_ = c.p.Flush()
+	if _, err := c.p.Write(frame); err != nil {
+		return Reply{}, err
+	}
+	deadline := time.Now().Add(c.r.cfg.Timeout)
+	for {
+		if ctx.Err() != nil {
+			return Reply{}, ctx.Err()
+		}
+		n, err := c.p.Read(c.buf)
+		if err != nil && !errors.Is(err, serial.ErrTimeout) {
+			return Reply{}, err
+		}
+		if n > 0 {
+			reps, errs := c.dec.Feed(c.buf[:n])
+			for _, e := range errs {
+				c.noisy(e)
+			}
+			if len(reps) > 0 {
+				c.clean()
+				return reps[0], nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return Reply{}, errNoResponse
+		}
+	}
+}
+
+func (c *conn) noisy(err error) {
+	r := c.r
+	now := time.Now()
+	c.noise = append(c.noise, now)
+	cut := 0
+	for cut < len(c.noise) && now.Sub(c.noise[cut]) > r.cfg.NoiseWindow {
+		cut++
+	}
+	c.noise = c.noise[cut:]
+	if len(c.noise) > r.cfg.NoiseLimit {
+		c.noise = c.noise[len(c.noise)-r.cfg.NoiseLimit:]
+	}
+	r.log.Debug("line noise", "err", err)
+	if len(c.noise) >= r.cfg.NoiseLimit && !c.misCfg {
+		c.misCfg = true
+		r.log.Warn("card reader misconfigured: noise on the line")
+		r.set(app.StateError, "noise on the line — check baud rate")
+		r.failAll(errMisconfigured)
+	}
+}
+
+func (c *conn) clean() {
+	if c.misCfg && (len(c.noise) == 0 || time.Since(c.noise[len(c.noise)-1]) > c.r.cfg.NoiseWindow) {
+		c.misCfg = false
+		c.noise = c.noise[:0]
+		c.r.set(app.StateReady, c.r.cfg.Port)
+	}
+}
+
+// versionText renders the printable part of a version answer.
+func versionText(b []byte) string {
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c >= 0x20 && c < 0x7F {
+			out = append(out, c)
+		} else if len(out) > 0 && out[len(out)-1] != ' ' {
+			out = append(out, ' ')
+		}
+	}
+	if len(out) > 64 {
+		out = out[:64]
+	}
+	return string(out)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
