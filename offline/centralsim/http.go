@@ -269,6 +269,10 @@ func (s *Server) keyed(route string, limit int64, fn keyedFunc) http.HandlerFunc
 			out      []byte
 			replayed bool
 		)
+		// wmu queues writers fairly (sync.Mutex hands off in FIFO order
+		// under contention; database/sql's wait for the single writer
+		// connection does not), which keeps the latency tail short.
+		s.wmu.Lock()
 		err := s.db.WriteTx(r.Context(), func(tx *sql.Tx) error {
 			var gotRoute, gotHash string
 			var gotStatus int
@@ -301,6 +305,7 @@ func (s *Server) keyed(route string, limit int64, fn keyedFunc) http.HandlerFunc
 			status, out = st, b
 			return nil
 		})
+		s.wmu.Unlock()
 		var ref refusal
 		switch {
 		case errors.As(err, &ref):
