@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"time"
 
 	"stationdesk/app"
 )
@@ -94,8 +93,5 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "central simulator on %s\nadmin token: %s\n", srv.URL(), srv.AdminToken())
 	<-ctx.Done()
-	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = stopCtx
 	return 0
 }

@@ -24,6 +24,9 @@ type Rider struct {
 	Health  app.HealthStatus
 	Welfare string // welfare category ("elderly", "disability", …) or ""
 	Cards   []RiderCard
+	// ProxyUsed records that many earlier proxy bindings by this rider
+	// as a helper (seed data for the "n of 5 used" display).
+	ProxyUsed int
 }
 
 // RiderCard is a card central knows. Bound pre-binds an ordinary card to
@@ -81,6 +84,9 @@ func (s *Server) AddRiders(ctx context.Context, rs []Rider) error {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO changes(at, person_id, color, last_negative) VALUES (?,?,?,?)`, now.UnixMilli(), pid, string(color), lastNeg); err != nil {
+				return err
+			}
+			if err := addProxyUses(ctx, tx, s.docKeyOf(r.Doc), r.ProxyUsed, now); err != nil {
 				return err
 			}
 			for _, c := range r.Cards {
