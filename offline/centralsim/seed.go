@@ -63,4 +63,3 @@ func addProxyUses(ctx context.Context, tx *sql.Tx, helperKey string, n int, at t
 	}
 	return nil
 }
-
