@@ -523,3 +523,37 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// Probe opens port, checks the SAM status and returns its module number,
+// for the settings screen's "test device" button and the diagnostics CLI.
+// It does not touch a card. Errors: serial errors (ErrNotFound …), or a
+// CodeUnavailable *app.Error ("reader_not_responding") when the SAM does
+// not answer or fails its self-test.
+func Probe(ctx context.Context, port string, baud int) (samID string, err error) {
+	if baud == 0 {
+		baud = 115200
+	}
+	p, err := serial.Open(port, baud, 0)
+	if err != nil {
+		return "", err
+	}
+	defer p.Close()
+	r := New(Config{Port: port, Baud: baud})
+	c := &conn{r: r, p: p, buf: make([]byte, 2048)}
+	resp, err := c.transact(ctx, Command{Cmd: CmdStatus, Para: ParaAny}, r.cfg.ShortTimeout)
+	if err != nil {
+		if errors.Is(err, errNoResponse) {
+			return "", errNoAnswer
+		}
+		return "", err
+	}
+	if resp.SW3 != SWOK {
+		return "", app.WrapError(fmt.Errorf("SAM status %02X: %s", resp.SW3, StatusText(resp.SW3)), app.CodeUnavailable,
+			"reader_not_responding", "身份证阅读器安全模块自检失败。", "The ID-card reader's security module failed its self-test.")
+	}
+	resp, err = c.transact(ctx, Command{Cmd: CmdSAMID, Para: ParaAny}, r.cfg.ShortTimeout)
+	if err != nil || resp.SW3 != SWOK {
+		return "", nil // status answered: the reader works; the id is optional
+	}
+	return FormatSAMID(resp.Data), nil
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -296,6 +295,3 @@ func (l *Line) Write(p []byte) (int, error) {
 	}
 	return sent, nil
 }
-
-// linkPath joins dir and name, for callers that build links in a temp dir.
-func linkPath(dir, name string) string { return filepath.Join(dir, name) }

@@ -468,3 +468,31 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// Probe opens port and asks the reader for its version, for the settings
+// screen's "test device" button and the diagnostics CLI. Errors: serial
+// errors (ErrNotFound …) or a CodeUnavailable *app.Error
+// ("reader_not_responding").
+func Probe(ctx context.Context, port string, baud int, codec Codec) (model string, err error) {
+	if baud == 0 {
+		baud = 115200
+	}
+	p, err := serial.Open(port, baud, 0)
+	if err != nil {
+		return "", err
+	}
+	defer p.Close()
+	r := New(Config{Port: port, Baud: baud, Codec: codec})
+	c := &conn{r: r, p: p, dec: r.cfg.Codec.NewDecoder(), buf: make([]byte, 2048)}
+	rep, err := c.transact(ctx, Request{Op: OpVersion})
+	if err != nil {
+		if errors.Is(err, errNoResponse) {
+			return "", errNoAnswer
+		}
+		return "", err
+	}
+	if !r.cfg.Codec.OK(OpVersion, rep.Status) {
+		return "", errNoAnswer
+	}
+	return versionText(rep.Data), nil
+}
