@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"stationdesk/app"
+	"stationdesk/offline/syncpub"
 )
 
 // FlagHook adds flags to `stationdesk centralsim` and returns a function
@@ -42,6 +43,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stationToken := fs.String("station-token", DefaultStationToken, "bearer token stations must send")
 	noDemo := fs.Bool("no-demo", false, "do not seed the demo riders into a new database")
 	latency := fs.Duration("latency", 0, "answer latency to simulate")
+	noSync := fs.Bool("no-sync", false, "do not serve the gate-cache sync objects under /v1/sync/ (served with syncpub.DemoKeys by default)")
 	verbose := fs.Bool("v", false, "log requests and changes at debug level")
 	hookMu.Lock()
 	hs := append([]FlagHook(nil), hooks...)
@@ -84,6 +86,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, f := range after {
 		if err := f(ctx, srv); err != nil {
 			fmt.Fprintln(stderr, "centralsim:", err)
+			return 1
+		}
+	}
+	if !*noSync && !srv.Mounted("/v1/sync/") {
+		if _, err := srv.EnableSync(ctx, syncpub.DemoKeys()); err != nil {
+			fmt.Fprintln(stderr, "centralsim: sync:", err)
 			return 1
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"stationdesk/app/demo"
 	"stationdesk/offline/central"
 	"stationdesk/offline/centralsim"
+	"stationdesk/offline/syncpub"
 )
 
 func startDemo(t *testing.T, dir string) *centralsim.Server {
@@ -283,4 +284,57 @@ func (l *lockedBuf) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestSyncMounted: the gate-cache sync objects are served from the
+// simulator's riders under /v1/sync/, behind the station token, and carry
+// no card number, ID number or name.
+func TestSyncMounted(t *testing.T) {
+	s, err := centralsim.New(centralsim.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.EnableSync(ctx, syncpub.DemoKeys()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	get := func(token string) (int, []byte) {
+		req, _ := http.NewRequest("GET", s.URL()+"/v1/sync/manifest", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if st, _ := get(""); st != 401 {
+		t.Fatalf("without token: %d", st)
+	}
+	st, body := get(centralsim.DefaultStationToken)
+	if st != 200 || len(body) == 0 {
+		t.Fatalf("manifest: %d %s", st, body)
+	}
+	for _, sec := range append(demoSecrets(), demo.WornCardNumber, "1000200001") {
+		if bytes.Contains(body, []byte(sec)) {
+			t.Fatal("manifest carries personal data or a card number")
+		}
+	}
+	var n int
+	head, err := s.SyncSource().Changes(ctx, 0, func(syncpub.Change) error { n++; return nil })
+	if err != nil || n == 0 || head == 0 {
+		t.Fatalf("changes %d head %d %v", n, head, err)
+	}
+	var cards, persons int
+	seq, err := s.SyncSource().Snapshot(ctx, func(syncpub.CardBinding) error { cards++; return nil }, func(syncpub.PersonHealth) error { persons++; return nil })
+	if err != nil || seq != head || cards == 0 || persons != len(demo.Riders()) {
+		t.Fatalf("snapshot seq %d cards %d persons %d %v", seq, cards, persons, err)
+	}
 }
