@@ -138,11 +138,7 @@ func (m *memAudit) count(act app.AuditAction, out app.AuditOutcome) int {
 // gcmSealer is a test Sealer (AES-256-GCM, AAD table|column|row).
 type gcmSealer struct{ aead cipher.AEAD }
 
-func newSealer(t testing.TB) *gcmSealer {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
+func newSealer(t testing.TB, key []byte) *gcmSealer {
 	b, _ := aes.NewCipher(key)
 	a, _ := cipher.NewGCM(b)
 	return &gcmSealer{a}
@@ -204,19 +200,20 @@ func (b *bodyTap) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 type env struct {
-	t      *testing.T
-	dir    string
-	sim    *centralsim.Server
-	client *central.Client
-	up     *app.Upgrades
-	outbox *forward.Outbox
-	worker *forward.Worker
-	audit  *memAudit
-	board  *app.StatusBoard
-	logs   *syncBuf
-	tap    *bodyTap
-	op     app.Operator
-	ctx    context.Context
+	t       *testing.T
+	dir     string
+	sim     *centralsim.Server
+	client  *central.Client
+	up      *app.Upgrades
+	outbox  *forward.Outbox
+	worker  *forward.Worker
+	audit   *memAudit
+	board   *app.StatusBoard
+	logs    *syncBuf
+	tap     *bodyTap
+	op      app.Operator
+	ctx     context.Context
+	sealKey []byte
 }
 
 type envOpt struct {
@@ -256,7 +253,11 @@ func newEnv(t *testing.T, o envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ob, err := forward.OpenOutbox(ctx, filepath.Join(dir, forward.FileName), forward.OutboxOptions{Sealer: newSealer(t), Logger: log.With("c", "outbox")})
+	sealKey := make([]byte, 32)
+	if _, err := rand.Read(sealKey); err != nil {
+		t.Fatal(err)
+	}
+	ob, err := forward.OpenOutbox(ctx, filepath.Join(dir, forward.FileName), forward.OutboxOptions{Sealer: newSealer(t, sealKey), Logger: log.With("c", "outbox")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func newEnv(t *testing.T, o envOpt) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, dir: dir, sim: sim, client: cl, up: up, outbox: ob, worker: w, audit: audit, board: board, logs: logs, tap: tap,
-		op: app.Operator{ID: "2001", Role: app.RoleAssistant}, ctx: ctx}
+		op: app.Operator{ID: "2001", Role: app.RoleAssistant}, ctx: ctx, sealKey: sealKey}
 	t.Cleanup(e.scanPII)
 	return e
 }
