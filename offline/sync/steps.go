@@ -170,9 +170,8 @@ func (c *Client) finishedBuild(ctx context.Context, path string, snapSeq uint64)
 	if _, err := os.Stat(path); err != nil {
 		return false, nil
 	}
-	if _, err := os.Stat(path + "-wal"); err == nil {
-		return false, nil // an unfinished (or crashed) build: resume it
-	}
+	// A WAL may be left by a catch-up killed mid-segment: opening the file
+	// recovers it. An unfinished build still carries its build id.
 	b, err := cache.Open(ctx, path, c.cfg.CacheOpts)
 	if err != nil {
 		return false, nil

@@ -134,3 +134,14 @@ func (s *Synthetic) Changes(ctx context.Context, after uint64, fn func(Change) e
 	}
 	return head, nil
 }
+
+// Inject appends one explicit change (its Seq is assigned) and returns the
+// new head. For tests and the simulator's "turn this rider red" switch.
+func (s *Synthetic) Inject(c Change) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.head++
+	c.Seq = s.head
+	s.changes = append(s.changes, c)
+	return s.head
+}
