@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	_ "image/png"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the desk for the window test: with
+// STATIONDESK_CHILD=1 it runs main's run() instead of the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv("STATIONDESK_CHILD") == "1" {
+		os.Exit(run(context.Background(), strings.Fields(os.Getenv("STATIONDESK_ARGS")), os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(context.Background(), args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestDocCheckCLI(t *testing.T) {
+	cases := []struct {
+		name, typ, number string
+		valid             bool
+		wantType          string
+	}{
+		{"StandardExampleValid", "cn-id", "11010519491231002X", true, "cn-id"},
+		{"AutoRecognisesResidentID", "auto", "11010519491231002X", true, "cn-id"},
+		{"WrongCheckDigit", "cn-id", "110105194912310021", false, "cn-id"},
+		{"FirstGenerationRejected", "cn-id", "110105491231002", false, "cn-id"},
+		{"ImpossibleDate", "cn-id", "110105194902300027", false, "cn-id"},
+		{"Empty", "cn-id", "", false, "cn-id"},
+		{"LettersWhereDigitsGo", "cn-id", "11010519491231A02X", false, "cn-id"},
+		{"Garbage10kB", "auto", strings.Repeat("垃圾", 5000), false, ""},
+		{"HKMOPermit", "hkmo-permit", "H12345678", true, "hkmo-permit"},
+		{"HKMOPermitBadLetter", "hkmo-permit", "K12345678", false, "hkmo-permit"},
+		{"TaiwanPermit", "tw-permit", "12345678", true, "tw-permit"},
+		{"TaiwanPermitShort", "tw-permit", "1234567", false, "tw-permit"},
+		{"PassportWithNationality", "passport", "GBR 123456789", true, "passport"},
+		{"PassportNoNationality", "passport", "123456789", false, "passport"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, _ := runCLI("doc", "check", "--type", c.typ, c.number)
+			var r struct {
+				Type   string `json:"type"`
+				Valid  bool   `json:"valid"`
+				Masked string `json:"masked"`
+				Error  string `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("output %q is not JSON: %v", out, err)
+			}
+			if r.Valid != c.valid || (code == 0) != c.valid {
+				t.Fatalf("valid=%v exit=%d, want valid=%v: %s", r.Valid, code, c.valid, out)
+			}
+			if c.wantType != "" && r.Type != c.wantType {
+				t.Errorf("type %q, want %q", r.Type, c.wantType)
+			}
+			if !c.valid && r.Error == "" {
+				t.Error("invalid number without an error message")
+			}
+			if len(c.number) >= 8 && strings.Contains(out, c.number) {
+				t.Errorf("output repeats the full number: %s", out)
+			}
+		})
+	}
+}
+
+func TestVersionAndUnknownCommand(t *testing.T) {
+	code, out, _ := runCLI("version")
+	if code != 0 || !strings.Contains(out, `"fyne":"v2.8.1"`) {
+		t.Errorf("version: exit %d, %s", code, out)
+	}
+	if code, _, errOut := runCLI("frobnicate"); code != 2 || !strings.Contains(errOut, "unknown command") {
+		t.Errorf("unknown command: exit %d, %s", code, errOut)
+	}
+}
+
+func TestConfigExampleParses(t *testing.T) {
+	code, out, _ := runCLI("config", "example")
+	if code != 0 {
+		t.Fatal("config example failed")
+	}
+	p := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(p, []byte(out), 0o600)
+	_, c, err := parseDeskFlags([]string{"--config", p, "--data", t.TempDir()}, io.Discard)
+	if err != nil {
+		t.Fatalf("the shipped example does not load: %v", err)
+	}
+	if c.demo || c.Language != "zh" || c.Devices.IDReaderBaud != 115200 {
+		t.Errorf("example loaded as %+v", c)
+	}
+}
+
+func TestStartupFailuresAreClear(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	unreadable := write("bad.toml", "language = [unterminated")
+	unknown := write("unknown.toml", "langauge = \"zh\"\n")
+	badValue := write("value.toml", "text_size = \"huge\"\n")
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"UnreadableConfig", []string{"--config", unreadable}, 2, "read config"},
+		{"MissingConfig", []string{"--config", filepath.Join(dir, "nope.toml")}, 2, "nope.toml"},
+		{"MisspeltKey", []string{"--config", unknown}, 2, "unknown setting \"langauge\""},
+		{"BadValue", []string{"--config", badValue}, 2, "text_size must be"},
+		{"BadFlag", []string{"--lang", "fr"}, 2, "language must be zh or en"},
+		{"DataFolderIsAFile", []string{"--data", write("afile", "x")}, 1, "data folder"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, errOut := runCLI(c.args...)
+			if code != c.code || !strings.Contains(errOut, c.want) {
+				t.Errorf("exit %d stderr %q; want exit %d containing %q", code, errOut, c.code, c.want)
+			}
+		})
+	}
+}
+
+// TestDamagedLedgerRefused: a damaged ledger stops the desk with a clear
+// message and the file is left exactly as it was, for inspection.
+func TestDamagedLedgerRefused(t *testing.T) {
+	dir := t.TempDir()
+	var errOut bytes.Buffer
+	cfg := Config{DataDir: dir, demo: true}
+	cfg.defaults()
+	rt, err := startRuntime(context.Background(), cfg, &errOut)
+	if err != nil {
+		t.Fatalf("fresh start: %v", err)
+	}
+	rt.close()
+	p := filepath.Join(dir, "ledger.db")
+	b, _ := os.ReadFile(p)
+	for i := 4096; i < len(b) && i < 4096*3; i++ { // pages 2–3: schema and data
+		b[i] ^= 0x5A
+	}
+	os.WriteFile(p, b, 0o600)
+	os.Remove(p + "-wal")
+	os.Remove(p + "-shm")
+	before, _ := os.ReadFile(p)
+	code, _, msg := runCLI("--data", dir)
+	if code != 1 || !strings.Contains(msg, "ledger.db") {
+		t.Fatalf("exit %d, stderr %q; want exit 1 naming ledger.db", code, msg)
+	}
+	after, _ := os.ReadFile(p)
+	if !bytes.Equal(before, after) {
+		t.Fatal("the damaged ledger was modified")
+	}
+}
+
+// TestWindowUnderXvfb starts the real desk (GL driver) in demo mode under
+// Xvfb, logs in with xdotool like a clerk, switches the language and checks
+// the screenshots are real renders. Set STATIONDESK_SHOTS=DIR to keep them.
+func TestWindowUnderXvfb(t *testing.T) {
+	for _, tool := range []string{"Xvfb", "xdotool", "import"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (make test installs it): %v", tool, err)
+		}
+	}
+	display := startXvfb(t)
+	data := t.TempDir()
+	shots := os.Getenv("STATIONDESK_SHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "STATIONDESK_CHILD=1", "DISPLAY="+display,
+		"STATIONDESK_ARGS=--data "+data+" --lang zh --text-size large", "HOME="+t.TempDir())
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Process.Kill(); cmd.Wait() })
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "STATIONDESK READY" {
+				ready <- true
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("desk not ready within 60 s; stderr:\n%s", stderr.String())
+	}
+	xdo := func(args ...string) string {
+		out, err := exec.Command("xdotool", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("xdotool %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	os.Setenv("DISPLAY", display)
+	defer os.Unsetenv("DISPLAY")
+	wid := strings.Fields(xdo("search", "--sync", "--name", "StationDesk"))[0]
+	time.Sleep(500 * time.Millisecond)
+	shot := func(name string) image.Image {
+		p := filepath.Join(shots, name)
+		if out, err := exec.Command("import", "-display", display, "-window", wid, p).CombinedOutput(); err != nil {
+			t.Fatalf("screenshot: %v %s", err, out)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		img, _, err := image.Decode(f)
+		if err != nil {
+			t.Fatalf("decode %s: %v", p, err)
+		}
+		return img
+	}
+	colours := func(img image.Image) int {
+		seen := map[uint32]bool{}
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y += 2 {
+			for x := b.Min.X; x < b.Max.X; x += 2 {
+				r, g, bl, _ := img.At(x, y).RGBA()
+				seen[r>>8<<16|g>>8<<8|bl>>8] = true
+			}
+		}
+		return len(seen)
+	}
+	if n := colours(shot("login-zh.png")); n < 30 {
+		t.Fatalf("login screenshot has %d colours: not a real render", n)
+	}
+	logFile := filepath.Join(data, "stationdesk.log")
+	waitLog := func(what string) {
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			b, _ := os.ReadFile(logFile)
+			if bytes.Contains(b, []byte(what)) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		b, _ := os.ReadFile(logFile)
+		t.Fatalf("log never said %q:\n%s", what, b)
+	}
+	// The operator field has the focus at start: type like a clerk.
+	xdo("type", "--delay", "40", "1001")
+	xdo("key", "Return")
+	xdo("type", "--delay", "40", "100101")
+	xdo("key", "Return")
+	waitLog(`"msg":"operator logged in"`)
+	time.Sleep(300 * time.Millisecond)
+	if n := colours(shot("frame-zh.png")); n < 30 {
+		t.Fatalf("frame screenshot has %d colours", n)
+	}
+	xdo("type", "--delay", "20", "11010519491231002X")
+	xdo("key", "Return")
+	xdo("key", "F12")
+	waitLog(`"msg":"language switched","lang":"en"`)
+	time.Sleep(300 * time.Millisecond)
+	shot("doccheck-en.png")
+	b, _ := os.ReadFile(logFile)
+	if bytes.Contains(b, []byte("11010519491231002X")) || bytes.Contains(b, []byte("19491231")) {
+		t.Error("the log holds the document number typed on screen")
+	}
+}
+
+// startXvfb starts a private X server and returns its DISPLAY.
+func startXvfb(t *testing.T) string {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x900x24", "-nolisten", "tcp")
+	x.ExtraFiles = []*os.File{w}
+	if err := x.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { x.Process.Kill(); x.Wait() })
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil {
+		t.Fatalf("Xvfb did not report its display: %v", err)
+	}
+	return fmt.Sprintf(":%s", strings.TrimSpace(line))
+}

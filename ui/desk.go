@@ -1,0 +1,332 @@
+// Package ui is StationDesk's Fyne interface: the login and lock screens, the
+// frame (navigation, top bar, status bar) and one file per screen. It talks
+// to app use cases only — never to devices/ or offline/ — and runs every use
+// case off the UI goroutine, bringing results back with fyne.Do.
+package ui
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
+
+	"stationdesk/app"
+)
+
+// DemoLogin is a demo operator shown on the login screen in demo mode.
+type DemoLogin struct {
+	ID, PIN string
+	Role    app.Role
+}
+
+// Deps are the use cases and settings the interface needs. Only Auth, Board
+// and Clock are required; a nil optional dependency hides its screens.
+type Deps struct {
+	Auth  app.Authenticator
+	Board *app.StatusBoard
+	Clock app.Clock
+	Log   *slog.Logger
+
+	Lang  app.Lang  // initial language
+	Scale TextScale // initial text size
+	// IdleLock locks the desk after this long without input (default 5 min).
+	IdleLock time.Duration
+	// SavePrefs is called when the clerk changes language or text size.
+	SavePrefs func(app.Lang, TextScale)
+
+	// Demo lists demo operators for the login hint; nil outside demo mode.
+	Demo []DemoLogin
+	// Mode is shown in the top bar, e.g. "DEMO".
+	Mode string
+}
+
+// screen is one navigation entry. A screen exists only when it works: there
+// are no placeholders.
+type screen struct {
+	id    string
+	title string // English key; translated when shown
+	key   fyne.KeyName
+	roles []app.Role // nil: every role
+	build func() fyne.CanvasObject
+}
+
+// Desk is the running interface. Create it with NewDesk and call Start.
+type Desk struct {
+	a fyne.App
+	w fyne.Window
+	d Deps
+
+	lang  app.Lang
+	scale TextScale
+
+	op         *app.Operator
+	sess       *app.Session
+	current    string
+	screens    []screen
+	content    *fyne.Container
+	navButtons map[string]*widget.Button
+	statusBar  *StatusBar
+	// focus is the widget a screen's build asks to focus once it is shown.
+	focus fyne.Focusable
+	// What the document-check screen holds, so a language switch keeps it.
+	docCheckText string
+	docCheckType int
+	stopIdle   context.CancelFunc
+}
+
+// NewDesk prepares the interface in window w. It sets the theme and the
+// language but shows nothing until Start.
+func NewDesk(a fyne.App, w fyne.Window, d Deps) *Desk {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.IdleLock <= 0 {
+		d.IdleLock = 5 * time.Minute
+	}
+	if d.Lang == "" {
+		d.Lang = app.LangZH
+	}
+	if d.Scale == "" {
+		d.Scale = ScaleLarge
+	}
+	k := &Desk{a: a, w: w, d: d, lang: d.Lang, scale: d.Scale}
+	if err := SetLanguage(k.lang); err != nil {
+		d.Log.Warn("load translations", "err", err)
+	}
+	a.Settings().SetTheme(NewTheme(k.scale))
+	w.SetIcon(IconResource)
+	k.statusBar = NewStatusBar(d.Board)
+	k.setTitle()
+	return k
+}
+
+// Start shows the login screen and the global keyboard shortcuts.
+func (k *Desk) Start() {
+	k.installShortcuts()
+	k.showLogin("", "")
+	if tickers {
+		ctx, cancel := context.WithCancel(context.Background())
+		k.stopIdle = cancel
+		go k.idleWatch(ctx)
+	}
+}
+
+// Stop ends background work started by Start.
+func (k *Desk) Stop() {
+	if k.stopIdle != nil {
+		k.stopIdle()
+	}
+}
+
+// Lang returns the current interface language.
+func (k *Desk) Lang() app.Lang { return k.lang }
+
+// Operator returns the logged-in operator, or nil.
+func (k *Desk) Operator() *app.Operator { return k.op }
+
+func (k *Desk) setTitle() {
+	t := "站务台 StationDesk"
+	if k.d.Mode != "" {
+		t += " — " + T(k.d.Mode)
+	}
+	k.w.SetTitle(t)
+}
+
+// touch records clerk activity for the idle lock. Input that arrives after
+// the idle limit does not revive the session: it locks instead.
+func (k *Desk) touch() {
+	if k.sess != nil && !k.sess.Touch() {
+		k.checkIdle()
+	}
+}
+
+// msg returns the user-safe message of err in the current language.
+func (k *Desk) msg(err error) string { return app.UserMessage(err, k.lang) }
+
+// SetLanguageChoice switches the language and rebuilds what is on screen,
+// keeping the operator logged in and the current screen selected.
+func (k *Desk) SetLanguageChoice(l app.Lang) {
+	if l == k.lang {
+		return
+	}
+	k.lang = l
+	k.d.Log.Info("language switched", "lang", string(l))
+	if err := SetLanguage(l); err != nil {
+		k.d.Log.Warn("load translations", "err", err)
+	}
+	k.savePrefs()
+	k.setTitle()
+	k.rebuild()
+}
+
+// SetTextScale changes the text size everywhere.
+func (k *Desk) SetTextScale(s TextScale) {
+	if s == k.scale {
+		return
+	}
+	k.scale = s
+	k.a.Settings().SetTheme(NewTheme(s))
+	k.savePrefs()
+	k.rebuild()
+}
+
+func (k *Desk) savePrefs() {
+	if k.d.SavePrefs != nil {
+		k.d.SavePrefs(k.lang, k.scale)
+	}
+}
+
+func (k *Desk) rebuild() {
+	k.statusBar.Refresh()
+	if k.op == nil {
+		k.showLogin("", "")
+		return
+	}
+	k.showFrame(k.current)
+}
+
+func (k *Desk) toggleLanguage() {
+	if k.lang == app.LangZH {
+		k.SetLanguageChoice(app.LangEN)
+	} else {
+		k.SetLanguageChoice(app.LangZH)
+	}
+}
+
+// installShortcuts registers the keys that work on every screen:
+// F2…F11 switch screens (see the navigation), F12 switches the language,
+// Ctrl+L locks, Ctrl+= / Ctrl+- change the text size. Entry forwards them
+// too, so they work while a field has the focus.
+func (k *Desk) installShortcuts() {
+	c := k.w.Canvas()
+	for _, cs := range globalShortcuts {
+		c.AddShortcut(cs, func(s fyne.Shortcut) {
+			k.touch()
+			k.globalShortcut(s.(*desktop.CustomShortcut))
+		})
+	}
+	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
+		k.touch()
+		k.globalKey(ev)
+	})
+}
+
+var globalShortcuts = []*desktop.CustomShortcut{
+	{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierControl},
+	{KeyName: fyne.KeyEqual, Modifier: fyne.KeyModifierControl},
+	{KeyName: fyne.KeyMinus, Modifier: fyne.KeyModifierControl},
+}
+
+// globalShortcut handles a desk-wide shortcut and reports whether it did.
+func (k *Desk) globalShortcut(cs *desktop.CustomShortcut) bool {
+	if cs.Modifier != fyne.KeyModifierControl {
+		return false
+	}
+	switch cs.KeyName {
+	case fyne.KeyL:
+		k.Lock()
+	case fyne.KeyEqual:
+		k.stepScale(+1)
+	case fyne.KeyMinus:
+		k.stepScale(-1)
+	default:
+		return false
+	}
+	return true
+}
+
+// globalKey handles a desk-wide function key and reports whether it did.
+func (k *Desk) globalKey(ev *fyne.KeyEvent) bool {
+	if ev.Name == fyne.KeyF12 {
+		k.toggleLanguage()
+		return true
+	}
+	for _, s := range k.screens {
+		if k.op != nil && s.key != "" && s.key == ev.Name {
+			if s.id != k.current {
+				k.clearScreenState()
+			}
+			k.showScreen(s.id)
+			return true
+		}
+	}
+	return false
+}
+
+func (k *Desk) stepScale(d int) {
+	i := 0
+	for j, s := range TextScales {
+		if s == k.scale {
+			i = j
+		}
+	}
+	i += d
+	if i < 0 || i >= len(TextScales) {
+		return
+	}
+	k.SetTextScale(TextScales[i])
+}
+
+// idleWatch locks the desk after IdleLock without input.
+func (k *Desk) idleWatch(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fyne.Do(k.checkIdle)
+		}
+	}
+}
+
+// checkIdle locks the desk when the operator has been idle too long. It runs
+// on the UI goroutine.
+func (k *Desk) checkIdle() {
+	if k.op != nil && k.sess != nil && k.sess.Locked() {
+		k.lockWith(T("Locked after {{.Min}} minutes without activity.", map[string]any{"Min": int(k.d.IdleLock.Minutes())}))
+	}
+}
+
+// Lock logs the operator out to the lock screen; the same operator (or a
+// supervisor taking over) logs in again with a PIN.
+func (k *Desk) Lock() {
+	if k.op == nil {
+		return
+	}
+	k.lockWith(T("Desk locked."))
+}
+
+func (k *Desk) lockWith(reason string) {
+	id := k.op.ID
+	k.d.Log.Info("desk locked", "operator", id)
+	k.op, k.sess = nil, nil
+	k.clearScreenState()
+	k.showLogin(id, reason)
+}
+
+// loggedIn is called on the UI goroutine after a successful login.
+func (k *Desk) loggedIn(op app.Operator) {
+	k.op = &op
+	k.sess = app.NewSession(op, k.d.Clock, k.d.IdleLock)
+	k.d.Log.Info("operator logged in", "operator", op.ID, "role", op.Role)
+	first := ""
+	if v := k.visibleScreens(); len(v) > 0 {
+		first = v[0].id
+	}
+	k.showFrame(first)
+}
+
+// Logout ends the session and shows the login screen.
+func (k *Desk) Logout() {
+	if k.op != nil {
+		k.d.Log.Info("operator logged out", "operator", k.op.ID)
+	}
+	k.op, k.sess = nil, nil
+	k.clearScreenState()
+	k.showLogin("", "")
+}

@@ -1,0 +1,349 @@
+package ui
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"stationdesk/app"
+)
+
+// fakeAuth is a fake at the app.Authenticator seam: the PIN hashing and
+// lock-out live in offline/ledger and are tested there.
+func TestMain(m *testing.M) {
+	spawn = func(f func()) { f() }
+	tickers = false
+	os.Exit(m.Run())
+}
+
+type fakeAuth struct{ calls int }
+
+func (f *fakeAuth) Login(_ context.Context, id, pin string) (app.Operator, error) {
+	f.calls++
+	if id == "1001" && pin == "246810" {
+		return app.Operator{ID: "1001", DisplayName: "Demo Clerk", Role: app.RoleClerk}, nil
+	}
+	return app.Operator{}, app.NewError(app.CodeUnauthorized, "bad_pin", "工号或密码错误。", "Wrong operator number or PIN.")
+}
+
+type harness struct {
+	t     *testing.T
+	desk  *Desk
+	win   fyne.Window
+	clock *app.FakeClock
+	board *app.StatusBoard
+	auth  *fakeAuth
+}
+
+func newHarness(t *testing.T, lang app.Lang) *harness {
+	t.Helper()
+	a := test.NewTempApp(t)
+	w := test.NewTempWindow(t, nil)
+	w.Resize(fyne.NewSize(1200, 800))
+	clock := app.NewFakeClock(time.Date(2026, 11, 21, 9, 0, 0, 0, time.Local))
+	board := app.NewStatusBoard(clock)
+	auth := &fakeAuth{}
+	d := NewDesk(a, w, Deps{Auth: auth, Board: board, Clock: clock, Lang: lang, Scale: ScaleNormal,
+		Demo: []DemoLogin{{ID: "1001", PIN: "246810", Role: app.RoleClerk}}, Mode: "DEMO"})
+	d.Start()
+	t.Cleanup(d.Stop)
+	return &harness{t: t, desk: d, win: w, clock: clock, board: board, auth: auth}
+}
+
+// eventually polls cond on the UI goroutine until it holds (async work
+// returns through fyne.Do) or fails the test after 5 s.
+func (h *harness) eventually(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		ok := false
+		fyne.DoAndWait(func() { ok = cond() })
+		if ok {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.t.Fatalf("timed out waiting for %s", what)
+}
+
+// texts returns every visible label, button and rich-text string.
+func (h *harness) texts() string {
+	var b strings.Builder
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if o == nil || !o.Visible() {
+			return
+		}
+		switch x := o.(type) {
+		case *widget.Label:
+			b.WriteString(x.Text + "\n")
+		case *widget.Button:
+			b.WriteString(x.Text + "\n")
+		case *widget.RichText:
+			b.WriteString(x.String() + "\n")
+		case *Banner:
+			b.WriteString(x.Text() + "\n")
+		case *StatusBar:
+			for _, c := range app.Components {
+				b.WriteString(x.Text(c) + "\n")
+			}
+		}
+		if c, ok := o.(*fyne.Container); ok {
+			for _, ch := range c.Objects {
+				walk(ch)
+			}
+		}
+		if w, ok := o.(fyne.Widget); ok {
+			if _, isBanner := o.(*Banner); !isBanner {
+				for _, ch := range test.WidgetRenderer(w).Objects() {
+					walk(ch)
+				}
+			}
+		}
+	}
+	walk(h.win.Content())
+	return b.String()
+}
+
+func (h *harness) findEntry(placeholder string) *Entry {
+	var found *Entry
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if found != nil || o == nil {
+			return
+		}
+		if e, ok := o.(*Entry); ok && e.PlaceHolder == placeholder {
+			found = e
+			return
+		}
+		if c, ok := o.(*fyne.Container); ok {
+			for _, ch := range c.Objects {
+				walk(ch)
+			}
+		}
+		if w, ok := o.(fyne.Widget); ok {
+			for _, ch := range test.WidgetRenderer(w).Objects() {
+				walk(ch)
+			}
+		}
+	}
+	walk(h.win.Content())
+	if found == nil {
+		h.t.Fatalf("no entry with placeholder %q on screen:\n%s", placeholder, h.texts())
+	}
+	return found
+}
+
+func (h *harness) login(id, pin string) {
+	h.t.Helper()
+	test.Type(h.findEntry(T("Operator number")), id)
+	e := h.findEntry(T("PIN"))
+	test.Type(e, pin)
+	e.OnSubmitted(e.Text)
+}
+
+func TestLoginShowsChineseAndDemoHint(t *testing.T) {
+	h := newHarness(t, app.LangZH)
+	got := h.texts()
+	for _, want := range []string{"登录", "工号", "演示模式", "1001", "246810", "身份证读卡器: 未配置"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("login screen lacks %q:\n%s", want, got)
+		}
+	}
+	if !strings.Contains(h.win.Title(), "站务台") {
+		t.Errorf("title %q lacks 站务台", h.win.Title())
+	}
+}
+
+func TestLoginRefusedThenAccepted(t *testing.T) {
+	h := newHarness(t, app.LangEN)
+	h.login("1001", "000000")
+	h.eventually("refusal banner", func() bool { return strings.Contains(h.texts(), "Wrong operator number or PIN.") })
+	if h.desk.Operator() != nil {
+		t.Fatal("logged in with a wrong PIN")
+	}
+	// The PIN field is cleared after a refusal; the operator number stays.
+	if e := h.findEntry("PIN"); e.Text != "" {
+		t.Errorf("PIN entry kept %q after refusal", e.Text)
+	}
+	test.Type(h.findEntry("PIN"), "246810")
+	e := h.findEntry("PIN")
+	e.OnSubmitted(e.Text)
+	h.eventually("login", func() bool { return h.desk.Operator() != nil })
+	if got := h.texts(); !strings.Contains(got, "Demo Clerk") || !strings.Contains(got, "F2  Check a document") {
+		t.Errorf("frame after login lacks operator or navigation:\n%s", got)
+	}
+}
+
+func TestEmptyLoginDoesNotCallAuth(t *testing.T) {
+	h := newHarness(t, app.LangEN)
+	e := h.findEntry("PIN")
+	e.OnSubmitted("")
+	if h.auth.calls != 0 {
+		t.Fatalf("Login called %d times for empty input", h.auth.calls)
+	}
+	if !strings.Contains(h.texts(), "Enter your operator number and PIN.") {
+		t.Errorf("no prompt for empty login:\n%s", h.texts())
+	}
+}
+
+func TestLanguageSwitchKeepsSession(t *testing.T) {
+	h := newHarness(t, app.LangZH)
+	h.login("1001", "246810")
+	h.eventually("login", func() bool { return h.desk.Operator() != nil })
+	if !strings.Contains(h.texts(), "证件核验") {
+		t.Fatalf("Chinese navigation missing:\n%s", h.texts())
+	}
+	fyne.DoAndWait(func() { h.desk.SetLanguageChoice(app.LangEN) })
+	got := h.texts()
+	if !strings.Contains(got, "Check a document") || strings.Contains(got, "证件核验") {
+		t.Errorf("after switching to English:\n%s", got)
+	}
+	if h.desk.Operator() == nil {
+		t.Error("language switch logged the operator out")
+	}
+	fyne.DoAndWait(func() { h.desk.SetLanguageChoice(app.LangZH) })
+	if !strings.Contains(h.texts(), "证件核验") {
+		t.Errorf("switching back to Chinese failed:\n%s", h.texts())
+	}
+}
+
+func TestDocCheckScreen(t *testing.T) {
+	h := newHarness(t, app.LangEN)
+	h.login("1001", "246810")
+	h.eventually("login", func() bool { return h.desk.Operator() != nil })
+	e := h.findEntry(T("Document number, e.g. 11010519491231002X or GBR 123456789"))
+	cases := []struct {
+		name, input string
+		tone        Tone
+		want        string
+	}{
+		{"ValidResidentID", "11010519491231002X", ToneOK, "1**************02X"},
+		{"WrongCheckDigit", "110105194912310021", ToneError, "check"},
+		{"FirstGeneration", "110105491231002", ToneError, "15"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fyne.DoAndWait(func() { e.SetText(c.input); e.OnSubmitted(c.input) })
+			var banner string
+			var tone Tone
+			fyne.DoAndWait(func() {
+				tone = findBanner(h.win.Content()).Tone()
+				banner = findBanner(h.win.Content()).Text()
+			})
+			if tone != c.tone || !strings.Contains(strings.ToLower(banner), strings.ToLower(c.want)) {
+				t.Errorf("banner tone %v text %q; want tone %v containing %q", tone, banner, c.tone, c.want)
+			}
+			if c.tone == ToneError && strings.Contains(banner, c.input) {
+				t.Errorf("error banner echoes the full number: %q", banner)
+			}
+		})
+	}
+}
+
+func findBanner(o fyne.CanvasObject) *Banner {
+	if b, ok := o.(*Banner); ok {
+		return b
+	}
+	if c, ok := o.(*fyne.Container); ok {
+		for _, ch := range c.Objects {
+			if b := findBanner(ch); b != nil {
+				return b
+			}
+		}
+	}
+	if w, ok := o.(fyne.Widget); ok {
+		for _, ch := range test.WidgetRenderer(w).Objects() {
+			if b := findBanner(ch); b != nil {
+				return b
+			}
+		}
+	}
+	return nil
+}
+
+func TestLockAndIdleLock(t *testing.T) {
+	h := newHarness(t, app.LangEN)
+	h.login("1001", "246810")
+	h.eventually("login", func() bool { return h.desk.Operator() != nil })
+	fyne.DoAndWait(func() { h.desk.Lock() })
+	if h.desk.Operator() != nil {
+		t.Fatal("Lock left the operator logged in")
+	}
+	if e := h.findEntry("Operator number"); e.Text != "1001" {
+		t.Errorf("lock screen operator field = %q, want 1001", e.Text)
+	}
+	h.login("", "246810")
+	h.eventually("login after lock", func() bool { return h.desk.Operator() != nil })
+
+	// Idle: nothing happens before the limit, the desk locks after it.
+	h.clock.Advance(4 * time.Minute)
+	fyne.DoAndWait(h.desk.checkIdle)
+	if h.desk.Operator() == nil {
+		t.Fatal("locked before the idle limit")
+	}
+	h.clock.Advance(2 * time.Minute)
+	fyne.DoAndWait(h.desk.checkIdle)
+	if h.desk.Operator() != nil {
+		t.Fatal("not locked after 6 idle minutes")
+	}
+	if !strings.Contains(h.texts(), "Locked after 5 minutes without activity.") {
+		t.Errorf("lock reason not shown:\n%s", h.texts())
+	}
+}
+
+func TestStatusBarFollowsBoard(t *testing.T) {
+	h := newHarness(t, app.LangEN)
+	h.board.Set(app.CompIDReader, app.StateReady, "/dev/pts/3")
+	h.eventually("ready", func() bool { return strings.Contains(h.texts(), "ID reader: ready (/dev/pts/3)") })
+	h.board.Set(app.CompIDReader, app.StateError, "unplugged")
+	h.eventually("error", func() bool { return strings.Contains(h.texts(), "ID reader: error (unplugged)") })
+}
+
+func TestTextScaleEnlargesText(t *testing.T) {
+	small := NewTheme(ScaleNormal).Size("text")
+	big := NewTheme(ScaleLarger).Size("text")
+	if big <= small*1.4 {
+		t.Fatalf("larger text %v is not 1.5× normal %v", big, small)
+	}
+}
+
+// TestKeysWorkInsideFields: a clerk typing in a field can still press F12,
+// F3 and Ctrl+L; the field does not swallow them.
+func TestKeysWorkInsideFields(t *testing.T) {
+	h := newHarness(t, app.LangEN)
+	pin := h.findEntry("PIN")
+	pin.TypedKey(&fyne.KeyEvent{Name: fyne.KeyF12})
+	if h.desk.Lang() != app.LangZH {
+		t.Fatal("F12 in the PIN field did not switch the language")
+	}
+	pin = h.findEntry("密码")
+	pin.TypedKey(&fyne.KeyEvent{Name: fyne.KeyF12})
+	h.login("1001", "246810")
+	h.eventually("login", func() bool { return h.desk.Operator() != nil })
+	e := h.findEntry(T("Document number, e.g. 11010519491231002X or GBR 123456789"))
+	e.TypedKey(&fyne.KeyEvent{Name: fyne.KeyF3})
+	if h.desk.CurrentScreen() != "settings" {
+		t.Fatalf("F3 in a field showed %q, want settings", h.desk.CurrentScreen())
+	}
+	h.desk.showScreen("doccheck")
+	e = h.findEntry(T("Document number, e.g. 11010519491231002X or GBR 123456789"))
+	e.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierControl})
+	if h.desk.Operator() != nil {
+		t.Fatal("Ctrl+L in a field did not lock the desk")
+	}
+	// Ordinary keys still reach the field.
+	pin = h.findEntry("PIN")
+	test.Type(pin, "12")
+	pin.TypedKey(&fyne.KeyEvent{Name: fyne.KeyBackspace})
+	if pin.Text != "1" {
+		t.Errorf("backspace in PIN field: text %q, want 1", pin.Text)
+	}
+}

@@ -1,0 +1,93 @@
+package ui
+
+import (
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"stationdesk/assets"
+)
+
+// uiStrings returns every interface string in ui/*.go: literal first
+// arguments of T(...) and literal `title:` fields of screens.
+func uiStrings(t *testing.T) map[string]string {
+	t.Helper()
+	files, _ := filepath.Glob("*.go")
+	fset := token.NewFileSet()
+	keys := map[string]string{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			var lit *ast.BasicLit
+			switch x := n.(type) {
+			case *ast.CallExpr:
+				if id, ok := x.Fun.(*ast.Ident); ok && id.Name == "T" && len(x.Args) > 0 {
+					lit, _ = x.Args[0].(*ast.BasicLit)
+				}
+			case *ast.KeyValueExpr:
+				if id, ok := x.Key.(*ast.Ident); ok && (id.Name == "title") {
+					lit, _ = x.Value.(*ast.BasicLit)
+				}
+			}
+			if lit != nil && lit.Kind == token.STRING {
+				s, err := strconv.Unquote(lit.Value)
+				if err == nil {
+					keys[s] = fset.Position(lit.Pos()).String()
+				}
+			}
+			return true
+		})
+	}
+	return keys
+}
+
+// TestEveryStringTranslated fails when an interface string has no Chinese
+// translation, or when the table holds a key no code uses any more.
+func TestEveryStringTranslated(t *testing.T) {
+	raw, err := assets.Translations.ReadFile("translations/zh_Hans.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zh map[string]string
+	if err := json.Unmarshal(raw, &zh); err != nil {
+		t.Fatalf("zh_Hans.json: %v", err)
+	}
+	used := uiStrings(t)
+	if len(used) < 20 {
+		t.Fatalf("found only %d interface strings: the scanner is broken", len(used))
+	}
+	var missing []string
+	for k, pos := range used {
+		if strings.TrimSpace(zh[k]) == "" {
+			missing = append(missing, pos+": "+strconv.Quote(k))
+		}
+	}
+	sort.Strings(missing)
+	for _, m := range missing {
+		t.Errorf("no Chinese translation for %s", m)
+	}
+	for k := range zh {
+		if _, ok := used[k]; !ok && !dynamicKeys[k] {
+			t.Errorf("zh_Hans.json has unused key %q", k)
+		}
+	}
+}
+
+// dynamicKeys are translation keys that reach T through a variable rather
+// than a literal (the mode badge, status details set by adapters), so the
+// test does not report them as unused.
+var dynamicKeys = map[string]bool{
+	"DEMO": true,
+}

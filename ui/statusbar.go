@@ -1,0 +1,125 @@
+package ui
+
+import (
+	"image/color"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"stationdesk/app"
+)
+
+// StatusBar shows every component of app.Components with a coloured dot, its
+// name and its state, following the app.StatusBoard live.
+type StatusBar struct {
+	widget.BaseWidget
+	board *app.StatusBoard
+	items map[app.Component]*statusItem
+	box   *fyne.Container
+}
+
+type statusItem struct {
+	dot   *canvas.Circle
+	label *widget.Label
+}
+
+// NewStatusBar returns a bar subscribed to board. Changes arrive on any
+// goroutine and are applied with fyne.Do.
+func NewStatusBar(board *app.StatusBoard) *StatusBar {
+	// Three columns, two rows: all six stay visible at the largest text size.
+	b := &StatusBar{board: board, items: map[app.Component]*statusItem{}, box: container.NewGridWithColumns(3)}
+	for _, c := range app.Components {
+		it := &statusItem{dot: canvas.NewCircle(mutedGrey), label: widget.NewLabel("")}
+		b.items[c] = it
+		dot := container.NewGridWrap(fyne.NewSize(14, 14), it.dot)
+		b.box.Add(container.NewHBox(container.NewCenter(dot), it.label))
+	}
+	b.ExtendBaseWidget(b)
+	board.Subscribe(func(s app.Status) { fyne.Do(func() { b.apply(s) }) })
+	b.Refresh()
+	return b
+}
+
+// Refresh re-reads every component (after a language change too).
+func (b *StatusBar) Refresh() {
+	for _, s := range b.board.Snapshot() {
+		b.apply(s)
+	}
+	b.BaseWidget.Refresh()
+}
+
+func (b *StatusBar) apply(s app.Status) {
+	it, ok := b.items[s.Component]
+	if !ok {
+		return
+	}
+	it.dot.FillColor = stateColor(s.State)
+	it.dot.Refresh()
+	text := componentName(s.Component) + ": " + stateName(s.State)
+	if s.Detail != "" {
+		text += " (" + T(s.Detail) + ")"
+	}
+	it.label.SetText(text)
+}
+
+// Text returns the bar's text, for tests.
+func (b *StatusBar) Text(c app.Component) string { return b.items[c].label.Text }
+
+// CreateRenderer implements fyne.Widget.
+func (b *StatusBar) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(b.box)
+}
+
+func stateColor(s app.State) color.Color {
+	switch s {
+	case app.StateReady:
+		return okGreen
+	case app.StateBusy:
+		return brandBlue
+	case app.StateConnecting, app.StateDegraded:
+		return warnAmber
+	case app.StateOffline, app.StateError:
+		return errRed
+	}
+	return mutedGrey
+}
+
+func componentName(c app.Component) string {
+	switch c {
+	case app.CompIDReader:
+		return T("ID reader")
+	case app.CompCardReader:
+		return T("Card reader")
+	case app.CompScanner:
+		return T("QR scanner")
+	case app.CompCentral:
+		return T("Central")
+	case app.CompGateCache:
+		return T("Gate cache")
+	case app.CompGateService:
+		return T("Gate service")
+	}
+	return string(c)
+}
+
+func stateName(s app.State) string {
+	switch s {
+	case app.StateNotConfigured:
+		return T("not configured")
+	case app.StateConnecting:
+		return T("connecting")
+	case app.StateReady:
+		return T("ready")
+	case app.StateBusy:
+		return T("card present")
+	case app.StateDegraded:
+		return T("degraded")
+	case app.StateOffline:
+		return T("offline")
+	case app.StateError:
+		return T("error")
+	}
+	return string(s)
+}
