@@ -74,7 +74,7 @@ type Desk struct {
 	// What the document-check screen holds, so a language switch keeps it.
 	docCheckText string
 	docCheckType int
-	stopIdle   context.CancelFunc
+	stopIdle     context.CancelFunc
 }
 
 // NewDesk prepares the interface in window w. It sets the theme and the
