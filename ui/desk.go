@@ -37,6 +37,14 @@ type Deps struct {
 	// SavePrefs is called when the clerk changes language or text size.
 	SavePrefs func(app.Lang, TextScale)
 
+	// Use cases and devices. A nil one hides the screens that need it.
+	Upgrades   *app.Upgrades
+	IDReader   app.IDReader
+	CardReader app.CardReader
+	Scanner    app.Scanner
+	// Simulator drives the demo readers (demo mode only).
+	Simulator app.DeviceSimulator
+
 	// Demo lists demo operators for the login hint; nil outside demo mode.
 	Demo []DemoLogin
 	// Mode is shown in the top bar, e.g. "DEMO".

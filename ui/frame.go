@@ -11,14 +11,42 @@ import (
 	"stationdesk/app"
 )
 
+// screenDef describes a screen. Each screen file registers its own in an
+// init function, so adding a screen touches no shared list.
+type screenDef struct {
+	id    string
+	order int    // navigation order (and function key: F2 for the first…)
+	title string // English key; translated when shown
+	roles []app.Role
+	// available reports whether this installation has what the screen
+	// needs; a screen without its use case is left out, never shown empty.
+	available func(Deps) bool
+	build     func(*Desk) fyne.CanvasObject
+}
+
+var screenDefs []screenDef
+
+func registerScreen(d screenDef) { screenDefs = append(screenDefs, d) }
+
+func init() {
+	registerScreen(screenDef{id: "doccheck", order: 80, title: "Check a document", build: (*Desk).buildDocCheck})
+	registerScreen(screenDef{id: "settings", order: 99, title: "Settings", build: (*Desk).buildSettings})
+}
+
 // allScreens lists the screens this installation has, in navigation order,
-// each with its function key. Screens whose use case is not wired (nil in
-// Deps) are left out rather than shown empty.
+// each with its function key.
 func (k *Desk) allScreens() []screen {
-	var s []screen
-	s = append(s, screen{id: "doccheck", title: "Check a document", build: k.buildDocCheck})
-	s = append(s, screen{id: "settings", title: "Settings", build: k.buildSettings})
+	defs := slices.Clone(screenDefs)
+	slices.SortStableFunc(defs, func(a, b screenDef) int { return a.order - b.order })
 	keys := []fyne.KeyName{fyne.KeyF2, fyne.KeyF3, fyne.KeyF4, fyne.KeyF5, fyne.KeyF6, fyne.KeyF7, fyne.KeyF8, fyne.KeyF9, fyne.KeyF10, fyne.KeyF11}
+	var s []screen
+	for _, d := range defs {
+		if d.available != nil && !d.available(k.d) {
+			continue
+		}
+		build := d.build
+		s = append(s, screen{id: d.id, title: d.title, roles: d.roles, build: func() fyne.CanvasObject { return build(k) }})
+	}
 	for i := range s {
 		if i < len(keys) {
 			s[i].key = keys[i]

@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -56,13 +57,28 @@ func uiStrings(t *testing.T) map[string]string {
 // TestEveryStringTranslated fails when an interface string has no Chinese
 // translation, or when the table holds a key no code uses any more.
 func TestEveryStringTranslated(t *testing.T) {
-	raw, err := assets.Translations.ReadFile("translations/zh_Hans.json")
-	if err != nil {
-		t.Fatal(err)
+	// Every screen may keep its own table, translations/<screen>.zh_Hans.json
+	// (Fyne loads [prefix.]lang.json); together they must cover ui/.
+	files, err := fs.Glob(assets.Translations, "translations/*zh_Hans.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Chinese tables: %v", err)
 	}
-	var zh map[string]string
-	if err := json.Unmarshal(raw, &zh); err != nil {
-		t.Fatalf("zh_Hans.json: %v", err)
+	zh := map[string]string{}
+	for _, f := range files {
+		raw, err := assets.Translations.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var part map[string]string
+		if err := json.Unmarshal(raw, &part); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for k, v := range part {
+			if _, dup := zh[k]; dup {
+				t.Errorf("%s: key %q is also in another table", f, k)
+			}
+			zh[k] = v
+		}
 	}
 	used := uiStrings(t)
 	if len(used) < 20 {
