@@ -37,7 +37,16 @@ import (
 
 	"stationdesk/app"
 	"stationdesk/assets"
+	"stationdesk/devices"
+	"stationdesk/devices/diag"
+	"stationdesk/devices/sim"
+	"stationdesk/offline/central"
+	"stationdesk/offline/centralsim"
+	"stationdesk/offline/forward"
+	"stationdesk/offline/gatesim"
 	"stationdesk/offline/ledger"
+	"stationdesk/offline/syncpub"
+	"stationdesk/offline/verify"
 	"stationdesk/ui"
 )
 
@@ -73,13 +82,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // subcommands are the headless tools implemented by the adapters; each
 // returns its exit code.
-var subcommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{}
+var subcommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
+	"devices":    diag.Main,
+	"centralsim": centralsim.Main,
+	"serve":      verify.Main,
+	"gatesim":    gatesim.Main,
+	"audit":      ledger.AuditMain,
+	"bench":      cmdBench,
+}
+
+// cmdBench prints the figures the issues ask for: `bench gate [--size N]`
+// (gate cache and verify service) and `bench devices` (readers at real
+// baud over pseudo-terminals). The Go benchmarks of the other parts run
+// from `make bench`.
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: stationdesk bench gate [--size N] | bench devices [flags]")
+		return 2
+	}
+	switch args[0] {
+	case "gate":
+		return gatesim.Bench(ctx, args[1:], stdout, stderr)
+	case "devices":
+		return diag.Main(ctx, append([]string{"bench"}, args[1:]...), stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "bench: unknown part %q (gate, devices)\n", args[0])
+	return 2
+}
 
 const usage = `usage:
   stationdesk [--config FILE] [--data DIR] [--demo] [--lang zh|en] [--text-size normal|large|larger]
   stationdesk version
   stationdesk doc check --type cn-id|residence-permit|foreign-pr|hkmo-permit|tw-permit|passport|auto NUMBER
   stationdesk config example
+  stationdesk devices list | read-id | read-card | scan | sim | bench   (field diagnostics; --help)
+  stationdesk centralsim --listen ADDR --data DIR [--synthetic N]      (central simulator)
+  stationdesk serve --config FILE                                      (gate verify service, headless)
+  stationdesk gatesim --target URL --gate-id ID --key-file F --rate R --duration D
+  stationdesk audit verify --data DIR                                  (check the audit hash chain)
+  stationdesk bench gate [--size N] | bench devices
 `
 
 func writeJSON(w io.Writer, v any) {
@@ -373,10 +414,15 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	rt, err := startRuntime(ctx, cfg, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "stationdesk:", app.UserMessage(err, app.LangEN))
-		fmt.Fprintln(stderr, "stationdesk:", app.UserMessage(err, app.LangZH))
-		if app.ErrorCode(err) == app.CodeInternal {
-			fmt.Fprintln(stderr, "stationdesk: detail:", err)
+		// Start-up errors name files and ports, never personal data, so
+		// an unclassified one is shown as it is: it is what the technician
+		// needs.
+		var ae *app.Error
+		if errors.As(err, &ae) {
+			fmt.Fprintln(stderr, "stationdesk:", ae.Message(app.LangEN))
+			fmt.Fprintln(stderr, "stationdesk:", ae.Message(app.LangZH))
+		} else {
+			fmt.Fprintln(stderr, "stationdesk:", err)
 		}
 		return 1
 	}
@@ -396,11 +442,18 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	idle, _ := time.ParseDuration(cfg.IdleLock)
 	deps := ui.Deps{
 		Auth: rt.ledger, Board: rt.board, Clock: rt.clock, Log: rt.log,
-		Lang: lang, Scale: scale, IdleLock: idle,
+		Upgrades: rt.upgrades,
+		Lang:     lang, Scale: scale, IdleLock: idle,
 		SavePrefs: func(l app.Lang, s ui.TextScale) {
 			prefs.SetString("lang", string(l))
 			prefs.SetString("text_size", string(s))
 		},
+	}
+	if rt.readers != nil {
+		deps.IDReader, deps.CardReader, deps.Scanner = rt.readers.ID, rt.readers.Card, rt.readers.Scanner
+	}
+	if rt.demoDevices != nil {
+		deps.Simulator = rt.demoDevices
 	}
 	if cfg.demo {
 		deps.Mode = "DEMO"
@@ -425,6 +478,13 @@ type deskRuntime struct {
 	board   *app.StatusBoard
 	ledger  *ledger.Ledger
 	closers []func()
+
+	central     *central.Client
+	upgrades    *app.Upgrades
+	readers     *devices.Set
+	gate        *verify.Station
+	centralSim  *centralsim.Server // demo mode only
+	demoDevices *sim.Demo          // demo mode only
 }
 
 func (r *deskRuntime) close() {
@@ -473,5 +533,136 @@ func startRuntime(ctx context.Context, cfg Config, stderr io.Writer) (rt *deskRu
 			return nil, err
 		}
 	}
+	if err := rt.startServices(ctx); err != nil {
+		return nil, err
+	}
 	return rt, nil
+}
+
+// demoStationToken is the bearer token the embedded central simulator
+// accepts; it is public and only ever used on loopback.
+const demoStationToken = centralsim.DefaultStationToken
+
+// startServices starts what the configuration asks for. In demo mode that
+// is everything, on loopback and pseudo-terminals: the central simulator
+// with the demo riders, the three simulated readers driven through the real
+// serial code, the central client, the pending-upgrade worker and the gate
+// verify service with its cache synced from the simulator. Otherwise each
+// part starts only when configured; the rest say "not configured".
+func (rt *deskRuntime) startServices(ctx context.Context) error {
+	cfg := rt.cfg
+	ctx, cancel := context.WithCancel(ctx)
+	rt.closers = append(rt.closers, cancel)
+	centralURL, token := cfg.Central.URL, ""
+	devCfg := devices.Config{
+		IDReader:   devices.PortConfig{Port: cfg.Devices.IDReader, Baud: cfg.Devices.IDReaderBaud},
+		CardReader: devices.PortConfig{Port: cfg.Devices.CardReader, Baud: cfg.Devices.CardReaderBaud},
+		Scanner:    devices.PortConfig{Port: cfg.Devices.Scanner, Baud: cfg.Devices.ScannerBaud},
+	}
+	gateListen := cfg.Gate.Listen
+
+	if cfg.demo {
+		cs, err := centralsim.New(centralsim.Config{DataDir: filepath.Join(cfg.DataDir, "central-sim"), Clock: rt.clock, Logger: rt.log.With("part", "centralsim")})
+		if err != nil {
+			return fmt.Errorf("central simulator: %w", err)
+		}
+		rt.closers = append(rt.closers, func() { cs.Close() })
+		if _, err := cs.EnableSync(ctx, syncpub.DemoKeys()); err != nil {
+			return fmt.Errorf("central simulator sync: %w", err)
+		}
+		if err := cs.Start(ctx, "127.0.0.1:0"); err != nil {
+			return fmt.Errorf("central simulator: %w", err)
+		}
+		rt.closers = append(rt.closers, cs.Stop)
+		rt.centralSim = cs
+		centralURL, token = cs.URL(), demoStationToken
+
+		portDir := filepath.Join(cfg.DataDir, "ports")
+		if err := os.MkdirAll(portDir, 0o700); err != nil {
+			return err
+		}
+		d, err := sim.StartDemo(ctx, sim.DemoConfig{Dir: portDir, Baud: 115200})
+		if err != nil {
+			return fmt.Errorf("simulated readers: %w", err)
+		}
+		rt.closers = append(rt.closers, func() { d.Close() })
+		rt.demoDevices = d
+		ports := d.Ports()
+		devCfg.IDReader.Port, devCfg.CardReader.Port, devCfg.Scanner.Port = ports.IDReader, ports.CardReader, ports.Scanner
+		devCfg.Scanner.Baud = 115200
+		gateListen = "127.0.0.1:0"
+		rt.log.Info("demo mode", "central", centralURL, "id_reader", ports.IDReader, "card_reader", ports.CardReader, "scanner", ports.Scanner)
+	} else if cfg.Central.TokenFile != "" {
+		b, err := os.ReadFile(cfg.Central.TokenFile)
+		if err != nil {
+			return fmt.Errorf("central token file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+
+	set, err := devices.Start(ctx, devCfg, rt.board, rt.clock, rt.log.With("part", "devices"))
+	if err != nil {
+		return err
+	}
+	rt.readers = set
+	rt.closers = append(rt.closers, set.Wait)
+
+	if centralURL != "" {
+		timeout, _ := time.ParseDuration(cfg.Central.Timeout)
+		cc, err := central.New(central.Config{BaseURL: centralURL, StationToken: token, CAFile: cfg.Central.CAFile,
+			ClientCertFile: cfg.Central.ClientCert, ClientKeyFile: cfg.Central.ClientKey, CallTimeout: timeout,
+			Status: rt.board, Clock: rt.clock, Logger: rt.log.With("part", "central")})
+		if err != nil {
+			return fmt.Errorf("central client: %w", err)
+		}
+		rt.central = cc
+		go func() { _ = cc.Probe(ctx) }()
+
+		outbox, err := forward.OpenOutbox(ctx, filepath.Join(cfg.DataDir, "pending.db"), forward.OutboxOptions{Sealer: rt.ledger.Keys(), Clock: rt.clock, Logger: rt.log})
+		if err != nil {
+			return err
+		}
+		rt.closers = append(rt.closers, func() { outbox.Close() })
+		tokens, err := app.NewTokenizer(rt.ledger.Keys().Index[:])
+		if err != nil {
+			return err
+		}
+		up, err := app.NewUpgrades(app.UpgradesConfig{Central: cc, Outbox: outbox, Audit: rt.ledger, Tokens: tokens, Clock: rt.clock, Logger: rt.log.With("part", "upgrades")})
+		if err != nil {
+			return err
+		}
+		rt.upgrades = up
+		w, err := forward.New(forward.Config{Outbox: outbox, Completer: up, Clock: rt.clock, Logger: rt.log.With("part", "forward")})
+		if err != nil {
+			return err
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); _ = w.Run(ctx) }()
+		rt.closers = append(rt.closers, func() { <-done })
+	} else {
+		rt.board.Set(app.CompCentral, app.StateNotConfigured, "")
+	}
+
+	if gateListen != "" && centralURL != "" {
+		sc := verify.ServeConfig{DataDir: cfg.DataDir, Listen: gateListen, Mode: app.GateMode(cfg.Gate.Mode), StationID: cfg.StationID}
+		sc.Central.URL, sc.Central.CAFile = centralURL, cfg.Central.CAFile
+		sc.Central.TokenFile = cfg.Central.TokenFile
+		d := verify.Deps{Clock: rt.clock, Logger: rt.log.With("part", "gate"), Status: rt.board, Audit: rt.ledger}
+		if cfg.demo {
+			// The simulator's token goes through a 0600 file like a real one.
+			tf := filepath.Join(cfg.DataDir, "central-sim", "station-token")
+			if err := os.WriteFile(tf, []byte(token), 0o600); err != nil {
+				return err
+			}
+			sc.Central.TokenFile = tf
+			d.PinnedKey = syncpub.DemoKeys().ManifestPublic
+		}
+		st, err := verify.Start(ctx, sc, d)
+		if err != nil {
+			return fmt.Errorf("gate verify service: %w", err)
+		}
+		rt.gate = st
+		rt.closers = append(rt.closers, func() { st.Stop() })
+	}
+	return nil
 }

@@ -303,6 +303,10 @@ func TestStatusBarFollowsBoard(t *testing.T) {
 	h := newHarness(t, app.LangEN)
 	h.board.Set(app.CompIDReader, app.StateReady, "/dev/pts/3")
 	h.eventually("ready", func() bool { return strings.Contains(h.texts(), "ID reader: ready (/dev/pts/3)") })
+	h.board.Set(app.CompCardReader, app.StateReady, "/dev/serial/by-id/usb-FTDI_FT232R_A1B2C3-if00-port0")
+	h.eventually("short path", func() bool {
+		return strings.Contains(h.texts(), "Card reader: ready (usb-FTDI_FT232R_A1B2C3-if00-port0)")
+	})
 	h.board.Set(app.CompIDReader, app.StateError, "unplugged")
 	h.eventually("error", func() bool { return strings.Contains(h.texts(), "ID reader: error (unplugged)") })
 }

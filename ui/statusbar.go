@@ -2,6 +2,8 @@ package ui
 
 import (
 	"image/color"
+	"path"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -32,9 +34,11 @@ func NewStatusBar(board *app.StatusBoard) *StatusBar {
 	b := &StatusBar{board: board, items: map[app.Component]*statusItem{}, box: container.NewGridWithColumns(3)}
 	for _, c := range app.Components {
 		it := &statusItem{dot: canvas.NewCircle(mutedGrey), label: widget.NewLabel("")}
+		// Long details (port paths, addresses) must never widen the window.
+		it.label.Truncation = fyne.TextTruncateEllipsis
 		b.items[c] = it
 		dot := container.NewGridWrap(fyne.NewSize(14, 14), it.dot)
-		b.box.Add(container.NewHBox(container.NewCenter(dot), it.label))
+		b.box.Add(container.NewBorder(nil, nil, container.NewCenter(dot), nil, it.label))
 	}
 	b.ExtendBaseWidget(b)
 	board.Subscribe(func(s app.Status) { fyne.Do(func() { b.apply(s) }) })
@@ -58,8 +62,8 @@ func (b *StatusBar) apply(s app.Status) {
 	it.dot.FillColor = stateColor(s.State)
 	it.dot.Refresh()
 	text := componentName(s.Component) + ": " + stateName(s.State)
-	if s.Detail != "" {
-		text += " (" + T(s.Detail) + ")"
+	if d := shortDetail(s.Detail); d != "" {
+		text += " (" + T(d) + ")"
 	}
 	it.label.SetText(text)
 }
@@ -122,4 +126,14 @@ func stateName(s app.State) string {
 		return T("error")
 	}
 	return string(s)
+}
+
+// shortDetail keeps the status line short: a long device path such as
+// /dev/serial/by-id/usb-… is shown by its last element (the full path is in
+// the log and the devices CLI).
+func shortDetail(d string) string {
+	if len(d) > 16 && strings.HasPrefix(d, "/") && !strings.Contains(d, " ") {
+		return path.Base(d)
+	}
+	return d
 }
