@@ -213,7 +213,7 @@ type AuditVerifyResult struct {
 	Entries     int    `json:"entries"`
 	OK          bool   `json:"ok"`
 	FirstBroken int64  `json:"first_broken"`
-	Reason      string `json:"reason,omitempty"`
+	Reason      string `json:"reason"`
 }
 
 // AuditBrowser is what the supervisor's audit screen needs. Both methods

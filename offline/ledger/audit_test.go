@@ -180,7 +180,7 @@ func TestAuditMain(t *testing.T) {
 		code int
 		want string
 	}{
-		{"OK", []string{"verify", "--data", f.dir}, 0, `{"entries":4,"ok":true,"first_broken":0}`},
+		{"OK", []string{"verify", "--data", f.dir}, 0, `{"entries":4,"ok":true,"first_broken":0,"reason":""}`},
 		{"ErrNoLedger", []string{"verify", "--data", empty}, 2, `"reason":"ledger_missing"`},
 		{"ErrNoKeys", []string{"verify", "--data", noKeys}, 2, `"reason":"keys_missing"`},
 		{"ErrWrongKeys", []string{"verify", "--data", f.dir, "--keys", wrongKeysDir(t)}, 1, `"reason":"hash_mismatch"`},
