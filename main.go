@@ -455,6 +455,9 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if rt.demoDevices != nil {
 		deps.Simulator = rt.demoDevices
 	}
+	if rt.centralSim != nil {
+		deps.DemoCentral = rt.centralSim.DemoControl()
+	}
 	if cfg.demo {
 		deps.Mode = "DEMO"
 		for _, d := range ledger.DemoOperators {

@@ -42,8 +42,10 @@ type Deps struct {
 	IDReader   app.IDReader
 	CardReader app.CardReader
 	Scanner    app.Scanner
-	// Simulator drives the demo readers (demo mode only).
-	Simulator app.DeviceSimulator
+	// Simulator drives the demo readers and DemoCentral the central
+	// simulator (demo mode only).
+	Simulator   app.DeviceSimulator
+	DemoCentral app.DemoCentral
 
 	// Demo lists demo operators for the login hint; nil outside demo mode.
 	Demo []DemoLogin

@@ -1,0 +1,209 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"stationdesk/app"
+	"stationdesk/app/demo"
+)
+
+func init() {
+	registerScreen(screenDef{id: "simulator", order: 90, title: "Demo simulator",
+		available: func(d Deps) bool { return d.Simulator != nil }, build: (*Desk).buildSimPanel})
+}
+
+// simPanel is the demo-mode control panel: it places demo ID cards and
+// transit cards on the simulated readers (which then answer through the
+// real serial drivers), scans codes, unplugs and replugs the devices,
+// switches the simulated central off and on, shows the verification codes
+// the simulator "sent", and changes a demo rider's health.
+type simPanel struct {
+	k      *Desk
+	sim    app.DeviceSimulator
+	result *Banner
+}
+
+func (k *Desk) buildSimPanel() fyne.CanvasObject {
+	p := &simPanel{k: k, sim: k.d.Simulator, result: NewBanner()}
+	intro := widget.NewLabel(T("Demo mode: these controls act on the simulated readers and the simulated central. Place a card here, then go to a screen that waits for it."))
+	intro.Wrapping = fyne.TextWrapWord
+
+	sections := []fyne.CanvasObject{intro, p.result,
+		p.readerSection(T("ID card reader"), app.SimIDReader, p.sim.IDCards(), p.sim.PlaceIDCard, p.sim.LiftIDCard),
+		p.readerSection(T("Transit card reader"), app.SimCardReader, p.sim.TransitCards(), p.sim.PlaceTransitCard, p.sim.LiftTransitCard),
+		p.scannerSection(),
+	}
+	if k.d.DemoCentral != nil {
+		sections = append(sections, p.centralSection(), p.healthSection())
+	}
+	return container.NewVScroll(container.NewVBox(sections...))
+}
+
+// readerSection: a demo item chooser with Place and Lift, and the plug.
+func (p *simPanel) readerSection(title string, dev app.SimDevice, items []app.DemoItem, place func(string) error, lift func()) fyne.CanvasObject {
+	labels := make([]string, len(items))
+	for i, it := range items {
+		labels[i] = it.Label
+	}
+	sel := widget.NewSelect(labels, nil)
+	sel.PlaceHolder = T("Choose a demo card")
+	placeBtn := widget.NewButton(T("Place on reader"), func() {
+		p.k.touch()
+		i := sel.SelectedIndex()
+		if i < 0 {
+			p.result.Set(ToneWarn, T("Choose a demo card first."))
+			return
+		}
+		if err := place(items[i].ID); err != nil {
+			p.result.Set(ToneError, T("Could not place the card"), p.k.msg(err))
+			return
+		}
+		p.result.Set(ToneInfo, T("Card placed"), items[i].Label)
+	})
+	placeBtn.Importance = widget.HighImportance
+	liftBtn := widget.NewButton(T("Lift"), func() {
+		p.k.touch()
+		lift()
+		p.result.Set(ToneInfo, T("Card lifted"))
+	})
+	return widget.NewCard(title, "", container.NewVBox(
+		sel,
+		container.NewGridWithColumns(2, placeBtn, liftBtn),
+		p.plugCheck(dev),
+	))
+}
+
+// plugCheck unplugs (unchecked) and replugs (checked) a simulated device;
+// the status bar shows the driver noticing and reconnecting.
+func (p *simPanel) plugCheck(dev app.SimDevice) fyne.CanvasObject {
+	c := widget.NewCheck(T("Plugged in"), nil)
+	c.SetChecked(p.sim.Plugged(dev))
+	c.OnChanged = func(on bool) {
+		p.k.touch()
+		var err error
+		if on {
+			err = p.sim.Replug(dev)
+		} else {
+			err = p.sim.Unplug(dev)
+		}
+		if err != nil {
+			p.result.Set(ToneError, T("Could not change the device"), p.k.msg(err))
+			return
+		}
+		if on {
+			p.result.Set(ToneInfo, T("Device plugged in"))
+		} else {
+			p.result.Set(ToneWarn, T("Device unplugged"))
+		}
+	}
+	return c
+}
+
+func (p *simPanel) scannerSection() fyne.CanvasObject {
+	code := p.k.newEntry()
+	code.SetPlaceHolder(T("Code to scan"))
+	scan := func() {
+		if code.Text == "" {
+			return
+		}
+		if err := p.sim.ScanCode(code.Text); err != nil {
+			p.result.Set(ToneError, T("Could not scan"), p.k.msg(err))
+			return
+		}
+		p.result.Set(ToneInfo, T("Code scanned"), fmt.Sprintf("%d %s", len([]rune(code.Text)), T("characters")))
+	}
+	code.OnSubmitted = func(string) { scan() }
+	return widget.NewCard(T("QR scanner"), "", container.NewVBox(
+		container.NewBorder(nil, nil, nil, widget.NewButton(T("Scan"), scan), code),
+		p.plugCheck(app.SimScanner),
+	))
+}
+
+// centralSection switches the simulated central off and on and lists the
+// verification codes it "sent" to holders' phones (for proxy upgrades).
+func (p *simPanel) centralSection() fyne.CanvasObject {
+	dc := p.k.d.DemoCentral
+	online := widget.NewCheck(T("Central answers (untick for an outage)"), nil)
+	online.SetChecked(dc.Online())
+	online.OnChanged = func(on bool) {
+		p.k.touch()
+		dc.SetOnline(on)
+		if on {
+			p.result.Set(ToneOK, T("Central is back"), T("Pending items are completed in the background."))
+		} else {
+			p.result.Set(ToneWarn, T("Central is down"), T("The desk keeps working: upgrades are saved as pending and gates answer from the cache."))
+		}
+	}
+	codes := widget.NewLabel("")
+	codes.Wrapping = fyne.TextWrapWord
+	refresh := func() {
+		async(func() ([]app.DemoProxyCode, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			return dc.ProxyCodes(ctx)
+		}, func(list []app.DemoProxyCode, err error) {
+			if err != nil {
+				codes.SetText(p.k.msg(err))
+				return
+			}
+			s := ""
+			for _, c := range list {
+				s += c.Phone + "  →  " + c.Code + "\n"
+			}
+			codes.SetText(s)
+		})
+	}
+	refresh()
+	return widget.NewCard(T("Simulated central"), "", container.NewVBox(
+		online,
+		widget.NewLabelWithStyle(T("Verification codes sent to holders' phones:"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		codes,
+		widget.NewButton(T("Refresh codes"), refresh),
+	))
+}
+
+// healthSection changes a demo rider's health code and test age.
+func (p *simPanel) healthSection() fyne.CanvasObject {
+	riders := demo.Riders()
+	labels := make([]string, len(riders))
+	for i, r := range riders {
+		labels[i] = r.Key + "  " + r.Identity.Name.Masked()
+	}
+	who := widget.NewSelect(labels, nil)
+	who.PlaceHolder = T("Choose a demo rider")
+	colours := []app.HealthColor{app.ColorGreen, app.ColorYellow, app.ColorRed, app.ColorNone}
+	colourLabels := []string{T("green"), T("yellow"), T("red"), T("no health-kit account")}
+	colour := widget.NewSelect(colourLabels, nil)
+	colour.SetSelectedIndex(0)
+	ages := []time.Duration{6 * time.Hour, 30 * time.Hour, 72 * time.Hour, 0}
+	ageLabels := []string{T("test 6 h ago"), T("test 30 h ago"), T("test 72 h ago"), T("no test")}
+	age := widget.NewSelect(ageLabels, nil)
+	age.SetSelectedIndex(0)
+	apply := widget.NewButton(T("Set health"), func() {
+		p.k.touch()
+		i, c, a := who.SelectedIndex(), colour.SelectedIndex(), age.SelectedIndex()
+		if i < 0 {
+			p.result.Set(ToneWarn, T("Choose a demo rider first."))
+			return
+		}
+		key := riders[i].Key
+		async(func() (struct{}, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			return struct{}{}, p.k.d.DemoCentral.SetRiderHealth(ctx, key, colours[c], ages[a])
+		}, func(_ struct{}, err error) {
+			if err != nil {
+				p.result.Set(ToneError, T("Could not change the rider"), p.k.msg(err))
+				return
+			}
+			p.result.Set(ToneInfo, T("Health changed"), labels[i]+": "+colourLabels[c]+", "+ageLabels[a])
+		})
+	})
+	return widget.NewCard(T("Demo rider health"), "", container.NewVBox(who, container.NewGridWithColumns(2, colour, age), apply))
+}
