@@ -16,7 +16,7 @@ import (
 type Config struct {
 	Port string // serial port path; "" = not configured
 	Baud int    // [115200]
-	// PollInterval is the pause between find-card polls [200 ms]. It
+	// PollInterval is the pause between find-card polls [250 ms]. It
 	// bounds the wait between placing a card and the read starting.
 	PollInterval time.Duration
 	// ShortTimeout bounds status, find and select [500 ms]; ReadTimeout
@@ -62,7 +62,7 @@ func New(cfg Config) *Reader {
 		cfg.Baud = 115200
 	}
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = 200 * time.Millisecond
+		cfg.PollInterval = 250 * time.Millisecond
 	}
 	if cfg.ShortTimeout <= 0 {
 		cfg.ShortTimeout = 500 * time.Millisecond
@@ -230,13 +230,14 @@ type conn struct {
 	buf    []byte
 	noise  []time.Time // times of recent bad frames / garbage runs
 	misCfg bool
+	dirty  bool // a command timed out: its answer may still come
 }
 
 var errNoResponse = errors.New("idcard: no response")
 
 // session runs on an open port until it fails or ctx ends.
 func (r *Reader) session(ctx context.Context, p *serial.Port) error {
-	c := &conn{r: r, p: p, buf: make([]byte, 2048)}
+	c := &conn{r: r, p: p, buf: make([]byte, 2048), dirty: true}
 	// 1. The SAM must answer a status check before anything else.
 	for {
 		resp, err := c.transact(ctx, Command{Cmd: CmdStatus, Para: ParaAny}, r.cfg.ShortTimeout)
@@ -431,8 +432,14 @@ func SplitRead(data []byte) (text, photo []byte, err error) {
 
 // transact sends cmd and waits up to timeout for a response frame.
 func (c *conn) transact(ctx context.Context, cmd Command, timeout time.Duration) (Response, error) {
+	if c.fr.Buffered() > 0 || c.dirty {
+		// A late answer to an earlier command must not pass for this
+		// one. (Not flushed on every command: each syscall counts in
+		// the idle budget.)
+		_ = c.p.Flush()
+		c.dirty = false
+	}
 	c.fr.Reset()
-	_ = c.p.Flush() // a late answer to an earlier command must not pass for this one
 	if _, err := c.p.Write(EncodeCommand(cmd)); err != nil {
 		return Response{}, err
 	}
@@ -461,6 +468,7 @@ func (c *conn) transact(ctx context.Context, cmd Command, timeout time.Duration)
 			}
 		}
 		if time.Now().After(deadline) {
+			c.dirty = true
 			return Response{}, fmt.Errorf("%w to %02X %02X", errNoResponse, cmd.Cmd, cmd.Para)
 		}
 	}

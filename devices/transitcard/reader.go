@@ -17,7 +17,7 @@ type Config struct {
 	Port  string // serial port path; "" = not configured
 	Baud  int    // [115200]
 	Codec Codec  // [STXCodec]
-	// PollInterval is the pause between find-card polls [100 ms].
+	// PollInterval is the pause between find-card polls [150 ms].
 	PollInterval time.Duration
 	// Timeout bounds one request/reply exchange [500 ms].
 	Timeout                time.Duration
@@ -65,7 +65,7 @@ func New(cfg Config) *Reader {
 		cfg.Codec = STXCodec{}
 	}
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = 100 * time.Millisecond
+		cfg.PollInterval = 150 * time.Millisecond
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 500 * time.Millisecond
@@ -232,10 +232,11 @@ type conn struct {
 	buf    []byte
 	noise  []time.Time
 	misCfg bool
+	dirty  bool // a request timed out: its reply may still come
 }
 
 func (r *Reader) session(ctx context.Context, p *serial.Port) error {
-	c := &conn{r: r, p: p, dec: r.cfg.Codec.NewDecoder(), buf: make([]byte, 2048)}
+	c := &conn{r: r, p: p, dec: r.cfg.Codec.NewDecoder(), buf: make([]byte, 2048), dirty: true}
 	for {
 		rep, err := c.transact(ctx, Request{Op: OpVersion})
 		if err != nil && !errors.Is(err, errNoResponse) {
@@ -383,8 +384,11 @@ func (c *conn) transact(ctx context.Context, req Request) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
+	if c.dirty {
+		_ = c.p.Flush() // a late answer to a timed-out request must not pass for this one
+		c.dirty = false
+	}
 	c.dec.Reset()
-	_ = c.p.Flush()
 	if _, err := c.p.Write(frame); err != nil {
 		return Reply{}, err
 	}
@@ -408,6 +412,7 @@ func (c *conn) transact(ctx context.Context, req Request) (Reply, error) {
 			}
 		}
 		if time.Now().After(deadline) {
+			c.dirty = true
 			return Reply{}, errNoResponse
 		}
 	}
