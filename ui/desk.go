@@ -47,6 +47,15 @@ type Deps struct {
 	Simulator   app.DeviceSimulator
 	DemoCentral app.DemoCentral
 
+	// gate service: the gates screen (Gates, GateSync) and its simulated
+	// gate panel (DemoGate, demo mode only).
+	Gates    app.GateService
+	GateSync app.GateSync
+	DemoGate app.DemoGate
+	// DeviceAdmin is the supervisor's device settings screen (ports,
+	// baud rates, test, apply).
+	DeviceAdmin app.DeviceAdmin
+
 	// Demo lists demo operators for the login hint; nil outside demo mode.
 	Demo []DemoLogin
 	// Mode is shown in the top bar, e.g. "DEMO".
