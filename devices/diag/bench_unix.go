@@ -30,6 +30,7 @@ const (
 	TargetIDp95   = 600 * time.Millisecond
 	TargetCardp95 = 300 * time.Millisecond
 	TargetIdleCPU = 1.0 // percent of one core
+	TargetReplug  = 2 * time.Second
 )
 
 // LatencyResult summarises n timed reads.
@@ -288,6 +289,52 @@ func spawnSelf(mainArgs []string) SimSpawner {
 	}
 }
 
+// BenchReplug times "device plugged back in under the same name → driver
+// Ready again" n times for the ID-card reader at its default backoff.
+func BenchReplug(ctx context.Context, n, baud int) (LatencyResult, error) {
+	dir, err := os.MkdirTemp("", "stationdesk-bench-")
+	if err != nil {
+		return LatencyResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s, err := sim.NewIDReader(ctx, filepath.Join(dir, "ttyID"), baud)
+	if err != nil {
+		return LatencyResult{}, err
+	}
+	defer s.Close()
+	board := app.NewStatusBoard(app.SystemClock{})
+	r := idcard.New(idcard.Config{Port: s.Path(), Board: board})
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if err := waitReady(ctx, board, app.CompIDReader); err != nil {
+		return LatencyResult{}, err
+	}
+	var lat []time.Duration
+	for i := 0; i < n; i++ {
+		s.Line().Unplug()
+		for board.Get(app.CompIDReader).State != app.StateError {
+			time.Sleep(5 * time.Millisecond)
+		}
+		// Stay unplugged for a random while, as a person would.
+		time.Sleep(time.Duration(300+rand.IntN(1200)) * time.Millisecond)
+		if err := s.Line().Replug(); err != nil {
+			return LatencyResult{}, err
+		}
+		t0 := time.Now()
+		for board.Get(app.CompIDReader).State != app.StateReady {
+			if time.Since(t0) > 10*time.Second {
+				return LatencyResult{}, fmt.Errorf("not back after 10 s")
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	return summarise(lat), nil
+}
+
 func waitReady(ctx context.Context, b *app.StatusBoard, c app.Component) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for b.Get(c).State != app.StateReady {
@@ -325,6 +372,9 @@ func runBench(ctx context.Context, args []string, out *jsonOut, stderr io.Writer
 	}
 	lat("id_card_placed_to_validated_document", TargetIDp95, BenchIDCard)
 	lat("transit_card_placed_to_number", TargetCardp95, BenchTransitCard)
+	lat("id_reader_replug_to_ready", TargetReplug, func(ctx context.Context, n, baud int) (LatencyResult, error) {
+		return BenchReplug(ctx, min(n, 15), baud)
+	})
 	r, err := BenchIdle(ctx, *idle, *baud, spawnSelf(args0))
 	if err != nil {
 		fmt.Fprintf(stderr, "bench idle (simulators in a child process): %v; measuring in-process\n", err)
