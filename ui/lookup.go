@@ -1,0 +1,211 @@
+package ui
+
+import (
+	"context"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"stationdesk/app"
+)
+
+// The card look-up screen reads a card (or takes a typed number) and shows
+// its number very large, in groups of four to read aloud — the answer for
+// a card whose printed number has worn off — with its kind, whether it is
+// bound (the holder's document masked) and, for a card that cannot be
+// upgraded, why and what to use instead. Every look-up is audited by the
+// use case.
+
+func init() {
+	registerScreen(screenDef{id: "lookup", order: 11, title: "Card look-up",
+		available: func(d Deps) bool { return d.Upgrades != nil },
+		build:     (*Desk).buildLookup})
+}
+
+// lookupState survives a language switch: the last card looked up (the
+// number is not personal data by itself; the holder appears masked).
+type lookupState struct {
+	text   string
+	result *app.CardLookup
+	err    error
+	busy   bool
+	seq    int
+	screen *lookupScreen
+}
+
+type lookupScreen struct {
+	k        *Desk
+	st       *lookupState
+	root     *fyne.Container
+	building bool
+	dead     bool
+	cancel   context.CancelFunc
+}
+
+func (k *Desk) buildLookup() fyne.CanvasObject {
+	st := keepState(k, "lookup", func() *lookupState { return &lookupState{} })
+	if old := st.screen; old != nil {
+		old.stop()
+	}
+	s := &lookupScreen{k: k, st: st, root: container.NewStack()}
+	st.screen = s
+	s.building = true
+	s.show()
+	s.building = false
+	k.whileShown(s.root, func() {
+		s.stop()
+		if k.current != "lookup" || k.op == nil {
+			forgetState(k, "lookup")
+		}
+	})
+	return s.root
+}
+
+func (s *lookupScreen) stop() {
+	s.dead = true
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
+func (st *lookupState) redraw() {
+	if s := st.screen; s != nil && !s.dead {
+		s.show()
+	}
+}
+
+func (s *lookupScreen) show() {
+	if s.dead {
+		return
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	var ctx context.Context
+	ctx, s.cancel = context.WithCancel(context.Background())
+	k, st := s.k, s.st
+
+	var status *widget.Label
+	items := []fyne.CanvasObject{heading(T("Place the card on the card reader, or type its number"))}
+	if k.d.CardReader != nil {
+		status = note(T("Waiting for the card reader… each card placed is looked up by itself."), widget.MediumImportance)
+		items = append(items, status)
+	}
+	num := k.newEntry()
+	num.SetPlaceHolder(T("Card number as printed, e.g. 1000 2000 0012"))
+	num.SetText(st.text)
+	num.OnChanged = func(v string) { st.text = v }
+	num.OnSubmitted = func(v string) { s.lookUp(app.Card{Number: v, Kind: app.CardUnknown}) }
+	btn := k.newButton(T("Look up (Enter)"), func() { s.lookUp(app.Card{Number: num.Text, Kind: app.CardUnknown}) })
+	btn.Importance = widget.HighImportance
+	if st.busy {
+		btn.Disable()
+	}
+	items = append(items, container.NewBorder(nil, nil, widget.NewLabel(T("Card number")), btn, num))
+	items = append(items, s.resultView()...)
+
+	s.root.Objects = []fyne.CanvasObject{container.NewVScroll(container.NewVBox(items...))}
+	s.root.Refresh()
+	if s.building {
+		k.focus = num
+	} else {
+		k.w.Canvas().Focus(num)
+	}
+	if k.d.CardReader != nil && !st.busy {
+		seq := st.seq
+		waitReader(ctx, k.d.CardReader.ReadCard, func(c app.Card) {
+			if st.seq == seq {
+				s.lookUp(c)
+			}
+		}, func(err error) {
+			status.Importance = widget.DangerImportance
+			status.SetText(T("Card reader:") + " " + k.msg(err) + " " + T("Type the number instead, or place the card again."))
+		})
+	}
+}
+
+func (s *lookupScreen) resultView() []fyne.CanvasObject {
+	k, st := s.k, s.st
+	if st.busy {
+		return []fyne.CanvasObject{note(T("Looking up…"), widget.MediumImportance)}
+	}
+	if st.result == nil {
+		if st.err != nil {
+			b := NewBanner()
+			b.Set(ToneError, T("Not a card number"), k.msg(st.err))
+			return []fyne.CanvasObject{b}
+		}
+		return nil
+	}
+	r := st.result
+	out := []fyne.CanvasObject{widget.NewSeparator(), widget.NewLabel(T("Card number")), bigText(r.Grouped, 2.2),
+		heading(kindLabel(r.Kind) + "  ·  " + formLabel(r.Form))}
+	switch {
+	case !r.Known && r.Reason == string(app.CentralNotFound):
+		out = append(out, note(T("Central has no record of this card number: check the number."), widget.WarningImportance))
+	case !r.Known:
+		out = append(out, note(T("Central could not be asked, so whether the card is bound is not known now."), widget.WarningImportance))
+	case r.Auto:
+		out = append(out, heading(T("Upgraded automatically by the backend (special card).")))
+	case r.Bound:
+		out = append(out, heading(T("Bound (upgraded) to {{.Doc}}", map[string]any{"Doc": r.HolderDocMasked})))
+	default:
+		out = append(out, heading(T("Not bound (not upgraded)")))
+	}
+	ex := r.Explanation
+	b := NewBanner()
+	switch {
+	case r.Auto || r.Kind.Special():
+		b.Set(ToneInfo, headAuto.in(k.lang), explainLines(ex, k.lang)...)
+	case !r.Upgradeable || !ex.Upgradeable:
+		if ex.Upgradeable {
+			ex = app.ExplainReason(string(app.CentralNotUpgradeable))
+		}
+		b.Set(ToneError, headNoUpgrade.in(k.lang), explainLines(ex, k.lang)...)
+	default:
+		line := ex.ZH
+		if k.lang == app.LangEN {
+			line = ex.EN
+		}
+		if strings.TrimSpace(line) != "" {
+			out = append(out, widget.NewLabel(line))
+		}
+		return out
+	}
+	return append(out, b)
+}
+
+// lookUp asks the use case about c (read or typed).
+func (s *lookupScreen) lookUp(c app.Card) {
+	k, st := s.k, s.st
+	if st.busy || k.op == nil {
+		return
+	}
+	if strings.TrimSpace(c.Number) == "" {
+		return
+	}
+	st.busy, st.err = true, nil
+	st.seq++
+	seq := st.seq
+	op := *k.op
+	st.redraw()
+	async(func() (app.CardLookup, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		return k.d.Upgrades.LookUpCard(ctx, op, c)
+	}, func(l app.CardLookup, err error) {
+		if st.seq != seq {
+			return
+		}
+		st.busy = false
+		st.result, st.err = nil, err
+		if l.Number != "" {
+			st.result = &l
+			st.text = ""
+		}
+		st.seq++
+		st.redraw()
+	})
+}

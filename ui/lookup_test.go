@@ -1,0 +1,103 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+
+	"stationdesk/app"
+	"stationdesk/app/demo"
+)
+
+// lookupRedraw starts a new reader wait on the look-up screen (a card was
+// placed).
+func (h *upHarness) lookupRedraw() {
+	h.t.Helper()
+	flowMu.Lock()
+	st, _ := flowStates[h.desk].states["lookup"].(*lookupState)
+	flowMu.Unlock()
+	if st == nil {
+		h.t.Fatal("no look-up state")
+	}
+	st.redraw()
+}
+
+// TestCardLookup: the number very large in groups of four, the kind,
+// bound or not (masked holder), and why a card cannot be upgraded.
+func TestCardLookup(t *testing.T) {
+	cases := []struct {
+		name  string
+		card  app.Card
+		typed bool
+		want  []string
+		tone  Tone
+	}{
+		{"WornCardRead", app.Card{Number: demo.WornCardNumber, Kind: app.CardOrdinary, Form: app.FormPhysical}, false,
+			[]string{"1000 2000 12", "Ordinary Yikatong card", "Not bound (not upgraded)"}, ToneNone},
+		{"BoundCardShowsMaskedHolder", app.Card{Number: "1000200001"}, true,
+			[]string{"1000 2000 01", "Bound (upgraded) to 1**************036"}, ToneNone},
+		{"UnionPayTyped", app.Card{Number: demo.UnionPayNumber}, true,
+			[]string{"6216 6100 0000 0099", "UnionPay card", "UnionPay cards cannot be upgraded.", "银联卡不能升级。"}, ToneError},
+		{"SpecialCard", app.Card{Number: demo.CivilAffairsNo, Kind: app.CardCivilAffairs, Form: app.FormPhysical}, false,
+			[]string{"1000 7000 01", "Upgraded automatically by the backend (special card)."}, ToneInfo},
+		{"UnknownNumber", app.Card{Number: "1234 5678 90"}, true,
+			[]string{"1234 5678 90", "Central has no record of this card number"}, ToneNone},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newUpHarness(t, app.LangEN)
+			h.key(fyne.KeyF3)
+			if h.desk.CurrentScreen() != "lookup" {
+				t.Fatalf("F3 showed %q", h.desk.CurrentScreen())
+			}
+			if c.typed {
+				h.typeFocused(c.card.Number)
+				h.key(fyne.KeyReturn)
+			} else {
+				h.cards.push(c.card)
+				h.lookupRedraw()
+			}
+			h.wantText(c.name, c.want...)
+			if c.tone != ToneNone {
+				if b := h.banner(); b.Tone() != c.tone {
+					t.Fatalf("banner tone %v %q", b.Tone(), b.Text())
+				}
+			}
+			if strings.Contains(h.screenText(), "110101198803140036") {
+				t.Fatal("full holder number shown")
+			}
+			// A language switch keeps the result.
+			h.key(fyne.KeyF12)
+			h.wantText("after F12", c.want[0])
+		})
+	}
+}
+
+// TestLookupOffline: the number is shown even when central cannot be asked.
+func TestLookupOffline(t *testing.T) {
+	h := newUpHarness(t, app.LangZH)
+	h.central.setOffline(true)
+	h.key(fyne.KeyF3)
+	h.cards.push(app.Card{Number: demo.WornCardNumber, Kind: app.CardOrdinary, Form: app.FormPhysical})
+	h.lookupRedraw()
+	h.wantText("offline", "1000 2000 12", "暂时无法查询中心系统，目前无法确定此卡是否已绑定。")
+}
+
+// TestPendingListStates shows waiting and settled items with reasons.
+func TestPendingListStates(t *testing.T) {
+	h := newUpHarness(t, app.LangEN)
+	h.central.setOffline(true)
+	h.placeID(rider(t, "green-72h").Identity)
+	h.tap("Next (Enter)")
+	h.placeCard(demoCard(t, "1000200002"))
+	h.tap("Next (Enter)")
+	h.tap("Confirm (Enter)")
+	key := h.outbox.keys()[0]
+	h.key(fyne.KeyF4)
+	h.wantText("waiting", "Waiting", "1 waiting, 1 in the list")
+	_ = h.outbox.SettlePending(context.Background(), key, app.PendingRefused, string(app.CentralBoundToOther))
+	h.tap("Refresh")
+	h.wantText("refused", "Refused", "0 waiting, 1 in the list", "This card is bound to another person.")
+}
