@@ -56,6 +56,13 @@ type Deps struct {
 	// baud rates, test, apply).
 	DeviceAdmin app.DeviceAdmin
 
+	// Ticket window (issue 5). A nil one hides the screens that need it.
+	Sales     *app.Sales        // ID/health check, sale, welfare exchange, manual checks, incomplete sales
+	Shifts    *app.Shifts       // shift open/close and the shift report
+	Backlog   app.Backlog       // records waiting to be forwarded (offline/salesfwd.Worker)
+	Operators app.OperatorAdmin // supervisor's account screen (the ledger)
+	AuditLog  app.AuditBrowser  // supervisor's audit browser (the ledger)
+
 	// Demo lists demo operators for the login hint; nil outside demo mode.
 	Demo []DemoLogin
 	// Mode is shown in the top bar, e.g. "DEMO".

@@ -37,6 +37,13 @@
 //	outbox, failed       items central refused                      sealed personal payload 30 days after the
 //	                                                                failure, the row 1 year (financial follow-up)
 //	outbox, pending/sent not yet forwarded                          until forwarded (never purged; Stats shows age)
+//	health_cache         station's last health status per document  24 hours (only used within the staleness
+//	                     token (sealed)                             policy, at most hours)
+//	manual_checks        manual health checks: token, masked doc,   30 days (health information: short, PIPL art. 19)
+//	                     decision; what was shown sealed
+//	sales                ticket sales: token, masked doc, fare      1 year after completion or voiding; incomplete
+//	                                                                sales stay until resolved
+//	shifts               shift open/close                           1 year after closing, while nothing refers to it
 //	operators            staff accounts                             while the account exists; disabled accounts
 //	                                                                stay because audit entries name their IDs
 //

@@ -25,6 +25,12 @@ type PurgeReport struct {
 	ConfirmedDeleted    int   // confirmed outbox rows older than ConfirmedOutboxKeep
 	FailedPayloadsWiped int   // sealed payloads of failed items older than FailedPersonalKeep
 	FailedDeleted       int   // failed rows older than FailedOutboxKeep
+
+	// The ticket window's tables (ticketing.go).
+	HealthCacheDeleted  int // station health statuses older than HealthCacheKeep
+	ManualChecksDeleted int // manual checks older than ManualCheckKeep
+	SalesDeleted        int // completed or voided sales older than SaleRecordKeep
+	ShiftsDeleted       int // closed shifts no sale or check refers to any more
 }
 
 // Purge applies the retention table at now in one transaction and, if it
@@ -84,12 +90,16 @@ func (l *Ledger) Purge(ctx context.Context, now time.Time) (PurgeReport, error) 
 			n, _ := res.RowsAffected()
 			*step.n = int(n)
 		}
+		if err := purgeTicketing(ctx, tx, now, &rep); err != nil {
+			return err
+		}
 		if rep == (PurgeReport{}) {
 			return nil
 		}
 		_, err = l.AppendTx(ctx, tx, app.AuditEntry{Time: now, Operator: "system", Action: app.ActRetentionPurge, Outcome: app.OutcomeSuccess,
-			Detail: fmt.Sprintf("audit=%d (anchor %d) outbox_confirmed=%d failed_payloads=%d outbox_failed=%d",
-				rep.AuditEntries, rep.AuditAnchor, rep.ConfirmedDeleted, rep.FailedPayloadsWiped, rep.FailedDeleted)})
+			Detail: fmt.Sprintf("audit=%d (anchor %d) outbox_confirmed=%d failed_payloads=%d outbox_failed=%d health_cache=%d manual_checks=%d sales=%d shifts=%d",
+				rep.AuditEntries, rep.AuditAnchor, rep.ConfirmedDeleted, rep.FailedPayloadsWiped, rep.FailedDeleted,
+				rep.HealthCacheDeleted, rep.ManualChecksDeleted, rep.SalesDeleted, rep.ShiftsDeleted)})
 		return err
 	})
 	return rep, err
