@@ -244,49 +244,75 @@ func BenchIdle(ctx context.Context, window time.Duration, baud int, spawn SimSpa
 	return res, nil
 }
 
-// spawnSelf runs `<this program> … sim` as a child process: the args
-// before the ones Main received, then "sim". It reads the ports from the
-// child's first JSON line.
+// spawnSelf runs this program's simulator command as a child process, so
+// the idle figure holds the drivers alone. The command line is found by
+// trying, in order: the words before the arguments Main received (as in
+// `stationdesk devices bench` → `stationdesk devices sim`), then
+// `devices sim` (as `stationdesk bench devices` is wired), then `sim` (the
+// devdiag binary). Ports are read from the child's first JSON line.
 func spawnSelf(mainArgs []string) SimSpawner {
 	return func(ctx context.Context, baud int) (sim.DemoPorts, func(), error) {
 		exe, err := os.Executable()
 		if err != nil {
 			return sim.DemoPorts{}, nil, err
 		}
-		prefix := os.Args[1 : len(os.Args)-len(mainArgs)]
-		if len(os.Args)-len(mainArgs) < 1 {
-			return sim.DemoPorts{}, nil, fmt.Errorf("cannot find own command line")
+		var tries [][]string
+		if k := len(os.Args) - len(mainArgs); k >= 1 {
+			prefix := os.Args[1:k]
+			if len(prefix) == 0 || prefix[len(prefix)-1] == "devices" {
+				tries = append(tries, prefix)
+			}
 		}
-		args := append(append([]string(nil), prefix...), "sim", "--baud", fmt.Sprint(baud))
-		cmd := exec.CommandContext(ctx, exe, args...)
-		stdin, err := cmd.StdinPipe() // keeps the child's command input open; closed by stop
-		if err != nil {
-			return sim.DemoPorts{}, nil, err
+		tries = append(tries, []string{"devices"}, nil)
+		var last error
+		for _, prefix := range tries {
+			args := append(append([]string(nil), prefix...), "sim", "--baud", fmt.Sprint(baud))
+			p, stop, err := startChild(ctx, exe, args)
+			if err == nil {
+				return p, stop, nil
+			}
+			last = err
 		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return sim.DemoPorts{}, nil, err
-		}
-		if err := cmd.Start(); err != nil {
-			return sim.DemoPorts{}, nil, err
-		}
-		stop := func() {
-			stdin.Close()
-			_ = cmd.Process.Signal(os.Interrupt)
-			_ = cmd.Wait()
-		}
-		var p sim.DemoPorts
-		line, err := bufio.NewReader(out).ReadBytes('\n')
-		if err == nil {
-			err = json.Unmarshal(line, &p)
-		}
-		if err != nil || p.IDReader == "" {
-			stop()
-			return sim.DemoPorts{}, nil, fmt.Errorf("simulator child: %v", err)
-		}
-		go io.Copy(io.Discard, out)
-		return p, stop, nil
+		return sim.DemoPorts{}, nil, fmt.Errorf("simulator child: %w", last)
 	}
+}
+
+func startChild(ctx context.Context, exe string, args []string) (sim.DemoPorts, func(), error) {
+	cmd := exec.CommandContext(ctx, exe, args...)
+	stdin, err := cmd.StdinPipe() // keeps the child's command input open; closed by stop
+	if err != nil {
+		return sim.DemoPorts{}, nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return sim.DemoPorts{}, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return sim.DemoPorts{}, nil, err
+	}
+	stop := func() {
+		stdin.Close()
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}
+	first := make(chan []byte, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadBytes('\n')
+		first <- line
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	var p sim.DemoPorts
+	select {
+	case line := <-first:
+		if err := json.Unmarshal(line, &p); err != nil || p.IDReader == "" {
+			stop()
+			return sim.DemoPorts{}, nil, fmt.Errorf("%v: no port line", args)
+		}
+	case <-time.After(5 * time.Second):
+		stop()
+		return sim.DemoPorts{}, nil, fmt.Errorf("%v: no answer", args)
+	}
+	return p, stop, nil
 }
 
 // BenchReplug times "device plugged back in under the same name → driver
