@@ -23,7 +23,9 @@ import (
 // included) so that a rebuild — F12 or a text-size change rebuilds the
 // screen on show — keeps the step the clerk is on. Any other build (the
 // clerk navigated here, logged in again after a lock) forgets everything:
-// a rider's data must not wait on the desk for the next rider.
+// a rider's data must not wait on the desk for the next rider. The one
+// exception is a trip to the demo simulator panel and straight back: in
+// demo mode that is how a card gets "placed" mid-flow.
 //
 // Until the frame offers a per-screen state slot cleared by
 // clearScreenState (requested in notes/HANDOFF.md), a rebuild is recognised
@@ -34,9 +36,16 @@ var (
 	flowStates = map[*Desk]*deskFlows{}
 )
 
+// simulatorScreen is the id of the lead's demo simulator panel (simpanel.go).
+const simulatorScreen = "simulator"
+
 type deskFlows struct {
 	op     *app.Operator
 	states map[string]any
+	// parked: screen id → the simulator panel's frame object that replaced
+	// the screen; coming back while that panel is still what is shown keeps
+	// the state.
+	parked map[string]fyne.CanvasObject
 }
 
 // isRebuild reports whether the screen being built replaces itself after a
@@ -46,17 +55,23 @@ func (k *Desk) isRebuild(df *deskFlows) bool {
 }
 
 // keepState returns the state of screen id kept from the previous build if
-// this build is a rebuild, otherwise a new state made by mk; a fresh visit
-// also forgets every other screen's state. Call it on the UI goroutine at
-// the start of a build.
+// this build is a rebuild (or a return from the simulator panel), otherwise
+// a new state made by mk; a fresh visit also forgets every other screen's
+// state. Call it on the UI goroutine at the start of a build.
 func keepState[T any](k *Desk, id string, mk func() *T) *T {
 	flowMu.Lock()
 	defer flowMu.Unlock()
 	df := flowStates[k]
-	if !k.isRebuild(df) {
-		df = &deskFlows{op: k.op, states: map[string]any{}}
+	keep := k.isRebuild(df)
+	if !keep && df != nil && df.op == k.op && df.parked[id] != nil && k.content != nil &&
+		len(k.content.Objects) == 1 && k.content.Objects[0] == df.parked[id] {
+		keep = true
+	}
+	if !keep {
+		df = &deskFlows{op: k.op, states: map[string]any{}, parked: map[string]fyne.CanvasObject{}}
 		flowStates[k] = df
 	}
+	delete(df.parked, id)
 	if s, ok := df.states[id].(*T); ok {
 		return s
 	}
@@ -65,13 +80,22 @@ func keepState[T any](k *Desk, id string, mk func() *T) *T {
 	return s
 }
 
-// forgetState drops screen id's state (e.g. the watcher saw the screen
-// leave): the next build starts afresh.
-func forgetState(k *Desk, id string) {
+// leftScreen is called (on the UI goroutine) once screen id is no longer
+// on show. Going to the simulator panel parks the state; going anywhere
+// else, or locking, forgets it. A rebuild of the same screen does nothing.
+func (k *Desk) leftScreen(id string) {
 	flowMu.Lock()
 	defer flowMu.Unlock()
-	if df := flowStates[k]; df != nil {
+	df := flowStates[k]
+	if df == nil {
+		return
+	}
+	switch {
+	case k.op != nil && k.op == df.op && k.current == simulatorScreen && k.content != nil && len(k.content.Objects) == 1:
+		df.parked[id] = k.content.Objects[0]
+	case k.op == nil || k.current != id:
 		delete(df.states, id)
+		delete(df.parked, id)
 	}
 }
 

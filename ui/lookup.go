@@ -56,9 +56,7 @@ func (k *Desk) buildLookup() fyne.CanvasObject {
 	s.building = false
 	k.whileShown(s.root, func() {
 		s.stop()
-		if k.current != "lookup" || k.op == nil {
-			forgetState(k, "lookup")
-		}
+		k.leftScreen("lookup")
 	})
 	return s.root
 }

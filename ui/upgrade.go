@@ -159,9 +159,7 @@ func (k *Desk) buildUpgrade() fyne.CanvasObject {
 	s.building = false
 	k.whileShown(s.root, func() {
 		s.stop()
-		if k.current != "upgrade" || k.op == nil {
-			forgetState(k, "upgrade")
-		}
+		k.leftScreen("upgrade")
 	})
 	return s.root
 }

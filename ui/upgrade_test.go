@@ -414,3 +414,41 @@ func TestManualDocumentValidatedAsTyped(t *testing.T) {
 		t.Fatal("passport not accepted")
 	}
 }
+
+// noSim is a do-nothing demo simulator, so the simulator panel exists.
+type noSim struct{}
+
+func (noSim) IDCards() []app.DemoItem       { return nil }
+func (noSim) TransitCards() []app.DemoItem  { return nil }
+func (noSim) PlaceIDCard(string) error      { return nil }
+func (noSim) LiftIDCard()                   {}
+func (noSim) PlaceTransitCard(string) error { return nil }
+func (noSim) LiftTransitCard()              {}
+func (noSim) ScanCode(string) error         { return nil }
+func (noSim) Unplug(app.SimDevice) error    { return nil }
+func (noSim) Replug(app.SimDevice) error    { return nil }
+func (noSim) Plugged(app.SimDevice) bool    { return true }
+
+// TestSimulatorTripKeepsFlow: in demo mode the clerk goes to the simulator
+// panel to place a card and comes straight back; the flow is kept. Going
+// to any other screen forgets it. (The running program's watcher calls
+// leftScreen; tests call it where the watcher would.)
+func TestSimulatorTripKeepsFlow(t *testing.T) {
+	h := newUpHarness(t, app.LangEN)
+	h.desk.d.Simulator = noSim{}
+	fyne.DoAndWait(func() { h.desk.showFrame("upgrade") })
+	h.placeID(rider(t, "green-72h").Identity)
+	h.tap("Next (Enter)")
+	h.wantStep(stepCard)
+	fyne.DoAndWait(func() { h.desk.showScreen(simulatorScreen); h.desk.leftScreen("upgrade") })
+	fyne.DoAndWait(func() { h.desk.showScreen("upgrade") })
+	h.wantStep(stepCard)
+	h.wantText("kept", "1**************059")
+
+	fyne.DoAndWait(func() { h.desk.showScreen("doccheck"); h.desk.leftScreen("upgrade") })
+	fyne.DoAndWait(func() { h.desk.showScreen("upgrade") })
+	h.wantStep(stepHolder)
+	if strings.Contains(h.screenText(), "1**************059") {
+		t.Fatal("another screen in between kept the rider")
+	}
+}
