@@ -1,0 +1,684 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"stationdesk/app"
+)
+
+func init() {
+	registerScreen(screenDef{id: "gates", order: 85, title: "Gates",
+		roles:     []app.Role{app.RoleSupervisor, app.RoleClerk},
+		available: func(d Deps) bool { return d.Gates != nil },
+		build:     (*Desk).buildGates})
+}
+
+// gatesRefresh is how often the gates screen reloads while it is shown.
+const gatesRefresh = 2 * time.Second
+
+// gatesRecentN is how many recent decisions the screen lists.
+const gatesRecentN = 15
+
+// gatesBuilt lets tests reach the screen they built (nil in production).
+var gatesBuilt func(*gatesScreen)
+
+// gatesScreen shows the station's gate verify service: the roll-out mode
+// (supervisors switch it, audited by the service with their operator id),
+// the cache's version and age, the sync progress, the gate-event backlog,
+// the gates with their keys and rates, and the latest decisions — which
+// carry no personal data (gate, time, medium, decision, reason). Clerks
+// see everything but change nothing. In demo mode a simulated gate panel
+// taps demo cards and ride codes through the real signed API.
+type gatesScreen struct {
+	k      *Desk
+	svc    app.GateService
+	root   fyne.CanvasObject
+	result *Banner
+
+	mode      *widget.Label
+	modeRadio *widget.RadioGroup
+	modeSet   bool // suppresses OnChanged while the radio follows the service
+
+	cache    *widget.Label
+	syncBar  *widget.ProgressBar
+	syncText *widget.Label
+	syncBtn  *widget.Button
+	outbox   *widget.Label
+
+	gateID   *Entry
+	addBtn   *widget.Button
+	gatesBox *fyne.Container
+	gatesSig string
+
+	recentBox *fyne.Container
+	recentSig string
+
+	// keyShown is the key dialog while it is open; confirmShown the last
+	// confirmation asked (tests press their buttons).
+	keyShown     *modal
+	confirmShown *modal
+}
+
+// gatesData is one reload of everything the screen shows, gathered off the
+// UI goroutine (Outbox reads SQLite).
+type gatesData struct {
+	now    time.Time
+	mode   app.GateMode
+	gates  []app.GateInfo
+	recent []app.GateEvent
+	fresh  app.CacheFreshness
+	outbox app.OutboxStats
+	sync   *app.SyncProgress
+}
+
+func (k *Desk) buildGates() fyne.CanvasObject {
+	s := &gatesScreen{k: k, svc: k.d.Gates, result: NewBanner()}
+	super := k.hasRole(app.RoleSupervisor)
+
+	// Mode.
+	s.mode = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	s.mode.SizeName = theme.SizeNameSubHeadingText
+	s.modeRadio = widget.NewRadioGroup([]string{T("Off"), T("Test"), T("Enforce")}, nil)
+	s.modeRadio.Horizontal = true
+	s.modeRadio.Required = true
+	s.modeRadio.OnChanged = func(v string) {
+		if s.modeSet || v == "" {
+			return
+		}
+		k.touch()
+		s.askMode(modeOfLabel(v))
+	}
+	modeHelp := widget.NewLabel(T("Off: every gate asks staff. Test: gates verify and record, but staff still decide (the answer shows what it would be). Enforce: gates decide."))
+	modeHelp.Wrapping = fyne.TextWrapWord
+	modeBox := container.NewVBox(s.mode, s.modeRadio, modeHelp)
+	if !super {
+		s.modeRadio.Disable()
+		modeBox.Add(widget.NewLabel(T("Only a supervisor can change the mode or the gate keys.")))
+	}
+
+	// Cache, sync, outbox.
+	s.cache = widget.NewLabel("")
+	s.cache.Wrapping = fyne.TextWrapWord
+	s.syncBar = widget.NewProgressBar()
+	s.syncText = widget.NewLabel("")
+	s.syncText.Wrapping = fyne.TextWrapWord
+	s.outbox = widget.NewLabel("")
+	s.outbox.Wrapping = fyne.TextWrapWord
+	cacheBox := container.NewVBox(s.cache, s.syncBar, s.syncText)
+	if k.d.GateSync != nil {
+		s.syncBtn = widget.NewButtonWithIcon(T("Sync now"), theme.ViewRefreshIcon(), s.syncNow)
+		cacheBox.Add(s.syncBtn)
+	} else {
+		s.syncBar.Hide()
+	}
+
+	// Gates.
+	s.gatesBox = container.NewVBox()
+	gatesCard := container.NewVBox(s.gatesBox)
+	if super {
+		s.gateID = k.newEntry()
+		s.gateID.SetPlaceHolder(T("New gate id, e.g. g-a-01"))
+		s.gateID.OnSubmitted = func(string) { s.addGate() }
+		s.addBtn = widget.NewButtonWithIcon(T("Add gate"), theme.ContentAddIcon(), s.addGate)
+		gatesCard.Add(container.NewBorder(nil, nil, nil, s.addBtn, s.gateID))
+	}
+
+	s.recentBox = container.NewVBox()
+	parts := []fyne.CanvasObject{
+		s.result,
+		widget.NewCard(T("Mode"), "", modeBox),
+		widget.NewCard(T("Gate cache and sync"), "", cacheBox),
+		widget.NewCard(T("Gate events to upload"), "", s.outbox),
+		widget.NewCard(T("Gates"), "", gatesCard),
+	}
+	if k.d.DemoGate != nil {
+		parts = append(parts, s.demoGatePanel())
+	}
+	parts = append(parts, widget.NewCard(T("Recent decisions"), T("No personal data: gate, time, medium, decision and reason only."), s.recentBox))
+	s.root = container.NewVScroll(container.NewVBox(parts...))
+	s.reload()
+	k.repeatWhileShown("gates", s.root, gatesRefresh, func() func() {
+		d := s.collect()
+		return func() { s.apply(d) }
+	})
+	if gatesBuilt != nil {
+		gatesBuilt(s)
+	}
+	return s.root
+}
+
+// shownAs reports whether root is the content of screen id, on show for a
+// logged-in operator (UI goroutine).
+func (k *Desk) shownAs(id string, root fyne.CanvasObject) bool {
+	if k.op == nil || k.current != id || k.content == nil || len(k.content.Objects) == 0 {
+		return false
+	}
+	c, ok := k.content.Objects[0].(*fyne.Container)
+	return ok && slices.Contains(c.Objects, root)
+}
+
+// repeatWhileShown runs work every d off the UI goroutine and hands what
+// it returns to the UI goroutine, for as long as root is screen id's
+// content. It stops at the first tick after the screen was left (another
+// screen, a rebuild after a language switch, lock or log-out), so a screen
+// nobody sees costs nothing. Tests run without tickers and call the
+// screens' refresh directly.
+func (k *Desk) repeatWhileShown(id string, root fyne.CanvasObject, d time.Duration, work func() func()) {
+	if !tickers {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				apply := work()
+				fyne.Do(func() {
+					if !k.shownAs(id, root) {
+						cancel()
+						return
+					}
+					apply()
+				})
+			}
+		}
+	}()
+}
+
+// shown reports whether the gates screen is on show (UI goroutine).
+func (s *gatesScreen) shown() bool { return s.k.shownAs("gates", s.root) }
+
+// tick applies a reload if the screen is still shown and reports whether
+// it is (UI goroutine); the ticker's step, callable from tests.
+func (s *gatesScreen) tick(d gatesData) bool {
+	if !s.shown() {
+		return false
+	}
+	s.apply(d)
+	return true
+}
+
+// collect gathers what the screen shows (any goroutine).
+func (s *gatesScreen) collect() gatesData {
+	d := gatesData{now: s.k.d.Clock.Now(), mode: s.svc.Mode(), gates: s.svc.Gates(), recent: s.svc.Recent(gatesRecentN),
+		fresh: s.svc.Freshness(), outbox: s.svc.Outbox()}
+	if s.k.d.GateSync != nil {
+		p := s.k.d.GateSync.Progress()
+		d.sync = &p
+	}
+	return d
+}
+
+// reload collects off the UI goroutine and applies on it.
+func (s *gatesScreen) reload() {
+	async(func() (gatesData, error) { return s.collect(), nil }, func(d gatesData, _ error) { s.apply(d) })
+}
+
+// apply shows d (UI goroutine).
+func (s *gatesScreen) apply(d gatesData) {
+	s.mode.SetText(T("Current mode:") + " " + modeLabel(d.mode))
+	s.modeSet = true
+	s.modeRadio.SetSelected(modeLabel(d.mode))
+	s.modeSet = false
+	s.applyCache(d)
+	s.applyOutbox(d)
+	s.applyGates(d)
+	s.applyRecent(d)
+}
+
+func (s *gatesScreen) applyCache(d gatesData) {
+	pol := app.DefaultPolicy()
+	age := d.fresh.Age(d.now)
+	switch {
+	case d.fresh.FreshAsOf.IsZero():
+		s.cache.SetText(T("Never synced: every gate gets \"manual\" (staff check) until the first sync."))
+		s.cache.Importance = widget.DangerImportance
+	case age > pol.CacheManualAfter:
+		s.cache.SetText(T("Cache version {{.V}}, {{.Age}} old: too old — gates get \"manual\" (staff check).", map[string]any{"V": d.fresh.Version, "Age": ageText(age)}))
+		s.cache.Importance = widget.DangerImportance
+	case age > pol.CacheWarnAfter:
+		s.cache.SetText(T("Cache version {{.V}}, {{.Age}} old: no sync for over 10 minutes — check the central link.", map[string]any{"V": d.fresh.Version, "Age": ageText(age)}))
+		s.cache.Importance = widget.WarningImportance
+	default:
+		s.cache.SetText(T("Cache version {{.V}}, {{.Age}} old.", map[string]any{"V": d.fresh.Version, "Age": ageText(age)}))
+		s.cache.Importance = widget.SuccessImportance
+	}
+	s.cache.Refresh()
+	if d.sync == nil {
+		s.syncText.SetText("")
+		return
+	}
+	p := *d.sync
+	line := T("Sync:") + " " + phaseLabel(p.Phase)
+	if p.Total > 0 {
+		s.syncBar.Max = float64(p.Total)
+		s.syncBar.SetValue(float64(min(p.Rows, p.Total)))
+		line += fmt.Sprintf(" · %d / %d %s", p.Rows, p.Total, T("rows"))
+	} else {
+		s.syncBar.Max = 1
+		if p.Phase == app.SyncIdle {
+			s.syncBar.SetValue(1)
+		} else {
+			s.syncBar.SetValue(0)
+		}
+	}
+	if p.ETA > 0 {
+		line += " · " + T("about {{.Left}} left", map[string]any{"Left": ageText(p.ETA)})
+	}
+	if p.Detail != "" {
+		line += " · " + p.Detail
+	}
+	s.syncText.SetText(line)
+	if p.Phase == app.SyncError {
+		s.syncText.Importance = widget.DangerImportance
+	} else {
+		s.syncText.Importance = widget.MediumImportance
+	}
+	s.syncText.Refresh()
+}
+
+func (s *gatesScreen) applyOutbox(d gatesData) {
+	o := d.outbox
+	line := T("Waiting: {{.N}}", map[string]any{"N": o.Pending})
+	if !o.OldestUnsent.IsZero() {
+		line += " · " + T("oldest unsent {{.Age}} ago", map[string]any{"Age": ageText(d.now.Sub(o.OldestUnsent))})
+	}
+	line += " · " + T("uploaded: {{.N}}", map[string]any{"N": o.Uploaded})
+	if !o.LastUpload.IsZero() {
+		line += " · " + T("last upload {{.Age}} ago", map[string]any{"Age": ageText(d.now.Sub(o.LastUpload))})
+	}
+	if o.LastError != "" {
+		line += "\n" + T("Last upload error:") + " " + o.LastError
+	}
+	s.outbox.SetText(line)
+	if !o.OldestUnsent.IsZero() && d.now.Sub(o.OldestUnsent) > app.DefaultPolicy().CacheWarnAfter {
+		s.outbox.Importance = widget.WarningImportance
+	} else {
+		s.outbox.Importance = widget.MediumImportance
+	}
+	s.outbox.Refresh()
+}
+
+// applyGates rebuilds the gate rows only when something changed, so a
+// button is never swapped under the supervisor's pointer for nothing.
+func (s *gatesScreen) applyGates(d gatesData) {
+	var sig strings.Builder
+	for _, g := range d.gates {
+		fmt.Fprintf(&sig, "%s|%v|%v|%d|%.0f;", g.ID, g.KeyIDs, g.Revoked, g.LastSeen.Unix(), g.PerMin)
+	}
+	fmt.Fprintf(&sig, "@%d", d.now.Unix()/10) // "last seen … ago" moves on
+	if sig.String() == s.gatesSig {
+		return
+	}
+	s.gatesSig = sig.String()
+	super := s.k.hasRole(app.RoleSupervisor)
+	cols := 5
+	if super {
+		cols = 7
+	}
+	hdr := func(t string) fyne.CanvasObject {
+		return widget.NewLabelWithStyle(t, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
+	cells := []fyne.CanvasObject{hdr(T("Gate")), hdr(T("Keys")), hdr(T("State")), hdr(T("Last seen")), hdr(T("Requests/min"))}
+	if super {
+		cells = append(cells, widget.NewLabel(""), widget.NewLabel(""))
+	}
+	for _, g := range d.gates {
+		keys := make([]string, len(g.KeyIDs))
+		for i, id := range g.KeyIDs {
+			keys[i] = fmt.Sprintf("#%d", id)
+		}
+		state := widget.NewLabel(T("active"))
+		if g.Revoked {
+			state.SetText(T("revoked"))
+			state.Importance = widget.DangerImportance
+		} else if len(g.KeyIDs) > 1 {
+			state.SetText(T("rotating (two keys)"))
+			state.Importance = widget.WarningImportance
+		}
+		seen := T("never")
+		if !g.LastSeen.IsZero() {
+			seen = T("{{.Age}} ago", map[string]any{"Age": ageText(d.now.Sub(g.LastSeen))})
+		}
+		cells = append(cells, widget.NewLabel(g.ID), widget.NewLabel(strings.Join(keys, ", ")), state, widget.NewLabel(seen),
+			widget.NewLabel(fmt.Sprintf("%.0f", g.PerMin)))
+		if super {
+			rot := widget.NewButton(T("Rotate key"), func() { s.askRotate(g.ID) })
+			rev := widget.NewButton(T("Revoke"), func() { s.askRevoke(g.ID) })
+			rev.Importance = widget.DangerImportance
+			if g.Revoked {
+				rot.Disable()
+				rev.Disable()
+			}
+			cells = append(cells, rot, rev)
+		}
+	}
+	s.gatesBox.Objects = nil
+	if len(d.gates) == 0 {
+		s.gatesBox.Add(widget.NewLabel(T("No gate is commissioned yet.")))
+	} else {
+		s.gatesBox.Add(container.NewGridWithColumns(cols, cells...))
+	}
+	s.gatesBox.Refresh()
+}
+
+func (s *gatesScreen) applyRecent(d gatesData) {
+	var sig strings.Builder
+	for _, e := range d.recent {
+		fmt.Fprintf(&sig, "%s/%s;", e.Gate, e.RequestID)
+	}
+	if sig.String() == s.recentSig {
+		return
+	}
+	s.recentSig = sig.String()
+	s.recentBox.Objects = nil
+	if len(d.recent) == 0 {
+		s.recentBox.Add(widget.NewLabel(T("No decision yet.")))
+		s.recentBox.Refresh()
+		return
+	}
+	hdr := func(t string) fyne.CanvasObject {
+		return widget.NewLabelWithStyle(t, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
+	cells := []fyne.CanvasObject{hdr(T("Time")), hdr(T("Gate")), hdr(T("Medium")), hdr(T("Decision")), hdr(T("Reason"))}
+	for _, e := range d.recent {
+		dec := widget.NewLabelWithStyle(decisionLabel(e.Decision), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		dec.Importance = decisionImportance(e.Decision)
+		medium := T("card")
+		if e.Medium == "qr" {
+			medium = T("ride code")
+		}
+		cells = append(cells, widget.NewLabel(e.At.Local().Format("15:04:05")), widget.NewLabel(e.Gate), widget.NewLabel(medium), dec,
+			widget.NewLabel(reasonLabel(e.Reason)))
+	}
+	s.recentBox.Add(container.NewGridWithColumns(5, cells...))
+	s.recentBox.Refresh()
+}
+
+// ---- actions ----
+
+// supervisorOnly reports whether the operator may change gate settings and
+// says so in the banner when not. The service audits; the screen refuses.
+func (s *gatesScreen) supervisorOnly() bool {
+	if s.k.hasRole(app.RoleSupervisor) {
+		return true
+	}
+	s.result.Set(ToneError, T("Not allowed"), T("Only a supervisor can change the mode or the gate keys."))
+	return false
+}
+
+// askMode confirms a mode switch, then makes it.
+func (s *gatesScreen) askMode(m app.GateMode) {
+	cur := s.svc.Mode()
+	if m == cur || !m.Valid() {
+		return
+	}
+	if !s.supervisorOnly() {
+		s.reload() // put the radio back
+		return
+	}
+	m0 := m
+	s.confirmShown = s.k.confirm(T("Change gate mode"),
+		T("Switch the gate service from {{.From}} to {{.To}}? Every gate of this station follows at once. The change is recorded with your operator number.",
+			map[string]any{"From": modeLabel(cur), "To": modeLabel(m)}),
+		T("Switch mode"), m == app.ModeOff, func() { s.setMode(m0) })
+	// Cancel (or the switch) puts the radio back to what the service says.
+	s.confirmShown.onClose = s.reload
+}
+
+func (s *gatesScreen) setMode(m app.GateMode) {
+	if !s.supervisorOnly() {
+		return
+	}
+	op := s.k.op.ID
+	async(func() (struct{}, error) { return struct{}{}, s.svc.SetMode(m, op) }, func(_ struct{}, err error) {
+		if err != nil {
+			s.result.Set(ToneError, T("Mode not changed"), s.k.msg(err))
+		} else {
+			s.result.Set(ToneOK, T("Mode changed"), T("Gates now run in {{.Mode}} mode.", map[string]any{"Mode": modeLabel(m)}))
+		}
+		s.reload()
+	})
+}
+
+func (s *gatesScreen) addGate() {
+	s.k.touch()
+	if !s.supervisorOnly() {
+		return
+	}
+	id := strings.TrimSpace(s.gateID.Text)
+	if !app.ValidGateID(id) {
+		s.result.Set(ToneError, T("Gate not added"), T("A gate id is 1–32 lower-case letters, digits or '-'."))
+		return
+	}
+	op := s.k.op.ID
+	s.addBtn.Disable()
+	async(func() (string, error) { return s.svc.AddGate(id, op) }, func(key string, err error) {
+		s.addBtn.Enable()
+		if err != nil {
+			s.result.Set(ToneError, T("Gate not added"), s.k.msg(err))
+			return
+		}
+		s.gateID.SetText("")
+		s.result.Set(ToneOK, T("Gate added"), id)
+		s.showKey(id, key)
+		s.reload()
+	})
+}
+
+func (s *gatesScreen) askRotate(id string) {
+	s.k.touch()
+	if !s.supervisorOnly() {
+		return
+	}
+	s.confirmShown = s.k.confirm(T("Rotate key"),
+		T("Give gate {{.Gate}} a new key? Its current key keeps working until the next rotation, so the gate can be re-keyed while it runs.", map[string]any{"Gate": id}),
+		T("Rotate key"), false, func() {
+			op := s.k.op.ID
+			async(func() (string, error) { return s.svc.RotateGate(id, op) }, func(key string, err error) {
+				if err != nil {
+					s.result.Set(ToneError, T("Key not rotated"), s.k.msg(err))
+					return
+				}
+				s.result.Set(ToneOK, T("New key issued"), id)
+				s.showKey(id, key)
+				s.reload()
+			})
+		})
+}
+
+func (s *gatesScreen) askRevoke(id string) {
+	s.k.touch()
+	if !s.supervisorOnly() {
+		return
+	}
+	s.confirmShown = s.k.confirm(T("Revoke gate"),
+		T("Revoke every key of gate {{.Gate}}? The gate is refused from now on until it is added again with a new key.", map[string]any{"Gate": id}),
+		T("Revoke"), true, func() {
+			op := s.k.op.ID
+			async(func() (struct{}, error) { return struct{}{}, s.svc.RevokeGate(id, op) }, func(_ struct{}, err error) {
+				if err != nil {
+					s.result.Set(ToneError, T("Gate not revoked"), s.k.msg(err))
+					return
+				}
+				s.result.Set(ToneWarn, T("Gate revoked"), id)
+				s.reload()
+			})
+		})
+}
+
+// showKey shows a new gate key once, with a copy button and the warning
+// that it cannot be shown again. The key is not kept: closing the dialog
+// drops the last reference the screen holds, and it is never logged.
+func (s *gatesScreen) showKey(id, key string) {
+	keyText := widget.NewLabelWithStyle(key, fyne.TextAlignCenter, fyne.TextStyle{Monospace: true, Bold: true})
+	keyText.Selectable = true
+	keyText.Wrapping = fyne.TextWrapBreak
+	warn := widget.NewLabel(T("Enter this key into gate {{.Gate}} now. It is shown only once: StationDesk keeps no copy it could show again. If it is lost, rotate the key.", map[string]any{"Gate": id}))
+	warn.Wrapping = fyne.TextWrapWord
+	warn.Importance = widget.WarningImportance
+	copied := widget.NewLabel("")
+	copyBtn := widget.NewButtonWithIcon(T("Copy key"), theme.ContentCopyIcon(), func() {
+		s.k.a.Clipboard().SetContent(keyText.Text)
+		copied.SetText(T("Copied to the clipboard."))
+	})
+	content := container.NewVBox(warn, keyText, container.NewHBox(copyBtn, copied))
+	done := widget.NewButton(T("I have entered the key"), nil)
+	done.Importance = widget.HighImportance
+	m := s.k.showModal(T("Gate key for {{.Gate}}", map[string]any{"Gate": id}), content, 680, done)
+	m.onClose = func() {
+		keyText.SetText("")
+		s.keyShown = nil
+	}
+	s.keyShown = m
+}
+
+func (s *gatesScreen) syncNow() {
+	s.k.touch()
+	gs := s.k.d.GateSync
+	s.syncBtn.Disable()
+	async(func() (struct{}, error) { gs.SyncNow(); return struct{}{}, nil }, func(struct{}, error) {
+		s.syncBtn.Enable()
+		s.result.Set(ToneInfo, T("Sync started"), T("Progress shows below."))
+		s.reload()
+	})
+}
+
+// ---- labels ----
+
+func modeLabel(m app.GateMode) string {
+	switch m {
+	case app.ModeOff:
+		return T("Off")
+	case app.ModeTest:
+		return T("Test")
+	case app.ModeEnforce:
+		return T("Enforce")
+	}
+	return string(m)
+}
+
+func modeOfLabel(l string) app.GateMode {
+	for _, m := range []app.GateMode{app.ModeOff, app.ModeTest, app.ModeEnforce} {
+		if modeLabel(m) == l {
+			return m
+		}
+	}
+	return ""
+}
+
+func decisionLabel(d app.GateDecision) string {
+	switch d {
+	case app.DecisionAllow:
+		return T("Allow")
+	case app.DecisionDeny:
+		return T("Deny")
+	case app.DecisionManual:
+		return T("Staff check")
+	}
+	return string(d)
+}
+
+func decisionImportance(d app.GateDecision) widget.Importance {
+	switch d {
+	case app.DecisionAllow:
+		return widget.SuccessImportance
+	case app.DecisionDeny:
+		return widget.DangerImportance
+	}
+	return widget.WarningImportance
+}
+
+func decisionTone(d app.GateDecision) Tone {
+	switch d {
+	case app.DecisionAllow:
+		return ToneOK
+	case app.DecisionDeny:
+		return ToneError
+	}
+	return ToneWarn
+}
+
+func reasonLabel(r app.GateReason) string {
+	switch r {
+	case app.ReasonOK:
+		return T("green code, recent negative test")
+	case app.ReasonNotBound:
+		return T("card not upgraded")
+	case app.ReasonCodeRed:
+		return T("red health code")
+	case app.ReasonCodeYellow:
+		return T("yellow health code")
+	case app.ReasonNoHealthAccount:
+		return T("no Beijing health-kit account")
+	case app.ReasonTestTooOld:
+		return T("negative test too old")
+	case app.ReasonCardBlocked:
+		return T("card blocked or reported lost")
+	case app.ReasonCacheStale:
+		return T("gate cache too old")
+	case app.ReasonCacheEmpty:
+		return T("gate cache never synced")
+	case app.ReasonQRUnknownIssuer:
+		return T("ride code from an unknown issuer")
+	case app.ReasonQRExpired:
+		return T("ride code expired")
+	case app.ReasonQRInvalid:
+		return T("ride code invalid")
+	case app.ReasonServiceOff:
+		return T("gate service off")
+	case app.ReasonBadMedium:
+		return T("not a card number or ride code")
+	case app.ReasonUnavailable:
+		return T("cache could not be read")
+	}
+	return string(r)
+}
+
+func phaseLabel(p app.SyncPhase) string {
+	switch p {
+	case app.SyncIdle:
+		return T("up to date")
+	case app.SyncManifest:
+		return T("checking for changes")
+	case app.SyncSnapshot:
+		return T("building a new cache")
+	case app.SyncDeltas:
+		return T("applying changes")
+	case app.SyncRepair:
+		return T("repairing")
+	case app.SyncError:
+		return T("error")
+	}
+	return string(p)
+}
+
+// ageText renders a duration for people: "45 s", "12 min", "3 h 05 min",
+// "2 d 4 h".
+func ageText(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return T("{{.N}} s", map[string]any{"N": int(d / time.Second)})
+	case d < time.Hour:
+		return T("{{.N}} min", map[string]any{"N": int(d / time.Minute)})
+	case d < 48*time.Hour:
+		return T("{{.H}} h {{.M}} min", map[string]any{"H": int(d / time.Hour), "M": fmt.Sprintf("%02d", int(d%time.Hour/time.Minute))})
+	}
+	return T("{{.D}} d {{.H}} h", map[string]any{"D": int(d / (24 * time.Hour)), "H": int(d % (24 * time.Hour) / time.Hour)})
+}

@@ -1,0 +1,132 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"stationdesk/app"
+	"stationdesk/app/demo"
+)
+
+// demoGatePanel is the "Simulated gate" of demo mode: pick a demo card or a
+// demo rider's ride code (valid or expired) and present it at the
+// simulated gate, which sends a real signed request to the station's
+// verify service. The answer is shown large and coloured — green allow,
+// red deny, amber staff check — with the reason and, in test mode, what
+// the gate would have decided.
+func (s *gatesScreen) demoGatePanel() fyne.CanvasObject {
+	k := s.k
+	g := k.d.DemoGate
+	answer := NewBanner()
+
+	cards := demo.Cards()
+	cardLabels := make([]string, len(cards))
+	for i, c := range cards {
+		en, zh, _ := demo.CardNote(c.Number)
+		note := en
+		if k.lang == app.LangZH {
+			note = zh
+		}
+		cardLabels[i] = c.MaskedNumber() + "  " + note
+	}
+	cardSel := widget.NewSelect(cardLabels, nil)
+	cardSel.PlaceHolder = T("Choose a demo card")
+
+	riders := demo.Riders()
+	riderLabels := make([]string, len(riders))
+	for i, r := range riders {
+		note := r.Note
+		if k.lang == app.LangZH {
+			note = r.NoteZH
+		}
+		riderLabels[i] = r.Key + "  " + note
+	}
+	riderSel := widget.NewSelect(riderLabels, nil)
+	riderSel.PlaceHolder = T("Choose a demo rider")
+
+	var buttons []*widget.Button
+	busy := func(on bool) {
+		for _, b := range buttons {
+			if on {
+				b.Disable()
+			} else {
+				b.Enable()
+			}
+		}
+	}
+	present := func(what string, f func(ctx context.Context) (app.DemoGateResult, error)) {
+		k.touch()
+		busy(true)
+		async(func() (app.DemoGateResult, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return f(ctx)
+		}, func(r app.DemoGateResult, err error) {
+			busy(false)
+			if err != nil {
+				answer.Set(ToneError, T("No answer"), what, k.msg(err))
+				return
+			}
+			showGateAnswer(answer, what, r)
+			s.reload()
+		})
+	}
+	tap := widget.NewButton(T("Tap card at the gate"), func() {
+		i := cardSel.SelectedIndex()
+		if i < 0 {
+			answer.Set(ToneWarn, T("Choose a demo card first."))
+			return
+		}
+		num := cards[i].Number
+		present(cardLabels[i], func(ctx context.Context) (app.DemoGateResult, error) { return g.TapCard(ctx, num) })
+	})
+	tap.Importance = widget.HighImportance
+	qr := func(expired bool) func() {
+		return func() {
+			i := riderSel.SelectedIndex()
+			if i < 0 {
+				answer.Set(ToneWarn, T("Choose a demo rider first."))
+				return
+			}
+			key := riders[i].Key
+			what := T("ride code of {{.Rider}}", map[string]any{"Rider": key})
+			if expired {
+				what = T("expired ride code of {{.Rider}}", map[string]any{"Rider": key})
+			}
+			present(what, func(ctx context.Context) (app.DemoGateResult, error) { return g.ScanRideQR(ctx, key, expired) })
+		}
+	}
+	scan := widget.NewButton(T("Scan ride code"), qr(false))
+	scan.Importance = widget.HighImportance
+	scanOld := widget.NewButton(T("Scan an expired ride code"), qr(true))
+	buttons = []*widget.Button{tap, scan, scanOld}
+
+	intro := widget.NewLabel(T("Gate {{.Gate}} is simulated: it signs real requests to this station's verify service, like a gate on the station network.", map[string]any{"Gate": g.GateID()}))
+	intro.Wrapping = fyne.TextWrapWord
+	return widget.NewCard(T("Simulated gate"), "", container.NewVBox(
+		intro,
+		container.NewBorder(nil, nil, nil, tap, cardSel),
+		container.NewBorder(nil, nil, nil, container.NewHBox(scan, scanOld), riderSel),
+		answer,
+	))
+}
+
+// showGateAnswer puts a gate's answer into b: the decision as heading in
+// its colour, then the reason, the would-be decision in test mode, the
+// mode, the cache age and the round trip.
+func showGateAnswer(b *Banner, what string, r app.DemoGateResult) {
+	a := r.Answer
+	details := []string{what, T("Reason:") + " " + reasonLabel(a.Reason)}
+	if a.WouldBe != "" {
+		details = append(details, T("Test mode — would be: {{.D}} ({{.R}}). Staff decide.",
+			map[string]any{"D": decisionLabel(a.WouldBe), "R": reasonLabel(a.WouldBeReason)}))
+	}
+	details = append(details, fmt.Sprintf("%s %s · %s %s · %s %d ms", T("Mode:"), modeLabel(a.Mode), T("cache age"), ageText(r.CacheAge),
+		T("round trip"), r.Latency.Milliseconds()))
+	b.Set(decisionTone(a.Decision), decisionLabel(a.Decision), details...)
+}
