@@ -1,0 +1,202 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"stationdesk/app"
+)
+
+// kindCheck marks the buyer screen as the manual-check screen: the ID is
+// read, central is not asked, and the check is recorded.
+const kindCheck app.TicketKind = "check"
+
+func init() {
+	registerScreen(screenDef{id: "check", order: 3, title: "Manual health check",
+		available: func(d Deps) bool { return d.Sales != nil },
+		build:     func(k *Desk) fyne.CanvasObject { return k.buildBuyerScreen("check", kindCheck) }})
+}
+
+// manualState is what the clerk has typed into the manual-check form.
+type manualState struct {
+	color    int    // index into manualColors
+	nat      string // certificate time as typed
+	issuer   string
+	decision int // 0 pass, 1 refuse, -1 none
+	reason   int // index into app.ManualReasons, -1 none
+	busy     bool
+	err      string
+	started  bool
+}
+
+var manualColors = []app.HealthColor{app.ColorGreen, app.ColorYellow, app.ColorRed, app.ColorNone}
+
+func colorLabel(c app.HealthColor) string {
+	switch c {
+	case app.ColorGreen:
+		return T("Green code")
+	case app.ColorYellow:
+		return T("Yellow code")
+	case app.ColorRed:
+		return T("Red code")
+	}
+	return T("No Beijing health code (visitor)")
+}
+
+// parseNATTime reads "YYYY-MM-DD HH:MM" (or "MM-DD HH:MM" this year) in
+// China time.
+func parseNATTime(s string, now time.Time) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if t, err := time.ParseInLocation("2006-01-02 15:04", s, app.ChinaTime()); err == nil {
+		return t, true
+	}
+	if t, err := time.ParseInLocation("2006-01-02 15:04", now.In(app.ChinaTime()).Format("2006")+"-"+s, app.ChinaTime()); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+// manualForm is the manual health check: what was shown, the policy window
+// applied live to the certificate time, the decision and its reason. done
+// gets the updated purchase after the check is recorded.
+func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done func(app.BuyerCheck, app.ManualCheckResult)) []fyne.CanvasObject {
+	if !ms.started {
+		*ms = manualState{started: true, decision: -1, reason: -1}
+	}
+	sales := k.d.Sales
+	var colors []string
+	for _, col := range manualColors {
+		colors = append(colors, colorLabel(col))
+	}
+	color := widget.NewRadioGroup(colors, nil)
+	color.SetSelected(colors[ms.color])
+	color.OnChanged = func(v string) {
+		for i, l := range colors {
+			if l == v {
+				ms.color = i
+			}
+		}
+	}
+	window := widget.NewLabel("")
+	window.Wrapping = fyne.TextWrapWord
+	window.TextStyle.Bold = true
+	assess := func() {
+		t, ok := parseNATTime(ms.nat, sales.Now())
+		switch {
+		case strings.TrimSpace(ms.nat) == "":
+			window.SetText(T("Type the sampling time on the certificate."))
+			window.Importance = widget.MediumImportance
+		case !ok:
+			window.SetText(T("Write the time as YYYY-MM-DD HH:MM (or MM-DD HH:MM)."))
+			window.Importance = widget.WarningImportance
+		default:
+			a := sales.AssessNAT(t)
+			window.SetText(a.Line(k.lang))
+			window.Importance = widget.SuccessImportance
+			if a.State != app.NATInside {
+				window.Importance = widget.DangerImportance
+			}
+		}
+		window.Refresh()
+	}
+	nat := k.newEntry()
+	nat.SetPlaceHolder(T("Sampling time, YYYY-MM-DD HH:MM"))
+	nat.SetText(ms.nat)
+	nat.OnChanged = func(v string) { ms.nat = v; assess() }
+	assess()
+	issuer := k.newEntry()
+	issuer.SetPlaceHolder(T("Where issued (testing institution, city)"))
+	issuer.SetText(ms.issuer)
+	issuer.OnChanged = func(v string) { ms.issuer = v }
+	var reasons []string
+	for _, r := range app.ManualReasons {
+		reasons = append(reasons, app.ManualReasonLabel(r, k.lang))
+	}
+	reason := k.newSelect(reasons, func(string) {})
+	if ms.reason >= 0 {
+		reason.SetSelectedIndex(ms.reason)
+	}
+	decisions := []string{T("Pass"), T("Refuse")}
+	decision := widget.NewRadioGroup(decisions, nil)
+	decision.Horizontal = true
+	if ms.decision >= 0 {
+		decision.SetSelected(decisions[ms.decision])
+	}
+	decision.OnChanged = func(v string) {
+		ms.decision = -1
+		for i, d := range decisions {
+			if d == v {
+				ms.decision = i
+			}
+		}
+		if ms.decision == 0 {
+			reason.SetSelectedIndex(0)
+		} else if ms.decision == 1 && ms.reason == 0 {
+			reason.ClearSelected()
+		}
+	}
+	reason.OnChanged = func(string) { ms.reason = reason.SelectedIndex() }
+	msg := widget.NewLabel(ms.err)
+	msg.Wrapping = fyne.TextWrapWord
+	msg.Importance = widget.DangerImportance
+	var rec *deskButton
+	rec = k.newButton(T("Record the check"), func() {
+		if ms.busy {
+			return
+		}
+		in := app.ManualCheckInput{Key: key, ShownColor: manualColors[ms.color], Issuer: ms.issuer}
+		if t, ok := parseNATTime(ms.nat, sales.Now()); ok {
+			in.NATTime = t
+		} else if strings.TrimSpace(ms.nat) != "" {
+			msg.SetText(T("Write the time as YYYY-MM-DD HH:MM (or MM-DD HH:MM)."))
+			return
+		}
+		switch ms.decision {
+		case 0:
+			in.Decision = app.ManualPass
+		case 1:
+			in.Decision = app.ManualRefuse
+		}
+		if ms.reason >= 0 {
+			in.Reason = app.ManualReasons[ms.reason]
+		}
+		ms.busy = true
+		rec.Disable()
+		op := *k.op
+		type out struct {
+			res  app.ManualCheckResult
+			next app.BuyerCheck
+		}
+		async(func() (out, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+			defer cancel()
+			r, n, err := sales.RecordManualCheck(ctx, op, c, in)
+			return out{r, n}, err
+		}, func(o out, err error) {
+			ms.busy = false
+			rec.Enable()
+			if err != nil {
+				ms.err = k.msg(err)
+				msg.SetText(ms.err)
+				return
+			}
+			done(o.next, o.res)
+		})
+	})
+	rec.Importance = widget.HighImportance
+	form := widget.NewForm(
+		widget.NewFormItem(T("Health code shown"), color),
+		widget.NewFormItem(T("Test certificate"), nat),
+		widget.NewFormItem("", window),
+		widget.NewFormItem(T("Issued by"), issuer),
+		widget.NewFormItem(T("Decision"), decision),
+		widget.NewFormItem(T("Reason"), reason),
+	)
+	hint := note(T("The record keeps the masked document and a keyed hash; what was shown is stored encrypted and sent to central."), widget.LowImportance)
+	return []fyne.CanvasObject{widget.NewCard("", T("Manual health check"), container.NewVBox(form, rec, msg, hint))}
+}

@@ -1,0 +1,516 @@
+package ui
+
+// The ticket window: single-journey tickets and welfare-ticket exchanges
+// on the buyer's own ID document (read or typed), their health status, a
+// manual check when the status is not known well enough, the sale, the
+// receipt, and a form that resets for the next buyer.
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"stationdesk/app"
+)
+
+func init() {
+	registerScreen(screenDef{id: "ticket", order: 1, title: "Sell a ticket",
+		roles:     []app.Role{app.RoleClerk, app.RoleSupervisor},
+		available: func(d Deps) bool { return d.Sales != nil },
+		build:     func(k *Desk) fyne.CanvasObject { return k.buildBuyerScreen("ticket", app.KindSingleJourney) }})
+	registerScreen(screenDef{id: "welfare", order: 2, title: "Welfare ticket",
+		roles:     []app.Role{app.RoleClerk, app.RoleSupervisor},
+		available: func(d Deps) bool { return d.Sales != nil },
+		build:     func(k *Desk) fyne.CanvasObject { return k.buildBuyerScreen("welfare", app.KindWelfare) }})
+}
+
+// handoff carries a passed manual check from the check screen to the ticket
+// screen ("go straight on to a sale"); it is taken by the next ticket build.
+var handoff = map[*Desk]app.BuyerCheck{}
+
+// buyerFlow is the state of one ticket or welfare screen: the current
+// purchase (the ID check), the clerk's choices, the last result.
+type buyerFlow struct {
+	kind  app.TicketKind
+	check app.BuyerCheck
+	doc   docState // manual entry
+	valid string   // typed "valid until" date of a manually entered document
+
+	dest     string // destination code
+	fare     int64  // fare chosen without a destination
+	payment  app.Payment
+	assisted bool
+
+	manual    bool   // the manual-check form is open
+	manualKey string // idempotency key of that form
+	mc        manualState
+
+	welfare    *app.WelfareStatus
+	welfareErr error
+	override   *app.Operator
+	overReason string
+
+	busy     bool
+	errText  string
+	receipt  []string
+	receiptT app.TicketKind
+	info     string
+	seq      int
+}
+
+type buyerScreen struct {
+	k       *Desk
+	id      string
+	f       *buyerFlow
+	root    *fyne.Container
+	ctx     context.Context
+	cancel  context.CancelFunc
+	shift   *app.Shift
+	waiting int // 1 + the state version an ID wait runs for
+}
+
+func (k *Desk) buildBuyerScreen(id string, kind app.TicketKind) fyne.CanvasObject {
+	f := keepState(k, id, func() *buyerFlow { return &buyerFlow{kind: kind, payment: app.PayCash} })
+	if c, ok := handoff[k]; ok && id == "ticket" {
+		delete(handoff, k)
+		*f = buyerFlow{kind: kind, payment: app.PayCash, check: c, info: T("Manual check passed: go on to the sale.")}
+	}
+	s := &buyerScreen{k: k, id: id, f: f, root: container.NewVBox()}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	k.whileShown(s.root, s.cancel)
+	s.loadShift()
+	s.redraw()
+	return container.NewVScroll(s.root)
+}
+
+func (s *buyerScreen) loadShift() {
+	if s.k.d.Shifts == nil {
+		return
+	}
+	async(func() (app.Shift, error) {
+		sh, ok, err := s.k.d.Shifts.Current(context.Background())
+		if !ok {
+			return app.Shift{}, err
+		}
+		return sh, err
+	}, func(sh app.Shift, err error) {
+		s.shift = &sh
+		s.redraw()
+	})
+}
+
+// redraw renders the state and (re)starts the ID wait when the screen is
+// waiting for a document.
+func (s *buyerScreen) redraw() {
+	s.root.Objects = s.view()
+	s.root.Refresh()
+	if s.f.check.IsZero() && s.k.d.IDReader != nil && !s.f.busy {
+		s.waitID()
+	}
+}
+
+// waitID waits for an ID card on the reader (once per state version).
+func (s *buyerScreen) waitID() {
+	if s.waiting == s.f.seq+1 {
+		return
+	}
+	s.waiting = s.f.seq + 1
+	seq := s.f.seq
+	waitReader(s.ctx, s.k.d.IDReader.ReadID, func(id app.Identity) {
+		s.waiting = 0
+		if s.f.seq == seq && s.f.check.IsZero() {
+			s.takeID(id)
+		}
+	}, func(err error) {
+		if s.f.check.IsZero() && app.ErrorReason(err) != "timeout" {
+			s.f.errText = T("ID reader:") + " " + s.k.msg(err)
+			s.root.Objects = s.view()
+			s.root.Refresh()
+		}
+	})
+}
+
+// takeID checks the document read or typed.
+func (s *buyerScreen) takeID(id app.Identity) {
+	f := s.f
+	f.busy, f.errText, f.info, f.receipt = true, "", "", nil
+	f.seq++
+	s.redraw()
+	op := *s.k.op
+	async(func() (app.BuyerCheck, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		if f.kind == kindCheck {
+			return s.k.d.Sales.ManualOnly(ctx, op, id)
+		}
+		return s.k.d.Sales.CheckBuyer(ctx, op, id)
+	}, func(c app.BuyerCheck, err error) {
+		f.busy = false
+		f.doc = docState{}
+		f.check = c
+		if f.kind == kindCheck && c.ManualAllowed() {
+			f.manual, f.manualKey, f.mc = true, app.NewIdempotencyKey(), manualState{}
+		}
+		if err != nil {
+			f.errText = s.k.msg(err)
+		}
+		if f.kind == app.KindWelfare && c.Decision() == app.BuyerOK {
+			s.loadWelfare()
+		}
+		s.redraw()
+	})
+}
+
+func (s *buyerScreen) loadWelfare() {
+	f, c := s.f, s.f.check
+	async(func() (app.WelfareStatus, error) {
+		return s.k.d.Sales.Welfare(context.Background(), c)
+	}, func(w app.WelfareStatus, err error) {
+		if f.check.Key() != c.Key() {
+			return
+		}
+		f.welfare, f.welfareErr = &w, err
+		s.redraw()
+	})
+}
+
+// newBuyer forgets the purchase: the next ticket needs the ID again.
+func (s *buyerScreen) newBuyer(keepReceipt bool) {
+	f := s.f
+	receipt, rk, info := f.receipt, f.receiptT, f.info
+	*f = buyerFlow{kind: f.kind, payment: app.PayCash, seq: f.seq + 1}
+	if keepReceipt {
+		f.receipt, f.receiptT, f.info = receipt, rk, info
+	}
+	s.redraw()
+}
+
+func (s *buyerScreen) view() []fyne.CanvasObject {
+	f, k := s.f, s.k
+	var out []fyne.CanvasObject
+	switch f.kind {
+	case kindCheck:
+		out = append(out, note(T("For riders whose card or code is not upgraded and visitors without a Beijing health-kit account: record what was shown and the decision."), widget.MediumImportance))
+	case app.KindSingleJourney:
+		notice := NewBanner()
+		notice.Set(ToneInfo, T("Electronic single-journey tickets are suspended."),
+			T("Only tokens are sold here. Refunds of electronic single-journey tickets bought earlier go back through the channel they were bought in (the app or machine used)."))
+		out = append(out, notice)
+	default:
+		out = append(out, note(T("A welfare ticket (福利票) is exchanged on the holder's own ID document after the same health check; central says who is entitled. A duty supervisor may authorise an exception; it is audited."), widget.MediumImportance))
+	}
+	if s.shift != nil && !s.shift.Open() && k.d.Shifts != nil {
+		open := k.newButton(T("Open shift"), s.openShift)
+		open.Importance = widget.HighImportance
+		out = append(out, container.NewHBox(note(T("No shift is open at this window: sales need an open shift."), widget.WarningImportance), open))
+	}
+	if len(f.receipt) > 0 {
+		b := NewBanner()
+		head := T("Ticket issued")
+		if f.receiptT == app.KindWelfare {
+			head = T("Welfare ticket issued")
+		}
+		b.Set(ToneOK, head, f.receipt...)
+		out = append(out, b)
+	}
+	if f.info != "" {
+		out = append(out, note(f.info, widget.SuccessImportance))
+	}
+	if f.errText != "" {
+		b := NewBanner()
+		b.Set(ToneError, T("Not done"), f.errText)
+		out = append(out, b)
+	}
+	switch {
+	case f.busy && f.check.IsZero():
+		out = append(out, heading(T("Checking the document and health status…")))
+	case f.check.IsZero():
+		out = append(out, s.idView()...)
+	default:
+		out = append(out, s.checkView()...)
+	}
+	return out
+}
+
+// idView asks for the buyer's own document: the reader, or typed.
+func (s *buyerScreen) idView() []fyne.CanvasObject {
+	k, f := s.k, s.f
+	var out []fyne.CanvasObject
+	step := T("Step 1: place the buyer's own ID card on the reader.")
+	if k.d.IDReader == nil {
+		step = T("Step 1: type the buyer's own ID document.")
+	}
+	out = append(out, heading(step),
+		note(T("One ticket per person per purchase: every ticket needs the ID again, also for the same person. Passports and travel permits are typed below."), widget.MediumImportance))
+	typ := k.newSelect(nil, nil)
+	for _, t := range app.DocTypes {
+		typ.Options = append(typ.Options, t.Label(k.lang))
+	}
+	typ.SetSelectedIndex(f.doc.typ)
+	typ.OnChanged = func(string) { f.doc.typ = typ.SelectedIndex() }
+	num := k.newEntry()
+	num.SetPlaceHolder(T("Document number"))
+	num.SetText(f.doc.text)
+	num.OnChanged = func(v string) { f.doc.text = v }
+	nat := k.newEntry()
+	nat.SetPlaceHolder(T("Nationality (passport), e.g. GBR"))
+	nat.SetText(f.doc.nat)
+	nat.OnChanged = func(v string) { f.doc.nat = v }
+	valid := k.newEntry()
+	valid.SetPlaceHolder(T("Valid until, YYYY-MM-DD (as printed)"))
+	valid.SetText(f.valid)
+	valid.OnChanged = func(v string) { f.valid = v }
+	use := k.newButton(T("Use this document"), s.useTyped)
+	num.OnSubmitted = func(string) { s.useTyped() }
+	form := widget.NewForm(
+		widget.NewFormItem(T("Document type"), typ),
+		widget.NewFormItem(T("Number"), num),
+		widget.NewFormItem(T("Nationality"), nat),
+		widget.NewFormItem(T("Valid until"), valid),
+	)
+	out = append(out, widget.NewCard("", T("Manual entry"), container.NewVBox(form, use)))
+	if k.d.IDReader == nil {
+		k.focus = num
+	}
+	return out
+}
+
+func (s *buyerScreen) useTyped() {
+	f := s.f
+	doc, err := parseTypedDoc(&f.doc)
+	if err != nil {
+		f.errText = s.k.msg(err)
+		s.redraw()
+		return
+	}
+	id := app.Identity{Doc: doc, Source: app.SourceManual}
+	if v := strings.TrimSpace(f.valid); v != "" {
+		t, err := time.Parse("2006-01-02", v)
+		if err != nil {
+			f.errText = T("Valid until: write the date as YYYY-MM-DD.")
+			s.redraw()
+			return
+		}
+		id.ValidTo = t
+	} else if doc.Type() == app.DocPassport || doc.Type() == app.DocHKMOPermit || doc.Type() == app.DocTWPermit {
+		f.errText = T("Type the document's expiry date: a typed document is checked for expiry like a read one.")
+		s.redraw()
+		return
+	}
+	s.takeID(id)
+}
+
+// checkView shows the result of the ID and health check and what follows.
+func (s *buyerScreen) checkView() []fyne.CanvasObject {
+	k, f := s.k, s.f
+	c := f.check
+	ex := c.Explanation()
+	var out []fyne.CanvasObject
+	who := T("Buyer") + ": " + c.DocMasked()
+	if c.NameMasked() != "" {
+		who += "  " + c.NameMasked()
+	}
+	out = append(out, heading(who))
+	b := NewBanner()
+	switch c.Decision() {
+	case app.BuyerOK:
+		b.Set(ToneOK, T("May buy one ticket"), langText(k.lang, ex.ZH, ex.EN), langText(k.lang, ex.NextZH, ex.NextEN))
+	case app.BuyerManual:
+		b.Set(ToneWarn, T("Manual check needed"), langText(k.lang, ex.ZH, ex.EN), langText(k.lang, ex.NextZH, ex.NextEN))
+	default:
+		b.Set(ToneError, T("No ticket"), langText(k.lang, ex.ZH, ex.EN), langText(k.lang, ex.NextZH, ex.NextEN))
+	}
+	out = append(out, b)
+	next := k.newButton(T("Next buyer"), func() { s.newBuyer(false) })
+	switch {
+	case c.Decision() == app.BuyerOK && f.kind == kindCheck:
+		if k.op.Role == app.RoleClerk || k.op.Role == app.RoleSupervisor {
+			sale := k.newButton(T("Go on to a sale"), func() {
+				handoff[k] = c
+				k.showScreen("ticket")
+			})
+			sale.Importance = widget.HighImportance
+			out = append(out, sale)
+		}
+	case c.Decision() == app.BuyerOK && f.kind == app.KindWelfare:
+		out = append(out, s.welfareView()...)
+	case c.Decision() == app.BuyerOK:
+		out = append(out, s.saleView()...)
+	case c.ManualAllowed() && f.manual:
+		out = append(out, k.manualForm(&f.mc, f.manualKey, c, s.manualDone)...)
+	case c.ManualAllowed():
+		m := k.newButton(T("Manual check"), func() {
+			f.manual, f.manualKey, f.mc = true, app.NewIdempotencyKey(), manualState{}
+			s.redraw()
+		})
+		m.Importance = widget.HighImportance
+		out = append(out, m)
+	}
+	return append(out, widget.NewSeparator(), next)
+}
+
+// manualDone takes a recorded manual check: after a pass, the sale form.
+func (s *buyerScreen) manualDone(next app.BuyerCheck, res app.ManualCheckResult) {
+	f := s.f
+	f.check, f.manual = next, false
+	if res.Record.Decision == app.ManualPass {
+		f.info = T("Manual check passed and recorded.")
+		if f.kind == app.KindWelfare {
+			s.loadWelfare()
+		}
+	} else {
+		f.info = T("Manual check recorded: refused.")
+	}
+	s.redraw()
+}
+
+// saleView is the single-journey form: destination or fare, payment,
+// assisted, sell.
+func (s *buyerScreen) saleView() []fyne.CanvasObject {
+	k, f := s.k, s.f
+	fares := k.d.Sales.Fares()
+	dests := fares.Destinations()
+	opts := make([]string, len(dests))
+	sel := -1
+	for i, d := range dests {
+		fare, _ := fares.FareTo(d.Code)
+		opts[i] = d.Name(k.lang) + "  ·  " + d.Line + "  ·  " + money(fare, k.lang)
+		if d.Code == f.dest {
+			sel = i
+		}
+	}
+	dest := k.newSelect(opts, nil)
+	if sel >= 0 {
+		dest.SetSelectedIndex(sel)
+	}
+	dest.OnChanged = func(string) {
+		if i := dest.SelectedIndex(); i >= 0 {
+			f.dest, f.fare = dests[i].Code, 0
+			s.redraw()
+		}
+	}
+	fareBox := container.NewHBox(widget.NewLabel(T("or fare:")))
+	for _, fen := range fares.Fares() {
+		b := k.newButton(money(fen, k.lang), func() { f.fare, f.dest = fen, ""; s.redraw() })
+		if f.dest == "" && f.fare == fen {
+			b.Importance = widget.HighImportance
+		}
+		fareBox.Add(b)
+	}
+	var payLabels []string
+	for _, p := range app.Payments {
+		payLabels = append(payLabels, p.Label(k.lang))
+	}
+	pay := widget.NewRadioGroup(payLabels, func(v string) {
+		for _, p := range app.Payments {
+			if p.Label(k.lang) == v {
+				f.payment = p
+			}
+		}
+	})
+	pay.Horizontal = true
+	pay.SetSelected(f.payment.Label(k.lang))
+	assisted := widget.NewCheck(T("Assisted purchase (elderly rider or child)"), func(v bool) { f.assisted = v })
+	assisted.SetChecked(f.assisted)
+	form := widget.NewForm(
+		widget.NewFormItem(T("Destination"), dest),
+		widget.NewFormItem("", fareBox),
+		widget.NewFormItem(T("Payment"), pay),
+		widget.NewFormItem("", assisted),
+	)
+	total := T("Choose a destination or a fare.")
+	if fen := s.chosenFare(); fen > 0 {
+		total = T("To pay:") + " " + money(fen, k.lang)
+	}
+	sell := k.newButton(T("Sell (Enter)"), s.sell)
+	sell.Importance = widget.HighImportance
+	if f.busy || s.chosenFare() == 0 {
+		sell.Disable()
+	}
+	out := []fyne.CanvasObject{heading(T("Step 2: destination, payment")), form, bigText(total, 1.2), sell}
+	if f.busy {
+		out = append(out, note(T("Place a blank single-journey token on the card reader…"), widget.HighImportance))
+	}
+	k.focus = sell
+	return out
+}
+
+func (s *buyerScreen) chosenFare() int64 {
+	if s.f.dest != "" {
+		fen, _ := s.k.d.Sales.Fares().FareTo(s.f.dest)
+		return fen
+	}
+	return s.f.fare
+}
+
+func money(fen int64, l app.Lang) string {
+	if l == app.LangEN {
+		return app.YuanEN(fen)
+	}
+	return app.Yuan(fen)
+}
+
+func langText(l app.Lang, zh, en string) string {
+	if l == app.LangEN {
+		return en
+	}
+	return zh
+}
+
+// tokenWait bounds the wait for a blank token on the card reader.
+const tokenWait = 60 * time.Second
+
+func (s *buyerScreen) sell() {
+	f, k := s.f, s.k
+	if f.busy {
+		return // a double click: the first one is in flight
+	}
+	f.busy, f.errText = true, ""
+	s.redraw()
+	op, c := *k.op, f.check
+	in := app.SaleInput{DestCode: f.dest, FareFen: f.fare, Payment: f.payment, Assisted: f.assisted}
+	async(func() (app.SaleResult, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), tokenWait)
+		defer cancel()
+		return k.d.Sales.Sell(ctx, op, c, in)
+	}, func(r app.SaleResult, err error) { s.saleDone(c, r, err) })
+}
+
+func (s *buyerScreen) saleDone(c app.BuyerCheck, r app.SaleResult, err error) {
+	f, k := s.f, s.k
+	f.busy = false
+	if f.check.Key() != c.Key() {
+		return
+	}
+	if err != nil {
+		f.errText = k.msg(err)
+		if app.ErrorReason(err) == "one_ticket_per_read" || app.ErrorReason(err) == "check_expired" {
+			s.newBuyer(false)
+			f.errText = k.msg(err)
+		}
+		s.redraw()
+		return
+	}
+	f.receipt, f.receiptT = r.Record.ReceiptLines(k.lang, k.d.Sales.Fares()), r.Record.Kind
+	f.info = T("Next buyer: place the ID card on the reader. The next ticket needs the ID again, also for the same person.")
+	s.newBuyer(true)
+}
+
+func (s *buyerScreen) openShift() {
+	op := *s.k.op
+	async(func() (app.Shift, error) {
+		return s.k.d.Shifts.Open(context.Background(), op)
+	}, func(sh app.Shift, err error) {
+		if err != nil {
+			s.f.errText = s.k.msg(err)
+		} else {
+			s.shift = &sh
+			s.f.errText = ""
+		}
+		s.redraw()
+	})
+}
