@@ -488,6 +488,8 @@ type deskRuntime struct {
 	gate        *verify.Station
 	centralSim  *centralsim.Server // demo mode only
 	demoDevices *sim.Demo          // demo mode only
+	// purgers apply each store's retention periods (see startPurge).
+	purgers []func(context.Context, time.Time) error
 }
 
 func (r *deskRuntime) close() {
@@ -536,10 +538,46 @@ func startRuntime(ctx context.Context, cfg Config, stderr io.Writer) (rt *deskRu
 			return nil, err
 		}
 	}
+	rt.purgers = append(rt.purgers, func(ctx context.Context, now time.Time) error {
+		_, err := l.Purge(ctx, now)
+		return err
+	})
 	if err := rt.startServices(ctx); err != nil {
 		return nil, err
 	}
+	rt.startPurge(ctx)
 	return rt, nil
+}
+
+// settledPendingDays is how long a settled pending upgrade stays in the
+// pending list (its personal data is erased when it settles; the audit log
+// keeps the record).
+const settledPendingDays = 30
+
+// startPurge applies the retention periods (PIPL art. 19, 47) at start and
+// then daily: personal data is deleted when its period ends even on a
+// terminal that is never restarted.
+func (rt *deskRuntime) startPurge(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	rt.closers = append(rt.closers, func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		t := time.NewTicker(24 * time.Hour)
+		defer t.Stop()
+		for {
+			for _, p := range rt.purgers {
+				if err := p(ctx, rt.clock.Now()); err != nil && ctx.Err() == nil {
+					rt.log.Warn("retention purge failed", "err", err)
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 }
 
 // demoStationToken is the bearer token the embedded central simulator
@@ -608,7 +646,9 @@ func (rt *deskRuntime) startServices(ctx context.Context) error {
 		return err
 	}
 	rt.readers = set
-	rt.closers = append(rt.closers, set.Wait)
+	// Cancel before waiting: closers run in reverse order, after this one
+	// the context would still be live.
+	rt.closers = append(rt.closers, func() { cancel(); set.Wait() })
 
 	if centralURL != "" {
 		timeout, _ := time.ParseDuration(cfg.Central.Timeout)
@@ -626,6 +666,10 @@ func (rt *deskRuntime) startServices(ctx context.Context) error {
 			return err
 		}
 		rt.closers = append(rt.closers, func() { outbox.Close() })
+		rt.purgers = append(rt.purgers, func(ctx context.Context, now time.Time) error {
+			_, err := outbox.Purge(ctx, now.AddDate(0, 0, -settledPendingDays))
+			return err
+		})
 		tokens, err := app.NewTokenizer(rt.ledger.Keys().Index[:])
 		if err != nil {
 			return err
@@ -641,7 +685,7 @@ func (rt *deskRuntime) startServices(ctx context.Context) error {
 		}
 		done := make(chan struct{})
 		go func() { defer close(done); _ = w.Run(ctx) }()
-		rt.closers = append(rt.closers, func() { <-done })
+		rt.closers = append(rt.closers, func() { cancel(); <-done })
 	} else {
 		rt.board.Set(app.CompCentral, app.StateNotConfigured, "")
 	}
