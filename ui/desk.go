@@ -97,6 +97,8 @@ type Desk struct {
 	statusBar  *StatusBar
 	// focus is the widget a screen's build asks to focus once it is shown.
 	focus fyne.Focusable
+	// simShown: the demo simulator drawer is open (Ctrl+D).
+	simShown bool
 	// What the document-check screen holds, so a language switch keeps it.
 	docCheckText string
 	docCheckType int
@@ -118,7 +120,7 @@ func NewDesk(a fyne.App, w fyne.Window, d Deps) *Desk {
 	if d.Scale == "" {
 		d.Scale = ScaleLarge
 	}
-	k := &Desk{a: a, w: w, d: d, lang: d.Lang, scale: d.Scale}
+	k := &Desk{a: a, w: w, d: d, lang: d.Lang, scale: d.Scale, simShown: true}
 	if err := SetLanguage(k.lang); err != nil {
 		d.Log.Warn("load translations", "err", err)
 	}
@@ -244,6 +246,7 @@ var globalShortcuts = []*desktop.CustomShortcut{
 	{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierControl},
 	{KeyName: fyne.KeyEqual, Modifier: fyne.KeyModifierControl},
 	{KeyName: fyne.KeyMinus, Modifier: fyne.KeyModifierControl},
+	{KeyName: fyne.KeyD, Modifier: fyne.KeyModifierControl},
 }
 
 // globalShortcut handles a desk-wide shortcut and reports whether it did.
@@ -258,6 +261,12 @@ func (k *Desk) globalShortcut(cs *desktop.CustomShortcut) bool {
 		k.stepScale(+1)
 	case fyne.KeyMinus:
 		k.stepScale(-1)
+	case fyne.KeyD:
+		if k.d.Simulator == nil || k.op == nil {
+			return false
+		}
+		k.simShown = !k.simShown
+		k.showFrame(k.current)
 	default:
 		return false
 	}

@@ -96,7 +96,14 @@ func (k *Desk) showFrame(id string) {
 	}
 	k.content = container.NewStack()
 	left := container.NewBorder(nil, nil, nil, widget.NewSeparator(), container.NewVScroll(nav))
-	body := container.NewBorder(container.NewVBox(top, widget.NewSeparator()), container.NewVBox(widget.NewSeparator(), k.statusBar), left, nil, k.content)
+	// In demo mode the simulator sits beside every screen, so a demo card
+	// can be placed while a screen waits for the reader.
+	var right fyne.CanvasObject
+	if k.d.Simulator != nil && k.simShown {
+		right = container.NewBorder(nil, nil, widget.NewSeparator(), nil,
+			container.New(fixedWidth(360*k.scale.factor()), k.buildSimPanel()))
+	}
+	body := container.NewBorder(container.NewVBox(top, widget.NewSeparator()), container.NewVBox(widget.NewSeparator(), k.statusBar), left, right, k.content)
 	k.w.SetContent(body)
 	if id == "" && len(k.screens) > 0 {
 		id = k.screens[0].id
@@ -142,3 +149,23 @@ func (k *Desk) CurrentScreen() string { return k.current }
 
 // requireRole is a helper for screens with supervisor-only parts.
 func (k *Desk) hasRole(r app.Role) bool { return k.op != nil && k.op.Role == r }
+
+// fixedWidth is a layout whose minimum width is fixed and whose height
+// follows its container: the simulator drawer keeps its width whatever the
+// length of the demo labels.
+type fixedWidth float32
+
+func (w fixedWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	h := float32(0)
+	for _, o := range objs {
+		h = max(h, o.MinSize().Height)
+	}
+	return fyne.NewSize(float32(w), min(h, 200))
+}
+
+func (w fixedWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}

@@ -13,11 +13,6 @@ import (
 	"stationdesk/app/demo"
 )
 
-func init() {
-	registerScreen(screenDef{id: "simulator", order: 90, title: "Demo simulator",
-		available: func(d Deps) bool { return d.Simulator != nil }, build: (*Desk).buildSimPanel})
-}
-
 // simPanel is the demo-mode control panel: it places demo ID cards and
 // transit cards on the simulated readers (which then answer through the
 // real serial drivers), scans codes, unplugs and replugs the devices,
@@ -31,10 +26,11 @@ type simPanel struct {
 
 func (k *Desk) buildSimPanel() fyne.CanvasObject {
 	p := &simPanel{k: k, sim: k.d.Simulator, result: NewBanner()}
-	intro := widget.NewLabel(T("Demo mode: these controls act on the simulated readers and the simulated central. Place a card here, then go to a screen that waits for it."))
+	title := widget.NewLabelWithStyle(T("Demo simulator"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	intro := widget.NewLabel(T("These controls act on the simulated readers and central. Ctrl+D hides this panel."))
 	intro.Wrapping = fyne.TextWrapWord
 
-	sections := []fyne.CanvasObject{intro, p.result,
+	sections := []fyne.CanvasObject{title, intro, p.result,
 		p.readerSection(T("ID card reader"), app.SimIDReader, p.sim.IDCards(), p.sim.PlaceIDCard, p.sim.LiftIDCard),
 		p.readerSection(T("Transit card reader"), app.SimCardReader, p.sim.TransitCards(), p.sim.PlaceTransitCard, p.sim.LiftTransitCard),
 		p.scannerSection(),
