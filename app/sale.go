@@ -452,6 +452,14 @@ func (s *Sales) issue(ctx context.Context, op Operator, rec SaleRecord) (SaleRes
 		}
 		return SaleResult{}, NewError(CodeInvalid, "not_blank", "这张单程票已写入过，请换一张空白票卡。", "This token has already been issued; place a blank one.")
 	}
+	if rec.State == SaleIssuing && rec.TokenSerial != "" && card.Number != rec.TokenSerial {
+		// The program stopped (or the ledger failed) while this sale's
+		// token was being written: it may carry the ticket. Writing another
+		// token could give the rider two tickets.
+		return SaleResult{}, NewError(CodeConflict, "original_token",
+			"这笔销售中断时正在写入票卡 "+MaskCardNumber(rec.TokenSerial)+"，请先把这张票卡放回读卡器。如票卡已丢失，请值班站长作废这笔销售。",
+			"This sale was interrupted while token "+MaskCardNumber(rec.TokenSerial)+" was being written; put that token back on the reader. If it is lost, the supervisor voids the sale.")
+	}
 	now := s.cfg.Clock.Now()
 	if rec.ValidUntil.IsZero() || !rec.ValidUntil.After(now) {
 		rec.ValidUntil = ValidUntil(now)
