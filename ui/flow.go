@@ -23,9 +23,8 @@ import (
 // included) so that a rebuild — F12 or a text-size change rebuilds the
 // screen on show — keeps the step the clerk is on. Any other build (the
 // clerk navigated here, logged in again after a lock) forgets everything:
-// a rider's data must not wait on the desk for the next rider. The one
-// exception is a trip to the demo simulator panel and straight back: in
-// demo mode that is how a card gets "placed" mid-flow.
+// a rider's data must not wait on the desk for the next rider. (Opening or
+// closing the demo simulator drawer, Ctrl+D, rebuilds the frame: a rebuild.)
 //
 // Until the frame offers a per-screen state slot cleared by
 // clearScreenState (requested in notes/HANDOFF.md), a rebuild is recognised
@@ -36,16 +35,9 @@ var (
 	flowStates = map[*Desk]*deskFlows{}
 )
 
-// simulatorScreen is the id of the lead's demo simulator panel (simpanel.go).
-const simulatorScreen = "simulator"
-
 type deskFlows struct {
 	op     *app.Operator
 	states map[string]any
-	// parked: screen id → the simulator panel's frame object that replaced
-	// the screen; coming back while that panel is still what is shown keeps
-	// the state.
-	parked map[string]fyne.CanvasObject
 }
 
 // isRebuild reports whether the screen being built replaces itself after a
@@ -55,23 +47,17 @@ func (k *Desk) isRebuild(df *deskFlows) bool {
 }
 
 // keepState returns the state of screen id kept from the previous build if
-// this build is a rebuild (or a return from the simulator panel), otherwise
+// this build is a rebuild, otherwise
 // a new state made by mk; a fresh visit also forgets every other screen's
 // state. Call it on the UI goroutine at the start of a build.
 func keepState[T any](k *Desk, id string, mk func() *T) *T {
 	flowMu.Lock()
 	defer flowMu.Unlock()
 	df := flowStates[k]
-	keep := k.isRebuild(df)
-	if !keep && df != nil && df.op == k.op && df.parked[id] != nil && k.content != nil &&
-		len(k.content.Objects) == 1 && k.content.Objects[0] == df.parked[id] {
-		keep = true
-	}
-	if !keep {
-		df = &deskFlows{op: k.op, states: map[string]any{}, parked: map[string]fyne.CanvasObject{}}
+	if !k.isRebuild(df) {
+		df = &deskFlows{op: k.op, states: map[string]any{}}
 		flowStates[k] = df
 	}
-	delete(df.parked, id)
 	if s, ok := df.states[id].(*T); ok {
 		return s
 	}
@@ -81,21 +67,13 @@ func keepState[T any](k *Desk, id string, mk func() *T) *T {
 }
 
 // leftScreen is called (on the UI goroutine) once screen id is no longer
-// on show. Going to the simulator panel parks the state; going anywhere
-// else, or locking, forgets it. A rebuild of the same screen does nothing.
+// on show: going to another screen, or locking, forgets its state so no
+// rider's data stays in memory; a rebuild of the same screen keeps it.
 func (k *Desk) leftScreen(id string) {
 	flowMu.Lock()
 	defer flowMu.Unlock()
-	df := flowStates[k]
-	if df == nil {
-		return
-	}
-	switch {
-	case k.op != nil && k.op == df.op && k.current == simulatorScreen && k.content != nil && len(k.content.Objects) == 1:
-		df.parked[id] = k.content.Objects[0]
-	case k.op == nil || k.current != id:
+	if df := flowStates[k]; df != nil && (k.op == nil || k.current != id) {
 		delete(df.states, id)
-		delete(df.parked, id)
 	}
 }
 
@@ -320,4 +298,15 @@ func formatAge(now, t time.Time) string {
 		return T("{{.N}} h ago", map[string]any{"N": int(d.Hours())})
 	}
 	return T("{{.N}} days ago", map[string]any{"N": int(d.Hours() / 24)})
+}
+
+// screenKey returns the function key of screen id as the navigation shows
+// it ("F4"), or "" when the operator has no such screen.
+func (k *Desk) screenKey(id string) string {
+	for _, s := range k.screens {
+		if s.id == id {
+			return string(s.key)
+		}
+	}
+	return ""
 }

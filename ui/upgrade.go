@@ -1057,7 +1057,7 @@ func (s *upgradeScreen) resultView() fyne.CanvasObject {
 	items := []fyne.CanvasObject{b,
 		widget.NewLabel(T("Card:") + " " + card + "   " + T("Person:") + " " + maskedPerson(f.holder.id, k.lang))}
 	if r.Outcome == app.UpgradePending {
-		items = append(items, note(T("The pending list (F4) shows its progress. Nothing needs to be done again."), widget.MediumImportance))
+		items = append(items, note(T("The pending list ({{.Key}}) shows its progress. Nothing needs to be done again.", map[string]any{"Key": k.screenKey("pending")}), widget.MediumImportance))
 	}
 	buttons := container.NewHBox()
 	if r.Outcome == "" {

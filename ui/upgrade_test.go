@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 
 	"stationdesk/app"
@@ -277,6 +278,7 @@ func TestOfflineUpgradeIsPending(t *testing.T) {
 	if k := h.outbox.keys(); len(k) != 1 || k[0] != key {
 		t.Fatalf("outbox keys %v, want [%s]", k, key)
 	}
+	h.wantText("where to look", "The pending list (F4) shows its progress.")
 	h.key(fyne.KeyF4)
 	if h.desk.CurrentScreen() != "pending" {
 		t.Fatalf("F4 showed %q", h.desk.CurrentScreen())
@@ -429,26 +431,22 @@ func (noSim) Unplug(app.SimDevice) error    { return nil }
 func (noSim) Replug(app.SimDevice) error    { return nil }
 func (noSim) Plugged(app.SimDevice) bool    { return true }
 
-// TestSimulatorTripKeepsFlow: in demo mode the clerk goes to the simulator
-// panel to place a card and comes straight back; the flow is kept. Going
-// to any other screen forgets it. (The running program's watcher calls
-// leftScreen; tests call it where the watcher would.)
-func TestSimulatorTripKeepsFlow(t *testing.T) {
+// TestSimulatorDrawerKeepsFlow: in demo mode the clerk opens or closes the
+// simulator drawer (Ctrl+D, which rebuilds the frame) to place a card
+// mid-flow; the flow is kept.
+func TestSimulatorDrawerKeepsFlow(t *testing.T) {
 	h := newUpHarness(t, app.LangEN)
 	h.desk.d.Simulator = noSim{}
-	fyne.DoAndWait(func() { h.desk.showFrame("upgrade") })
 	h.placeID(rider(t, "green-72h").Identity)
 	h.tap("Next (Enter)")
 	h.wantStep(stepCard)
-	fyne.DoAndWait(func() { h.desk.showScreen(simulatorScreen); h.desk.leftScreen("upgrade") })
-	fyne.DoAndWait(func() { h.desk.showScreen("upgrade") })
-	h.wantStep(stepCard)
-	h.wantText("kept", "1**************059")
-
-	fyne.DoAndWait(func() { h.desk.showScreen("doccheck"); h.desk.leftScreen("upgrade") })
-	fyne.DoAndWait(func() { h.desk.showScreen("upgrade") })
-	h.wantStep(stepHolder)
-	if strings.Contains(h.screenText(), "1**************059") {
-		t.Fatal("another screen in between kept the rider")
+	for i := 0; i < 2; i++ {
+		fyne.DoAndWait(func() {
+			h.desk.globalShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyD, Modifier: fyne.KeyModifierControl})
+		})
+		h.wantStep(stepCard)
+		h.wantText("kept", "1**************059")
 	}
+	h.placeCard(demoCard(t, "1000200002"))
+	h.wantText("card after drawer", "1000 2000 02")
 }
