@@ -81,10 +81,13 @@ func (k *Desk) buildBuyerScreen(id string, kind app.TicketKind) fyne.CanvasObjec
 	}
 	s := &buyerScreen{k: k, id: id, f: f, root: container.NewVBox()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	k.whileShown(s.root, s.cancel)
+	scroll := container.NewVScroll(s.root)
+	// The frame holds the scroll, not the root: watch what it holds, or the
+	// reader wait would be cancelled at once.
+	k.whileShown(scroll, s.cancel)
 	s.loadShift()
 	s.redraw()
-	return container.NewVScroll(s.root)
+	return scroll
 }
 
 func (s *buyerScreen) loadShift() {
@@ -206,7 +209,7 @@ func (s *buyerScreen) view() []fyne.CanvasObject {
 	if s.shift != nil && !s.shift.Open() && k.d.Shifts != nil {
 		open := k.newButton(T("Open shift"), s.openShift)
 		open.Importance = widget.HighImportance
-		out = append(out, container.NewHBox(note(T("No shift is open at this window: sales need an open shift."), widget.WarningImportance), open))
+		out = append(out, note(T("No shift is open at this window: sales need an open shift."), widget.WarningImportance), container.NewHBox(open))
 	}
 	if len(f.receipt) > 0 {
 		b := NewBanner()
