@@ -69,7 +69,7 @@ func (k *Desk) buildDevSettings() fyne.CanvasObject {
 	for _, kind := range app.DeviceKinds {
 		parts = append(parts, s.deviceCard(kind))
 	}
-	parts = append(parts, widget.NewCard(T("Serial ports found"), "", container.NewVBox(s.list, rescan)))
+	parts = append(parts, widget.NewSeparator(), section(T("Serial ports found"), container.NewVBox(s.list, container.NewHBox(rescan))))
 	s.root = container.NewVScroll(container.NewVBox(parts...))
 	s.rescan()
 	k.repeatWhileShown("devsettings", s.root, time.Second, func() func() { return s.refreshStates })
@@ -109,7 +109,7 @@ func (s *devSettingsScreen) deviceCard(kind app.DeviceKind) fyne.CanvasObject {
 		widget.NewFormItem(T("Port"), r.port),
 		widget.NewFormItem(T("Baud rate"), r.baud),
 	)
-	return widget.NewCard(deviceLabel(kind), "", container.NewVBox(form, container.NewHBox(r.test, r.apply)))
+	return container.NewVBox(widget.NewSeparator(), section(deviceLabel(kind), container.NewVBox(form, container.NewHBox(r.test, r.apply))))
 }
 
 // rescan lists the ports off the UI goroutine (discovery reads sysfs) and
@@ -153,7 +153,9 @@ func (s *devSettingsScreen) fillRow(r *devRow, cur app.DevicePort) {
 	sel := 0
 	for _, p := range s.ports {
 		r.paths = append(r.paths, p.Path)
-		opts = append(opts, p.Path+"  —  "+p.Description)
+		// Only the path: a Select is as wide as its text, and the
+		// descriptions (long for USB adapters) are listed below.
+		opts = append(opts, p.Path)
 		if p.Path == cur.Port {
 			sel = len(opts) - 1
 		}

@@ -102,7 +102,9 @@ func (k *Desk) buildGates() fyne.CanvasObject {
 	modeBox := container.NewVBox(s.mode, s.modeRadio, modeHelp)
 	if !super {
 		s.modeRadio.Disable()
-		modeBox.Add(widget.NewLabel(T("Only a supervisor can change the mode or the gate keys.")))
+		clerkNote := widget.NewLabel(T("Only a supervisor can change the mode or the gate keys."))
+		clerkNote.Wrapping = fyne.TextWrapWord
+		modeBox.Add(clerkNote)
 	}
 
 	// Cache, sync, outbox.
@@ -113,13 +115,15 @@ func (k *Desk) buildGates() fyne.CanvasObject {
 	s.syncText.Wrapping = fyne.TextWrapWord
 	s.outbox = widget.NewLabel("")
 	s.outbox.Wrapping = fyne.TextWrapWord
+	s.syncBar.Hide()
 	cacheBox := container.NewVBox(s.cache, s.syncBar, s.syncText)
 	if k.d.GateSync != nil {
 		s.syncBtn = widget.NewButtonWithIcon(T("Sync now"), theme.ViewRefreshIcon(), s.syncNow)
-		cacheBox.Add(s.syncBtn)
-	} else {
-		s.syncBar.Hide()
+		cacheBox.Add(container.NewHBox(s.syncBtn))
 	}
+	outboxHead := widget.NewLabelWithStyle(T("Gate events to upload"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	cacheBox.Add(outboxHead)
+	cacheBox.Add(s.outbox)
 
 	// Gates.
 	s.gatesBox = container.NewVBox()
@@ -135,15 +139,16 @@ func (k *Desk) buildGates() fyne.CanvasObject {
 	s.recentBox = container.NewVBox()
 	parts := []fyne.CanvasObject{
 		s.result,
-		widget.NewCard(T("Mode"), "", modeBox),
-		widget.NewCard(T("Gate cache and sync"), "", cacheBox),
-		widget.NewCard(T("Gate events to upload"), "", s.outbox),
-		widget.NewCard(T("Gates"), "", gatesCard),
+		container.NewGridWithColumns(2, section(T("Mode"), modeBox), section(T("Gate cache and sync"), cacheBox)),
 	}
 	if k.d.DemoGate != nil {
-		parts = append(parts, s.demoGatePanel())
+		parts = append(parts, widget.NewSeparator(), s.demoGatePanel())
 	}
-	parts = append(parts, widget.NewCard(T("Recent decisions"), T("No personal data: gate, time, medium, decision and reason only."), s.recentBox))
+	recentNote := widget.NewLabel(T("No personal data: gate, time, medium, decision and reason only."))
+	recentNote.TextStyle.Italic = true
+	recentNote.Wrapping = fyne.TextWrapWord
+	parts = append(parts, widget.NewSeparator(), section(T("Gates"), gatesCard),
+		widget.NewSeparator(), section(T("Recent decisions"), container.NewVBox(recentNote, s.recentBox)))
 	s.root = container.NewVScroll(container.NewVBox(parts...))
 	s.reload()
 	k.repeatWhileShown("gates", s.root, gatesRefresh, func() func() {
@@ -229,14 +234,18 @@ func (s *gatesScreen) reload() {
 
 // apply shows d (UI goroutine).
 func (s *gatesScreen) apply(d gatesData) {
-	s.mode.SetText(T("Current mode:") + " " + modeLabel(d.mode))
+	s.mode.SetText(T("Current mode: {{.Mode}}", map[string]any{"Mode": modeLabel(d.mode)}))
 	s.modeSet = true
 	s.modeRadio.SetSelected(modeLabel(d.mode))
 	s.modeSet = false
 	s.applyCache(d)
 	s.applyOutbox(d)
-	s.applyGates(d)
-	s.applyRecent(d)
+	// A rebuilt list changes the height of the scrolled content; the
+	// scroll container only re-measures its content when refreshed.
+	g, r := s.applyGates(d), s.applyRecent(d)
+	if g || r {
+		s.root.Refresh()
+	}
 }
 
 func (s *gatesScreen) applyCache(d gatesData) {
@@ -262,24 +271,24 @@ func (s *gatesScreen) applyCache(d gatesData) {
 		return
 	}
 	p := *d.sync
-	line := T("Sync:") + " " + phaseLabel(p.Phase)
-	if p.Total > 0 {
+	line := T("Sync: {{.Phase}}", map[string]any{"Phase": phaseLabel(p.Phase)})
+	// The bar shows while a phase with a known size runs.
+	if p.Total > 0 && p.Phase != app.SyncIdle {
 		s.syncBar.Max = float64(p.Total)
 		s.syncBar.SetValue(float64(min(p.Rows, p.Total)))
+		s.syncBar.Show()
 		line += fmt.Sprintf(" · %d / %d %s", p.Rows, p.Total, T("rows"))
 	} else {
-		s.syncBar.Max = 1
-		if p.Phase == app.SyncIdle {
-			s.syncBar.SetValue(1)
-		} else {
-			s.syncBar.SetValue(0)
-		}
+		s.syncBar.Hide()
 	}
 	if p.ETA > 0 {
 		line += " · " + T("about {{.Left}} left", map[string]any{"Left": ageText(p.ETA)})
 	}
-	if p.Detail != "" {
+	if p.Detail != "" && p.Phase != app.SyncIdle {
 		line += " · " + p.Detail
+	}
+	if p.AppliedSeq > 0 {
+		line += " · " + T("applied up to {{.Seq}}", map[string]any{"Seq": p.AppliedSeq})
 	}
 	s.syncText.SetText(line)
 	if p.Phase == app.SyncError {
@@ -301,7 +310,7 @@ func (s *gatesScreen) applyOutbox(d gatesData) {
 		line += " · " + T("last upload {{.Age}} ago", map[string]any{"Age": ageText(d.now.Sub(o.LastUpload))})
 	}
 	if o.LastError != "" {
-		line += "\n" + T("Last upload error:") + " " + o.LastError
+		line += "\n" + T("Last upload error: {{.Err}}", map[string]any{"Err": o.LastError})
 	}
 	s.outbox.SetText(line)
 	if !o.OldestUnsent.IsZero() && d.now.Sub(o.OldestUnsent) > app.DefaultPolicy().CacheWarnAfter {
@@ -314,14 +323,14 @@ func (s *gatesScreen) applyOutbox(d gatesData) {
 
 // applyGates rebuilds the gate rows only when something changed, so a
 // button is never swapped under the supervisor's pointer for nothing.
-func (s *gatesScreen) applyGates(d gatesData) {
+func (s *gatesScreen) applyGates(d gatesData) (changed bool) {
 	var sig strings.Builder
 	for _, g := range d.gates {
 		fmt.Fprintf(&sig, "%s|%v|%v|%d|%.0f;", g.ID, g.KeyIDs, g.Revoked, g.LastSeen.Unix(), g.PerMin)
 	}
 	fmt.Fprintf(&sig, "@%d", d.now.Unix()/10) // "last seen … ago" moves on
 	if sig.String() == s.gatesSig {
-		return
+		return false
 	}
 	s.gatesSig = sig.String()
 	super := s.k.hasRole(app.RoleSupervisor)
@@ -329,32 +338,28 @@ func (s *gatesScreen) applyGates(d gatesData) {
 	if super {
 		cols = 7
 	}
-	hdr := func(t string) fyne.CanvasObject {
-		return widget.NewLabelWithStyle(t, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	}
-	cells := []fyne.CanvasObject{hdr(T("Gate")), hdr(T("Keys")), hdr(T("State")), hdr(T("Last seen")), hdr(T("Requests/min"))}
+	cells := []fyne.CanvasObject{cellHead(T("Gate")), cellHead(T("Keys")), cellHead(T("State")), cellHead(T("Last seen")), cellHead(T("Requests/min"))}
 	if super {
-		cells = append(cells, widget.NewLabel(""), widget.NewLabel(""))
+		cells = append(cells, cell(""), cell(""))
 	}
 	for _, g := range d.gates {
 		keys := make([]string, len(g.KeyIDs))
 		for i, id := range g.KeyIDs {
 			keys[i] = fmt.Sprintf("#%d", id)
 		}
-		state := widget.NewLabel(T("active"))
+		state := cell(T("active"))
 		if g.Revoked {
 			state.SetText(T("revoked"))
 			state.Importance = widget.DangerImportance
 		} else if len(g.KeyIDs) > 1 {
-			state.SetText(T("rotating (two keys)"))
+			state.SetText(T("rotating"))
 			state.Importance = widget.WarningImportance
 		}
 		seen := T("never")
 		if !g.LastSeen.IsZero() {
 			seen = T("{{.Age}} ago", map[string]any{"Age": ageText(d.now.Sub(g.LastSeen))})
 		}
-		cells = append(cells, widget.NewLabel(g.ID), widget.NewLabel(strings.Join(keys, ", ")), state, widget.NewLabel(seen),
-			widget.NewLabel(fmt.Sprintf("%.0f", g.PerMin)))
+		cells = append(cells, cell(g.ID), cell(strings.Join(keys, ", ")), state, cell(seen), cell(fmt.Sprintf("%.0f", g.PerMin)))
 		if super {
 			rot := widget.NewButton(T("Rotate key"), func() { s.askRotate(g.ID) })
 			rev := widget.NewButton(T("Revoke"), func() { s.askRevoke(g.ID) })
@@ -373,39 +378,39 @@ func (s *gatesScreen) applyGates(d gatesData) {
 		s.gatesBox.Add(container.NewGridWithColumns(cols, cells...))
 	}
 	s.gatesBox.Refresh()
+	return true
 }
 
-func (s *gatesScreen) applyRecent(d gatesData) {
+func (s *gatesScreen) applyRecent(d gatesData) (changed bool) {
 	var sig strings.Builder
 	for _, e := range d.recent {
 		fmt.Fprintf(&sig, "%s/%s;", e.Gate, e.RequestID)
 	}
 	if sig.String() == s.recentSig {
-		return
+		return false
 	}
 	s.recentSig = sig.String()
 	s.recentBox.Objects = nil
 	if len(d.recent) == 0 {
 		s.recentBox.Add(widget.NewLabel(T("No decision yet.")))
 		s.recentBox.Refresh()
-		return
+		return true
 	}
-	hdr := func(t string) fyne.CanvasObject {
-		return widget.NewLabelWithStyle(t, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	}
-	cells := []fyne.CanvasObject{hdr(T("Time")), hdr(T("Gate")), hdr(T("Medium")), hdr(T("Decision")), hdr(T("Reason"))}
+	cells := []fyne.CanvasObject{cellHead(T("Time")), cellHead(T("Gate")), cellHead(T("Medium")), cellHead(T("Decision")), cellHead(T("Reason"))}
 	for _, e := range d.recent {
-		dec := widget.NewLabelWithStyle(decisionLabel(e.Decision), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		dec := cellHead(decisionLabel(e.Decision))
 		dec.Importance = decisionImportance(e.Decision)
 		medium := T("card")
 		if e.Medium == "qr" {
 			medium = T("ride code")
 		}
-		cells = append(cells, widget.NewLabel(e.At.Local().Format("15:04:05")), widget.NewLabel(e.Gate), widget.NewLabel(medium), dec,
-			widget.NewLabel(reasonLabel(e.Reason)))
+		reason := widget.NewLabel(reasonLabel(e.Reason))
+		reason.Wrapping = fyne.TextWrapWord
+		cells = append(cells, cell(e.At.Local().Format("15:04:05")), cell(e.Gate), cell(medium), dec, reason)
 	}
 	s.recentBox.Add(container.NewGridWithColumns(5, cells...))
 	s.recentBox.Refresh()
+	return true
 }
 
 // ---- actions ----
@@ -538,7 +543,7 @@ func (s *gatesScreen) showKey(id, key string) {
 	content := container.NewVBox(warn, keyText, container.NewHBox(copyBtn, copied))
 	done := widget.NewButton(T("I have entered the key"), nil)
 	done.Importance = widget.HighImportance
-	m := s.k.showModal(T("Gate key for {{.Gate}}", map[string]any{"Gate": id}), content, 680, done)
+	m := s.k.showModal(T("Gate key for {{.Gate}}", map[string]any{"Gate": id}), content, 800, done)
 	m.onClose = func() {
 		keyText.SetText("")
 		s.keyShown = nil
@@ -555,6 +560,31 @@ func (s *gatesScreen) syncNow() {
 		s.result.Set(ToneInfo, T("Sync started"), T("Progress shows below."))
 		s.reload()
 	})
+}
+
+// cell is a table cell: a label that truncates with an ellipsis rather
+// than widen the table (a grid gives every column the widest cell's width,
+// and a too-wide screen would widen the window past the display).
+func cell(t string) *widget.Label {
+	l := widget.NewLabel(t)
+	l.Truncation = fyne.TextTruncateEllipsis
+	return l
+}
+
+// cellHead is a bold cell (column headings, decisions).
+func cellHead(t string) *widget.Label {
+	l := cell(t)
+	l.TextStyle.Bold = true
+	return l
+}
+
+// section is a titled part of a screen: a bold sub-heading over its
+// content (lighter than widget.Card, so the gates screen fits a desk
+// display at the large text sizes).
+func section(title string, content fyne.CanvasObject) fyne.CanvasObject {
+	h := widget.NewLabelWithStyle(title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	h.SizeName = theme.SizeNameSubHeadingText
+	return container.NewBorder(h, nil, nil, nil, content)
 }
 
 // ---- labels ----

@@ -2,7 +2,7 @@ package ui
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -24,29 +24,41 @@ func (s *gatesScreen) demoGatePanel() fyne.CanvasObject {
 	g := k.d.DemoGate
 	answer := NewBanner()
 
+	// Choice labels stay short (a Select is as wide as its text, and the
+	// screen must not outgrow the window); the note of the chosen card or
+	// rider shows in a wrapping line below.
 	cards := demo.Cards()
 	cardLabels := make([]string, len(cards))
+	cardNotes := make([]string, len(cards))
 	for i, c := range cards {
 		en, zh, _ := demo.CardNote(c.Number)
-		note := en
+		cardNotes[i] = en
 		if k.lang == app.LangZH {
-			note = zh
+			cardNotes[i] = zh
 		}
-		cardLabels[i] = c.MaskedNumber() + "  " + note
+		cardLabels[i] = demoCardLabel(c)
 	}
+	note := widget.NewLabel("")
+	note.Wrapping = fyne.TextWrapWord
+	note.TextStyle.Italic = true
 	cardSel := widget.NewSelect(cardLabels, nil)
+	cardSel.OnChanged = func(string) { note.SetText(cardNotes[max(cardSel.SelectedIndex(), 0)]) }
 	cardSel.PlaceHolder = T("Choose a demo card")
 
 	riders := demo.Riders()
 	riderLabels := make([]string, len(riders))
 	for i, r := range riders {
-		note := r.Note
-		if k.lang == app.LangZH {
-			note = r.NoteZH
-		}
-		riderLabels[i] = r.Key + "  " + note
+		riderLabels[i] = r.Key
 	}
 	riderSel := widget.NewSelect(riderLabels, nil)
+	riderSel.OnChanged = func(string) {
+		r := riders[max(riderSel.SelectedIndex(), 0)]
+		if k.lang == app.LangZH {
+			note.SetText(r.Key + "：" + r.NoteZH)
+		} else {
+			note.SetText(r.Key + ": " + r.Note)
+		}
+	}
 	riderSel.PlaceHolder = T("Choose a demo rider")
 
 	var buttons []*widget.Button
@@ -108,12 +120,36 @@ func (s *gatesScreen) demoGatePanel() fyne.CanvasObject {
 
 	intro := widget.NewLabel(T("Gate {{.Gate}} is simulated: it signs real requests to this station's verify service, like a gate on the station network.", map[string]any{"Gate": g.GateID()}))
 	intro.Wrapping = fyne.TextWrapWord
-	return widget.NewCard(T("Simulated gate"), "", container.NewVBox(
+	return section(T("Simulated gate"), container.NewVBox(
 		intro,
 		container.NewBorder(nil, nil, nil, tap, cardSel),
 		container.NewBorder(nil, nil, nil, container.NewHBox(scan, scanOld), riderSel),
+		note,
 		answer,
 	))
+}
+
+// demoCardLabel is a short label for a demo card: masked number, NFC,
+// whose card it is (or its kind) and whether central has it upgraded —
+// the last decides what the gate answers.
+func demoCardLabel(c app.Card) string {
+	l := c.MaskedNumber()
+	if c.Form == app.FormNFC {
+		l += " NFC"
+	}
+	owner, bound := string(c.Kind), c.Kind.Special()
+	for _, r := range demo.Riders() {
+		for _, rc := range r.Cards {
+			if rc.Number == c.Number {
+				owner = r.Key
+				bound = bound || slices.Contains(r.Bound, c.Number)
+			}
+		}
+	}
+	if bound {
+		return l + " · " + owner + " · " + T("upgraded")
+	}
+	return l + " · " + owner + " · " + T("not upgraded")
 }
 
 // showGateAnswer puts a gate's answer into b: the decision as heading in
@@ -121,12 +157,14 @@ func (s *gatesScreen) demoGatePanel() fyne.CanvasObject {
 // mode, the cache age and the round trip.
 func showGateAnswer(b *Banner, what string, r app.DemoGateResult) {
 	a := r.Answer
-	details := []string{what, T("Reason:") + " " + reasonLabel(a.Reason)}
-	if a.WouldBe != "" {
+	details := []string{what}
+	if a.WouldBe == "" {
+		details = append(details, T("Reason: {{.R}}", map[string]any{"R": reasonLabel(a.Reason)}))
+	} else {
 		details = append(details, T("Test mode — would be: {{.D}} ({{.R}}). Staff decide.",
 			map[string]any{"D": decisionLabel(a.WouldBe), "R": reasonLabel(a.WouldBeReason)}))
 	}
-	details = append(details, fmt.Sprintf("%s %s · %s %s · %s %d ms", T("Mode:"), modeLabel(a.Mode), T("cache age"), ageText(r.CacheAge),
-		T("round trip"), r.Latency.Milliseconds()))
+	details = append(details, T("Mode: {{.Mode}} · cache age {{.Age}} · round trip {{.Ms}} ms",
+		map[string]any{"Mode": modeLabel(a.Mode), "Age": ageText(r.CacheAge), "Ms": r.Latency.Milliseconds()}))
 	b.Set(decisionTone(a.Decision), decisionLabel(a.Decision), details...)
 }

@@ -37,8 +37,8 @@ type DemoGateOptions struct {
 }
 
 // DemoGate is a simulated gate of demo mode: it commissions itself on the
-// station's verify service (AddGate, or RotateGate when a gate of that id
-// already exists from an earlier run), then sends real HMAC-signed POST
+// station's verify service (AddGate; when a gate of that id exists from an
+// earlier run, RevokeGate then AddGate, since that run's key is lost), then sends real HMAC-signed POST
 // /v1/verify requests over loopback and checks every answer's signature,
 // exactly like a gate vendor's device. It implements app.DemoGate and is
 // safe for concurrent use.
@@ -86,8 +86,12 @@ func NewDemoGate(ctx context.Context, target string, svc app.GateService, qr QRF
 	}
 	keyHex, err := svc.AddGate(o.GateID, "system")
 	if app.ErrorCode(err) == app.CodeConflict {
-		// Commissioned by an earlier run whose key is gone: re-key it.
-		keyHex, err = svc.RotateGate(o.GateID, "system")
+		// Commissioned by an earlier run whose key lived only in that
+		// process: revoke the lost key (rotating would leave it valid) and
+		// commission the gate again.
+		if err = svc.RevokeGate(o.GateID, "system"); err == nil {
+			keyHex, err = svc.AddGate(o.GateID, "system")
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("gatesim: commission demo gate: %w", err)
