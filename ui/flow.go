@@ -136,11 +136,48 @@ func (k *Desk) whileShown(root fyne.CanvasObject, stop func()) {
 // the next screen is waiting for. The drivers answer a cancelled wait with
 // "timeout", so cancellation is judged by ctx, never by the error.
 func waitReader[T any](ctx context.Context, read func(context.Context) (T, error), onValue func(T), onErr func(error)) {
+	waitReaderSkip(ctx, read, nil, nil, onValue, onErr)
+}
+
+// lyingFor is how fast a read must answer for the card to count as one
+// that was already lying on the reader when the wait began (the transit
+// card reader answers at once for a card in its field; a card placed
+// during the wait makes the read block first).
+const lyingFor = 250 * time.Millisecond
+
+// waitReaderSkip is waitReader for readers that report a card lying in
+// their field again and again (the transit-card reader): skip(v, lying)
+// says whether v is to be passed over — e.g. the previous rider's card left
+// on the reader — in which case onSkip tells the clerk (UI goroutine) and
+// the reader is asked again after a pause, until that card is lifted or a
+// card is placed during the wait (lying false).
+func waitReaderSkip[T any](ctx context.Context, read func(context.Context) (T, error), skip func(v T, lying bool) bool, onSkip func(T), onValue func(T), onErr func(error)) {
 	spawn(func() {
+		skipped := false
 		for {
+			start := time.Now()
 			v, err := read(ctx)
 			if ctx.Err() != nil {
 				return
+			}
+			if err == nil && skip != nil && skip(v, time.Since(start) < lyingFor) {
+				if !skipped && onSkip != nil {
+					fyne.Do(func() {
+						if ctx.Err() == nil {
+							onSkip(v)
+						}
+					})
+				}
+				skipped = true
+				if !tickers {
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(700 * time.Millisecond):
+				}
+				continue
 			}
 			if err == nil {
 				fyne.Do(func() {
@@ -169,6 +206,23 @@ func waitReader[T any](ctx context.Context, read func(context.Context) (T, error
 			}
 		}
 	})
+}
+
+// lastCards remembers, per desk, the number of the last card a flow took
+// (memory only), so the card left on the reader by the previous rider is
+// not taken for the next one.
+var lastCards = map[*Desk]string{}
+
+func (k *Desk) lastCard() string {
+	flowMu.Lock()
+	defer flowMu.Unlock()
+	return lastCards[k]
+}
+
+func (k *Desk) setLastCard(n string) {
+	flowMu.Lock()
+	defer flowMu.Unlock()
+	lastCards[k] = n
 }
 
 // callTimeout bounds a counter-facing use-case call. The central client has

@@ -112,8 +112,15 @@ func (s *lookupScreen) show() {
 		k.w.Canvas().Focus(num)
 	}
 	if k.d.CardReader != nil && !st.busy {
-		seq := st.seq
-		waitReader(ctx, k.d.CardReader.ReadCard, func(c app.Card) {
+		seq, last := st.seq, ""
+		if st.result != nil {
+			last = st.result.Number
+		}
+		// The card just looked up still lies on the reader: pass it over
+		// until it is lifted (or placed again), or it would be looked up
+		// again and again.
+		skip := func(c app.Card, lying bool) bool { return lying && last != "" && c.Number == last }
+		waitReaderSkip(ctx, k.d.CardReader.ReadCard, skip, nil, func(c app.Card) {
 			if st.seq == seq {
 				s.lookUp(c)
 			}

@@ -101,3 +101,25 @@ func TestPendingListStates(t *testing.T) {
 	h.tap("Refresh")
 	h.wantText("refused", "Refused", "0 waiting, 1 in the list", "This card is bound to another person.")
 }
+
+// TestLookupDoesNotRepeatLyingCard: the card just looked up still lies on
+// the reader; it is not looked up again and again.
+func TestLookupDoesNotRepeatLyingCard(t *testing.T) {
+	h := newUpHarness(t, app.LangEN)
+	h.key(fyne.KeyF3)
+	worn := app.Card{Number: demo.WornCardNumber, Kind: app.CardOrdinary, Form: app.FormPhysical}
+	h.cards.push(worn, worn, worn)
+	h.lookupRedraw()
+	h.wantText("looked up", "1000 2000 12")
+	h.audit.mu.Lock()
+	n := 0
+	for _, e := range h.audit.entries {
+		if e.Action == app.ActCardLookup {
+			n++
+		}
+	}
+	h.audit.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d look-ups for one card lying on the reader, want 1", n)
+	}
+}

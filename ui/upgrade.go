@@ -801,7 +801,7 @@ func (s *upgradeScreen) cardView() fyne.CanvasObject {
 		} else {
 			s.status = note(T("Waiting for the card reader… placing the card moves on by itself."), widget.MediumImportance)
 			items = append(items, s.status)
-			s.later = append(s.later, s.waitCard(func(c app.Card) { s.acceptCard(c) }))
+			s.later = append(s.later, s.waitCard(k.lastCard(), func(c app.Card) { s.acceptCard(c) }))
 		}
 		num := k.newEntry()
 		num.SetPlaceHolder(T("Card number as printed, e.g. 1000 2000 0012"))
@@ -916,17 +916,26 @@ func (s *upgradeScreen) limitWarning() string {
 }
 
 // waitCard returns the starter of a card-reader wait delivering to take.
-func (s *upgradeScreen) waitCard(take func(app.Card)) func() {
+// A card that was lying on the reader when the wait began and has the
+// number avoid (the previous rider's card, or the new card during an
+// unbind) is passed over until it is lifted.
+func (s *upgradeScreen) waitCard(avoid string, take func(app.Card)) func() {
 	return func() {
-		f, seq, status := s.f, s.f.seq, s.status
-		waitReader(s.ctx, s.k.d.CardReader.ReadCard, func(c app.Card) {
+		f, seq, status, k := s.f, s.f.seq, s.status, s.k
+		skip := func(c app.Card, lying bool) bool { return lying && avoid != "" && c.Number == avoid }
+		waitReaderSkip(s.ctx, k.d.CardReader.ReadCard, skip, func(c app.Card) {
+			if status != nil {
+				status.Importance = widget.WarningImportance
+				status.SetText(T("The card on the reader ({{.Card}}) is not the one wanted here: lift it, then place the right card.", map[string]any{"Card": c.MaskedNumber()}))
+			}
+		}, func(c app.Card) {
 			if f.seq == seq {
 				take(c)
 			}
 		}, func(err error) {
 			if status != nil {
 				status.Importance = widget.DangerImportance
-				status.SetText(T("Card reader:") + " " + s.k.msg(err) + " " + T("Type the number below, or place the card again."))
+				status.SetText(T("Card reader:") + " " + k.msg(err) + " " + T("Type the number below, or place the card again."))
 			}
 		})
 	}
@@ -941,6 +950,7 @@ func (s *upgradeScreen) acceptCard(c app.Card) {
 	}
 	f.card, f.haveCard, f.cardText, f.look, f.lookErr, f.looking = c, true, "", nil, nil, true
 	f.seq++
+	k.setLastCard(c.Number)
 	seq := f.seq
 	if k.op == nil {
 		return
@@ -1150,7 +1160,7 @@ func (s *upgradeScreen) unbindView() fyne.CanvasObject {
 		if k.d.CardReader != nil {
 			s.status = note(T("Waiting for the card reader…"), widget.MediumImportance)
 			box.Add(s.status)
-			s.later = append(s.later, s.waitCard(func(c app.Card) { s.takeUnbindCard(c.Number) }))
+			s.later = append(s.later, s.waitCard(f.card.Number, func(c app.Card) { s.takeUnbindCard(c.Number) }))
 		}
 		num := k.newEntry()
 		num.SetPlaceHolder(T("Number of the card to unbind"))

@@ -450,3 +450,29 @@ func TestSimulatorDrawerKeepsFlow(t *testing.T) {
 	h.placeCard(demoCard(t, "1000200002"))
 	h.wantText("card after drawer", "1000 2000 02")
 }
+
+// TestPreviousRidersCardNotTaken: the transit reader reports a card lying
+// in its field again; the card the previous rider used is not taken for the
+// next rider until it is lifted (the fake reader always answers at once,
+// like a card that lies there).
+func TestPreviousRidersCardNotTaken(t *testing.T) {
+	h := newUpHarness(t, app.LangEN)
+	h.placeID(rider(t, "green-72h").Identity)
+	h.tap("Next (Enter)")
+	h.placeCard(demoCard(t, "1000200002"))
+	h.tap("Next (Enter)")
+	h.tap("Confirm (Enter)")
+	h.tap("New rider")
+	h.placeID(rider(t, "student").Identity)
+	h.tap("Next (Enter)")
+	h.placeCard(demoCard(t, "1000200002")) // still lying there
+	h.wantStep(stepCard)
+	if h.flow().haveCard {
+		t.Fatal("the previous rider's card was taken for the next rider")
+	}
+	h.wantText("told", "The card on the reader (******0002) is not the one wanted here")
+	h.placeCard(demoCard(t, "1000500001"))
+	if !h.flow().haveCard || h.flow().card.Number != "1000500001" {
+		t.Fatal("the next rider's own card was not taken")
+	}
+}
