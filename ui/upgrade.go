@@ -143,6 +143,7 @@ type upgradeScreen struct {
 	cancel   context.CancelFunc
 	later    []func()
 	focusOn  fyne.Focusable
+	toBottom bool // scroll to the end (an unbind sub-form below a long page)
 	status   *widget.Label // reader status of the current step
 	confirm  *deskButton
 }
@@ -185,10 +186,14 @@ func (s *upgradeScreen) show() {
 	s.gen++
 	gen := s.gen
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.later, s.focusOn, s.status, s.confirm = nil, nil, nil, nil
+	s.later, s.focusOn, s.status, s.confirm, s.toBottom = nil, nil, nil, nil, false
 	view := s.view()
-	s.root.Objects = []fyne.CanvasObject{container.NewVScroll(view)}
+	sc := container.NewVScroll(view)
+	s.root.Objects = []fyne.CanvasObject{sc}
 	s.root.Refresh()
+	if s.toBottom {
+		sc.ScrollToBottom()
+	}
 	if s.focusOn != nil {
 		if s.building {
 			s.k.focus = s.focusOn
@@ -1054,6 +1059,14 @@ func (s *upgradeScreen) doConfirm() {
 
 func (s *upgradeScreen) resultView() fyne.CanvasObject {
 	k, f := s.k, s.f
+	if f.unbind != nil && f.unbind.rebind {
+		// Unbind-then-bind in progress: a short reminder instead of the
+		// large refusal, so the sub-form is in view.
+		return container.NewVBox(
+			note(T("Only one card of each form per person: the old card is unbound first, then the new card is bound."), widget.WarningImportance),
+			widget.NewLabel(T("Card:")+" "+f.card.MaskedNumber()+"   "+T("Person:")+" "+maskedPerson(f.holder.id, k.lang)),
+			s.unbindView())
+	}
 	b := NewBanner()
 	r := app.UpgradeResult{}
 	if f.result != nil {
@@ -1147,6 +1160,7 @@ func (s *upgradeScreen) limitOffer(r app.UpgradeResult) fyne.CanvasObject {
 func (s *upgradeScreen) unbindView() fyne.CanvasObject {
 	k, f := s.k, s.f
 	u := f.unbind
+	s.toBottom = true
 	target := formLabel(u.target.Form) + " " + u.target.CardMasked
 	box := container.NewVBox(heading(T("Unbind {{.Card}}", map[string]any{"Card": target})))
 	cancel := k.newButton(T("Cancel"), func() {
