@@ -12,7 +12,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
-	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -318,23 +317,27 @@ func note(s string, imp widget.Importance) *widget.Label {
 }
 
 // stepBar shows the steps of a flow with the current one highlighted, so
-// the clerk always knows where they are: "1 Document › 2 Card › …".
+// the clerk always knows where they are: "1 Document › 2 Card › …". It is
+// one wrapping line, so six proxy steps never widen the window.
 func stepBar(names []string, current int) fyne.CanvasObject {
-	box := container.NewHBox()
+	var segs []widget.RichTextSegment
 	for i, n := range names {
 		if i > 0 {
-			box.Add(widget.NewLabel("›"))
+			segs = append(segs, &widget.TextSegment{Text: "  ›  ", Style: widget.RichTextStyleInline})
 		}
-		l := widget.NewLabel(n)
-		if i == current {
-			l.TextStyle.Bold = true
-			l.Importance = widget.HighImportance
-		} else if i > current {
-			l.Importance = widget.LowImportance
+		st := widget.RichTextStyleInline
+		switch {
+		case i == current:
+			st.TextStyle.Bold = true
+			st.ColorName = theme.ColorNamePrimary
+		case i > current:
+			st.ColorName = theme.ColorNameDisabled
 		}
-		box.Add(l)
+		segs = append(segs, &widget.TextSegment{Text: n, Style: st})
 	}
-	return box
+	rt := widget.NewRichText(segs...)
+	rt.Wrapping = fyne.TextWrapWord
+	return rt
 }
 
 // formatAge says how long ago t was, coarsely ("3 min", "2 h").

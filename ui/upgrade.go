@@ -143,7 +143,7 @@ type upgradeScreen struct {
 	cancel   context.CancelFunc
 	later    []func()
 	focusOn  fyne.Focusable
-	toBottom bool // scroll to the end (an unbind sub-form below a long page)
+	toBottom bool          // scroll to the end (an unbind sub-form below a long page)
 	status   *widget.Label // reader status of the current step
 	confirm  *deskButton
 }
