@@ -299,6 +299,16 @@ func bigText(s string, factor float32) *canvas.Text {
 	return t
 }
 
+// numberSize is the bigText factor for a card number: as large as fits
+// beside the navigation even for a 19-digit transport-union number
+// (canvas text does not wrap, and a too-wide line would widen the window).
+func numberSize(n string) float32 {
+	if len(n) > 16 {
+		return 1.15
+	}
+	return 1.5
+}
+
 // heading is a bold label at heading size.
 func heading(s string) *widget.Label {
 	l := widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})

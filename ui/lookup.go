@@ -145,7 +145,7 @@ func (s *lookupScreen) resultView() []fyne.CanvasObject {
 		return nil
 	}
 	r := st.result
-	out := []fyne.CanvasObject{widget.NewSeparator(), widget.NewLabel(T("Card number")), bigText(r.Grouped, 2.2),
+	out := []fyne.CanvasObject{widget.NewSeparator(), widget.NewLabel(T("Card number")), bigText(r.Grouped, 1.3*numberSize(r.Number)),
 		heading(kindLabel(r.Kind) + "  ·  " + formLabel(r.Form))}
 	switch {
 	case !r.Known && r.Reason == string(app.CentralNotFound):
@@ -175,7 +175,7 @@ func (s *lookupScreen) resultView() []fyne.CanvasObject {
 			line = ex.EN
 		}
 		if strings.TrimSpace(line) != "" {
-			out = append(out, widget.NewLabel(line))
+			out = append(out, note(line, widget.MediumImportance))
 		}
 		return out
 	}

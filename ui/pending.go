@@ -140,7 +140,7 @@ func (s *pendingScreen) draw() {
 			facts += " · " + why
 		}
 		rows = append(rows, container.NewBorder(nil, nil, state, nil,
-			container.NewVBox(widget.NewLabel(detail), note(facts, widget.LowImportance))), widget.NewSeparator())
+			container.NewVBox(note(detail, widget.MediumImportance), note(facts, widget.LowImportance))), widget.NewSeparator())
 	}
 	s.list.Objects = rows
 	s.list.Refresh()

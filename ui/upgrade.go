@@ -599,15 +599,15 @@ func (s *upgradeScreen) bindingsView(d *docState) fyne.CanvasObject {
 		box.Add(widget.NewLabel(T("None yet.")))
 	default:
 		for _, b := range d.bindings.Bindings {
-			row := container.NewHBox(widget.NewLabel(bindingLine(b)))
+			var unbind fyne.CanvasObject
 			if !b.Auto && f.unbind == nil {
-				row.Add(k.newButton(T("Unbind…"), func() {
+				unbind = k.newButton(T("Unbind…"), func() {
 					f.unbind = &unbindState{target: b, key: app.NewIdempotencyKey()}
 					f.unbindDone, f.unbindError = nil, nil
 					f.redraw()
-				}))
+				})
 			}
-			box.Add(row)
+			box.Add(container.NewBorder(nil, nil, nil, unbind, note(bindingLine(b), widget.MediumImportance)))
 		}
 		box.Add(note(T("One physical card and one phone NFC card may be bound per person; special cards do not count."), widget.LowImportance))
 	}
@@ -664,7 +664,7 @@ func (s *upgradeScreen) codeView() fyne.CanvasObject {
 	k, f := s.k, s.f
 	items := []fyne.CanvasObject{
 		heading(T("Verification code from the card holder's phone")),
-		widget.NewLabel(T("Card holder:") + " " + maskedPerson(f.holder.id, k.lang)),
+		note(T("Card holder:")+" "+maskedPerson(f.holder.id, k.lang), widget.MediumImportance),
 	}
 	if f.codeErr != nil {
 		b := NewBanner()
@@ -790,7 +790,7 @@ func (s *upgradeScreen) cardVerdict() verdict {
 
 func (s *upgradeScreen) cardView() fyne.CanvasObject {
 	k, f := s.k, s.f
-	items := []fyne.CanvasObject{widget.NewLabel(T("Card holder:") + " " + maskedPerson(f.holder.id, k.lang))}
+	items := []fyne.CanvasObject{note(T("Card holder:")+" "+maskedPerson(f.holder.id, k.lang), widget.MediumImportance)}
 	back := k.newButton(T("Back"), func() {
 		if f.proxy {
 			f.goTo(stepCode)
@@ -839,7 +839,7 @@ func (s *upgradeScreen) cardView() fyne.CanvasObject {
 	}
 
 	kind := f.cardKind()
-	items = append(items, bigText(app.GroupCardNumber(f.card.Number), 1.6), heading(kindLabel(kind)))
+	items = append(items, bigText(app.GroupCardNumber(f.card.Number), numberSize(f.card.Number)), heading(kindLabel(kind)))
 	switch {
 	case f.looking:
 		items = append(items, note(T("Asking central about this card…"), widget.MediumImportance))
@@ -988,14 +988,14 @@ func (s *upgradeScreen) confirmView() fyne.CanvasObject {
 	items := []fyne.CanvasObject{
 		heading(T("What will happen")),
 		widget.NewLabel(T("Bind this card:")),
-		bigText(card, 0.9),
+		heading(card),
 		widget.NewLabel(T("to this person:")),
-		bigText(maskedPerson(f.holder.id, k.lang), 0.9),
+		heading(maskedPerson(f.holder.id, k.lang)),
 	}
 	if f.proxy {
-		items = append(items, widget.NewLabel(T("on the holder's behalf, by the helper:")+" "+maskedPerson(f.helper.id, k.lang)))
+		items = append(items, note(T("on the holder's behalf, by the helper:")+" "+maskedPerson(f.helper.id, k.lang), widget.MediumImportance))
 		if f.helper.quotaKnown {
-			items = append(items, widget.NewLabel(T("This will be the helper's proxy upgrade {{.N}} of {{.Limit}}.", map[string]any{"N": f.helper.quotaUsed + 1, "Limit": f.helper.quotaLimit})))
+			items = append(items, note(T("This will be the helper's proxy upgrade {{.N}} of {{.Limit}}.", map[string]any{"N": f.helper.quotaUsed + 1, "Limit": f.helper.quotaLimit}), widget.MediumImportance))
 		}
 	}
 	if w := s.limitWarning(); w != "" {
@@ -1064,7 +1064,7 @@ func (s *upgradeScreen) resultView() fyne.CanvasObject {
 		// large refusal, so the sub-form is in view.
 		return container.NewVBox(
 			note(T("Only one card of each form per person: the old card is unbound first, then the new card is bound."), widget.WarningImportance),
-			widget.NewLabel(T("Card:")+" "+f.card.MaskedNumber()+"   "+T("Person:")+" "+maskedPerson(f.holder.id, k.lang)),
+			note(T("Card:")+" "+f.card.MaskedNumber()+"   "+T("Person:")+" "+maskedPerson(f.holder.id, k.lang), widget.MediumImportance),
 			s.unbindView())
 	}
 	b := NewBanner()
@@ -1078,7 +1078,7 @@ func (s *upgradeScreen) resultView() fyne.CanvasObject {
 		card = f.card.MaskedNumber()
 	}
 	items := []fyne.CanvasObject{b,
-		widget.NewLabel(T("Card:") + " " + card + "   " + T("Person:") + " " + maskedPerson(f.holder.id, k.lang))}
+		note(T("Card:")+" "+card+"   "+T("Person:")+" "+maskedPerson(f.holder.id, k.lang), widget.MediumImportance)}
 	if r.Outcome == app.UpgradePending {
 		items = append(items, note(T("The pending list ({{.Key}}) shows its progress. Nothing needs to be done again.", map[string]any{"Key": k.screenKey("pending")}), widget.MediumImportance))
 	}
@@ -1131,7 +1131,7 @@ func (s *upgradeScreen) limitOffer(r app.UpgradeResult) fyne.CanvasObject {
 	}
 	var target *app.Binding
 	for i, b := range existing {
-		box.Add(widget.NewLabel(bindingLine(b)))
+		box.Add(note(bindingLine(b), widget.MediumImportance))
 		if !b.Auto && b.Form == f.card.Form && target == nil {
 			target = &existing[i]
 		}
