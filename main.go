@@ -45,6 +45,7 @@ import (
 	"stationdesk/offline/forward"
 	"stationdesk/offline/gatesim"
 	"stationdesk/offline/ledger"
+	"stationdesk/offline/salesfwd"
 	"stationdesk/offline/syncpub"
 	"stationdesk/offline/verify"
 	"stationdesk/ui"
@@ -196,6 +197,7 @@ type Config struct {
 	Language   string `toml:"language"`
 	TextSize   string `toml:"text_size"`
 	IdleLock   string `toml:"idle_lock"`
+	FareTable  string `toml:"fare_table"`
 	Devices    struct {
 		IDReader       string `toml:"id_reader"`
 		IDReaderBaud   int    `toml:"id_reader_baud"`
@@ -449,9 +451,20 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			prefs.SetString("text_size", string(s))
 		},
 	}
-	if rt.readers != nil {
-		deps.IDReader, deps.CardReader, deps.Scanner = rt.readers.ID, rt.readers.Card, rt.readers.Scanner
+	if rt.devAdmin != nil {
+		deps.IDReader, deps.CardReader, deps.Scanner = rt.devAdmin.IDReader(), rt.devAdmin.CardReader(), rt.devAdmin.Scanner()
+		deps.DeviceAdmin = rt.devAdmin
 	}
+	if rt.gate != nil {
+		deps.Gates, deps.GateSync = rt.gate.Server, rt.gate.Sync
+	}
+	if rt.demoGate != nil {
+		deps.DemoGate = rt.demoGate
+	}
+	if rt.sales != nil {
+		deps.Sales, deps.Shifts, deps.Backlog = rt.sales, rt.shifts, rt.salesFwd
+	}
+	deps.Operators, deps.AuditLog = rt.ledger, rt.ledger
 	if rt.demoDevices != nil {
 		deps.Simulator = rt.demoDevices
 	}
@@ -484,10 +497,14 @@ type deskRuntime struct {
 
 	central     *central.Client
 	upgrades    *app.Upgrades
-	readers     *devices.Set
+	sales       *app.Sales
+	shifts      *app.Shifts
+	salesFwd    *salesfwd.Worker
+	devAdmin    *devices.Admin
 	gate        *verify.Station
 	centralSim  *centralsim.Server // demo mode only
 	demoDevices *sim.Demo          // demo mode only
+	demoGate    *gatesim.DemoGate  // demo mode only
 	// purgers apply each store's retention periods (see startPurge).
 	purgers []func(context.Context, time.Time) error
 }
@@ -547,6 +564,52 @@ func startRuntime(ctx context.Context, cfg Config, stderr io.Writer) (rt *deskRu
 	}
 	rt.startPurge(ctx)
 	return rt, nil
+}
+
+// startTicketWindow builds the ticket-window use cases (issue 5) and starts
+// the worker that forwards sales, exchanges and manual checks to central.
+func (rt *deskRuntime) startTicketWindow(ctx context.Context, cancel context.CancelFunc, cc *central.Client, tokens *app.Tokenizer) error {
+	var fares *app.FareTable
+	var err error
+	switch {
+	case rt.cfg.FareTable != "":
+		fares, err = salesfwd.LoadFares(rt.cfg.FareTable)
+	case rt.cfg.demo:
+		fares, err = salesfwd.ParseFares(assets.FaresDemo)
+	default:
+		rt.log.Warn("no fare_table configured: the ticket window is not available")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fare table: %w", err)
+	}
+	sfw, err := salesfwd.New(salesfwd.Config{Ledger: rt.ledger, Sender: cc, Clock: rt.clock, Logger: rt.log.With("part", "salesfwd")})
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = sfw.Run(ctx) }()
+	rt.closers = append(rt.closers, func() { cancel(); <-done })
+	rt.salesFwd = sfw
+	rt.sales, err = app.NewSales(app.SalesConfig{Store: rt.ledger, Audit: rt.ledger, Cards: rt.devAdmin.CardReader(), Tokens: tokens, Fares: fares,
+		Health: salesfwd.Central{Client: cc}, Welfare: salesfwd.Central{Client: cc}, Auth: rt.ledger, Station: rt.cfg.StationID,
+		Forwarded: sfw.Kick, Clock: rt.clock, Logger: rt.log.With("part", "sales")})
+	if err != nil {
+		return err
+	}
+	up := rt.upgrades
+	rt.shifts, err = app.NewShifts(app.ShiftsConfig{Store: rt.ledger, ExportDir: rt.cfg.DataDir, Clock: rt.clock, Logger: rt.log.With("part", "shifts"),
+		PendingUpgrades: func(ctx context.Context) (int, error) {
+			list, err := up.Pending(ctx, 1000)
+			n := 0
+			for _, p := range list {
+				if p.State == app.PendingWaiting {
+					n++
+				}
+			}
+			return n, err
+		}})
+	return err
 }
 
 // settledPendingDays is how long a settled pending upgrade stays in the
@@ -641,14 +704,32 @@ func (rt *deskRuntime) startServices(ctx context.Context) error {
 		token = strings.TrimSpace(string(b))
 	}
 
-	set, err := devices.Start(ctx, devCfg, rt.board, rt.clock, rt.log.With("part", "devices"))
+	// The supervisor's choice in Settings (devices.json) wins over the
+	// configuration file and the demo ptys.
+	settingsPath := filepath.Join(cfg.DataDir, devices.SettingsFile)
+	if merged, err := devices.LoadSettings(settingsPath, devCfg); err != nil {
+		rt.log.Warn("device settings file ignored", "err", err)
+	} else {
+		devCfg = merged
+	}
+	var extraPorts []app.PortInfo
+	if rt.demoDevices != nil {
+		p := rt.demoDevices.Ports()
+		extraPorts = []app.PortInfo{
+			{Path: p.IDReader, Description: "simulated ID-card reader (pty)"},
+			{Path: p.CardReader, Description: "simulated transit-card reader (pty)"},
+			{Path: p.Scanner, Description: "simulated QR scanner (pty)"},
+		}
+	}
+	adm, err := devices.StartAdmin(ctx, devices.AdminConfig{Config: devCfg, SettingsPath: settingsPath, Board: rt.board, Clock: rt.clock,
+		Logger: rt.log.With("part", "devices"), Audit: rt.ledger, Terminal: cfg.TerminalID, ExtraPorts: extraPorts})
 	if err != nil {
 		return err
 	}
-	rt.readers = set
+	rt.devAdmin = adm
 	// Cancel before waiting: closers run in reverse order, after this one
 	// the context would still be live.
-	rt.closers = append(rt.closers, func() { cancel(); set.Wait() })
+	rt.closers = append(rt.closers, func() { cancel(); adm.Wait() })
 
 	if centralURL != "" {
 		timeout, _ := time.ParseDuration(cfg.Central.Timeout)
@@ -679,6 +760,9 @@ func (rt *deskRuntime) startServices(ctx context.Context) error {
 			return err
 		}
 		rt.upgrades = up
+		if err := rt.startTicketWindow(ctx, cancel, cc, tokens); err != nil {
+			return err
+		}
 		w, err := forward.New(forward.Config{Outbox: outbox, Completer: up, Clock: rt.clock, Logger: rt.log.With("part", "forward")})
 		if err != nil {
 			return err
@@ -710,6 +794,14 @@ func (rt *deskRuntime) startServices(ctx context.Context) error {
 		}
 		rt.gate = st
 		rt.closers = append(rt.closers, func() { st.Stop() })
+		if cfg.demo {
+			dg, err := gatesim.NewDemoGate(ctx, "http://"+st.Addr.String(), st.Server, rt.centralSim.RideQRFunc(syncpub.DemoKeys()),
+				gatesim.DemoGateOptions{Clock: rt.clock})
+			if err != nil {
+				return fmt.Errorf("simulated gate: %w", err)
+			}
+			rt.demoGate = dg
+		}
 	}
 	return nil
 }

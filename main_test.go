@@ -332,7 +332,7 @@ func TestDemoRuntime(t *testing.T) {
 			t.Error("closing the demo runtime hangs")
 		}
 	}()
-	if rt.upgrades == nil || rt.readers == nil || rt.gate == nil || rt.demoDevices == nil {
+	if rt.upgrades == nil || rt.sales == nil || rt.shifts == nil || rt.devAdmin == nil || rt.gate == nil || rt.demoDevices == nil || rt.demoGate == nil {
 		t.Fatalf("demo runtime incomplete: %+v", rt)
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -357,7 +357,7 @@ func TestDemoRuntime(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got := make(chan error, 1)
-	go func() { _, err := rt.readers.ID.ReadID(ctx); got <- err }()
+	go func() { _, err := rt.devAdmin.IDReader().ReadID(ctx); got <- err }()
 	time.Sleep(300 * time.Millisecond)
 	if err := rt.demoDevices.PlaceIDCard(items[0].ID); err != nil {
 		t.Fatal(err)
