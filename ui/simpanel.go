@@ -68,7 +68,7 @@ func (p *simPanel) readerSection(title string, dev app.SimDevice, items []app.De
 		lift()
 		p.result.Set(ToneInfo, T("Card lifted"))
 	})
-	return widget.NewCard(title, "", container.NewVBox(
+	return section(title, container.NewVBox(
 		sel,
 		container.NewGridWithColumns(2, placeBtn, liftBtn),
 		p.plugCheck(dev),
@@ -115,7 +115,7 @@ func (p *simPanel) scannerSection() fyne.CanvasObject {
 		p.result.Set(ToneInfo, T("Code scanned"), fmt.Sprintf("%d %s", len([]rune(code.Text)), T("characters")))
 	}
 	code.OnSubmitted = func(string) { scan() }
-	return widget.NewCard(T("QR scanner"), "", container.NewVBox(
+	return section(T("QR scanner"), container.NewVBox(
 		container.NewBorder(nil, nil, nil, widget.NewButton(T("Scan"), scan), code),
 		p.plugCheck(app.SimScanner),
 	))
@@ -156,9 +156,9 @@ func (p *simPanel) centralSection() fyne.CanvasObject {
 		})
 	}
 	refresh()
-	return widget.NewCard(T("Simulated central"), "", container.NewVBox(
+	return section(T("Simulated central"), container.NewVBox(
 		online,
-		widget.NewLabelWithStyle(T("Verification codes sent to holders' phones:"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		widget.NewLabel(T("Verification codes sent to holders' phones:")),
 		codes,
 		widget.NewButton(T("Refresh codes"), refresh),
 	))
@@ -201,5 +201,5 @@ func (p *simPanel) healthSection() fyne.CanvasObject {
 			p.result.Set(ToneInfo, T("Health changed"), labels[i]+": "+colourLabels[c]+", "+ageLabels[a])
 		})
 	})
-	return widget.NewCard(T("Demo rider health"), "", container.NewVBox(who, container.NewGridWithColumns(2, colour, age), apply))
+	return section(T("Demo rider health"), container.NewVBox(who, container.NewGridWithColumns(2, colour, age), apply))
 }
