@@ -207,7 +207,11 @@ func waitReaderSkip[T any](ctx context.Context, read func(context.Context) (T, e
 	})
 }
 
-// lastCards remembers, per desk, the number of the last card a flow took
+// cardID identifies a card as read: its number, and its kind for cards
+// without a transit number (UnionPay cards, wearables).
+func cardID(c app.Card) string { return c.Number + "/" + string(c.Kind) }
+
+// lastCards remembers, per desk, the cardID of the last card a flow took
 // (memory only), so the card left on the reader by the previous rider is
 // not taken for the next one.
 var lastCards = map[*Desk]string{}
@@ -376,4 +380,14 @@ func (k *Desk) screenKey(id string) string {
 		}
 	}
 	return ""
+}
+
+// queryMsg is the message for a failed read-only query to central: when
+// central cannot be reached, a plain "cannot be reached" (the client's
+// outcome-unknown wording is about state-changing requests).
+func (k *Desk) queryMsg(err error) string {
+	if app.ErrorCode(err) == app.CodeUnavailable {
+		return T("Central cannot be reached right now.")
+	}
+	return k.msg(err)
 }

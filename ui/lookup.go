@@ -28,6 +28,7 @@ func init() {
 // number is not personal data by itself; the holder appears masked).
 type lookupState struct {
 	text   string
+	last   string // cardID of the card last read here (it may still lie on the reader)
 	result *app.CardLookup
 	err    error
 	busy   bool
@@ -112,16 +113,14 @@ func (s *lookupScreen) show() {
 		k.w.Canvas().Focus(num)
 	}
 	if k.d.CardReader != nil && !st.busy {
-		seq, last := st.seq, ""
-		if st.result != nil {
-			last = st.result.Number
-		}
+		seq, last := st.seq, st.last
 		// The card just looked up still lies on the reader: pass it over
 		// until it is lifted (or placed again), or it would be looked up
 		// again and again.
-		skip := func(c app.Card, lying bool) bool { return lying && last != "" && c.Number == last }
+		skip := func(c app.Card, lying bool) bool { return lying && last != "" && cardID(c) == last }
 		waitReaderSkip(ctx, k.d.CardReader.ReadCard, skip, nil, func(c app.Card) {
 			if st.seq == seq {
+				st.last = cardID(c)
 				s.lookUp(c)
 			}
 		}, func(err error) {
@@ -145,9 +144,15 @@ func (s *lookupScreen) resultView() []fyne.CanvasObject {
 		return nil
 	}
 	r := st.result
-	out := []fyne.CanvasObject{widget.NewSeparator(), widget.NewLabel(T("Card number")), bigText(r.Grouped, 1.3*numberSize(r.Number)),
-		heading(kindLabel(r.Kind) + "  ·  " + formLabel(r.Form))}
+	out := []fyne.CanvasObject{widget.NewSeparator()}
+	if r.Number != "" {
+		out = append(out, widget.NewLabel(T("Card number")), bigText(r.Grouped, 1.3*numberSize(r.Number)))
+	} else {
+		out = append(out, note(T("This card carries no transit card number."), widget.MediumImportance))
+	}
+	out = append(out, heading(kindLabel(r.Kind)+"  ·  "+formLabel(r.Form)))
 	switch {
+	case r.Number == "":
 	case !r.Known && r.Reason == string(app.CentralNotFound):
 		out = append(out, note(T("Central has no record of this card number: check the number."), widget.WarningImportance))
 	case !r.Known:
@@ -189,6 +194,15 @@ func (s *lookupScreen) lookUp(c app.Card) {
 		return
 	}
 	if strings.TrimSpace(c.Number) == "" {
+		if c.Kind == "" || c.Kind == app.CardUnknown {
+			return
+		}
+		// Read from the reader without a transit number (a UnionPay card,
+		// a wearable): the kind says all the desk can say.
+		ex := app.Explain(c)
+		st.result, st.err = &app.CardLookup{Kind: c.Kind, Form: c.Form, Upgradeable: ex.Upgradeable, Explanation: ex}, nil
+		st.seq++
+		st.redraw()
 		return
 	}
 	st.busy, st.err = true, nil

@@ -40,6 +40,8 @@ func TestCardLookup(t *testing.T) {
 			[]string{"1000 2000 01", "Bound (upgraded) to 1**************036"}, ToneNone},
 		{"UnionPayTyped", app.Card{Number: demo.UnionPayNumber}, true,
 			[]string{"6216 6100 0000 0099", "UnionPay card", "UnionPay cards cannot be upgraded.", "银联卡不能升级。"}, ToneError},
+		{"UnionPayReadWithoutNumber", app.Card{Kind: app.CardUnionPay, Form: app.FormPhysical}, false,
+			[]string{"UnionPay cards cannot be upgraded.", "This card carries no transit card number.", "UnionPay card"}, ToneError},
 		{"SpecialCard", app.Card{Number: demo.CivilAffairsNo, Kind: app.CardCivilAffairs, Form: app.FormPhysical}, false,
 			[]string{"1000 7000 01", "Upgraded automatically by the backend (special card)."}, ToneInfo},
 		{"UnknownNumber", app.Card{Number: "1234 5678 90"}, true,

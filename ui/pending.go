@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -126,7 +127,10 @@ func (s *pendingScreen) draw() {
 		if it.Kind == app.PendingUnbind {
 			kind = T("Unbind")
 		}
-		detail := fmt.Sprintf("%s  %s", kind, it.Subject)
+		// The subject is the use case's masked English summary ("bind
+		// ******0006 → GBR 5******72"); its verb is shown translated.
+		subj := strings.TrimPrefix(strings.TrimPrefix(it.Subject, "unbind "), "bind ")
+		detail := fmt.Sprintf("%s  %s", kind, subj)
 		facts := T("{{.N}} attempts", map[string]any{"N": it.Attempts}) + " · " + T("saved") + " " + formatAge(now, it.Created)
 		if it.State == app.PendingWaiting && !it.NextTry.IsZero() {
 			facts += " · " + T("next try {{.Time}}", map[string]any{"Time": it.NextTry.In(time.Local).Format("15:04:05")})
@@ -140,7 +144,7 @@ func (s *pendingScreen) draw() {
 			facts += " · " + why
 		}
 		rows = append(rows, container.NewBorder(nil, nil, state, nil,
-			container.NewVBox(note(detail, widget.MediumImportance), note(facts, widget.LowImportance))), widget.NewSeparator())
+			container.NewVBox(note(detail, widget.MediumImportance), note(facts, widget.MediumImportance))), widget.NewSeparator())
 	}
 	s.list.Objects = rows
 	s.list.Refresh()

@@ -357,6 +357,11 @@ func (s *upgradeScreen) docView(d *docState, isHelper bool) fyne.CanvasObject {
 	typ.OnChanged = func(string) {
 		d.typ = max(typ.SelectedIndex(), 0)
 		validate()
+		if app.DocTypes[d.typ] == app.DocPassport {
+			k.w.Canvas().Focus(nat)
+		} else {
+			k.w.Canvas().Focus(num)
+		}
 	}
 	use := func() {
 		d.text, d.nat = num.Text, nat.Text
@@ -511,6 +516,11 @@ func (s *upgradeScreen) compareView(d *docState, isHelper bool) fyne.CanvasObjec
 		}
 		rows = append(rows, widget.NewFormItem(T("Name"), widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})))
 	}
+	if id.Doc.Type() == app.DocPassport || id.Doc.Type() == app.DocForeignPR {
+		if n := id.Doc.Nationality(); n != "" {
+			rows = append(rows, widget.NewFormItem(T("Nationality"), widget.NewLabel(n)))
+		}
+	}
 	if !id.Birth.IsZero() {
 		rows = append(rows, widget.NewFormItem(T("Date of birth"), widget.NewLabel(id.Birth.Format("2006-01-02"))))
 	}
@@ -544,7 +554,7 @@ func (s *upgradeScreen) compareView(d *docState, isHelper bool) fyne.CanvasObjec
 	if isHelper {
 		switch {
 		case d.quotaErr != nil:
-			items = append(items, note(T("Could not ask central for the helper's count:")+" "+k.msg(d.quotaErr)+" "+T("Central will check it when binding."), widget.WarningImportance))
+			items = append(items, note(T("Could not ask central for the helper's count:")+" "+k.queryMsg(d.quotaErr)+" "+T("Central will check it when binding."), widget.WarningImportance))
 		case !d.quotaKnown:
 			items = append(items, note(T("Asking central how many proxy upgrades this helper has used…"), widget.MediumImportance))
 		default:
@@ -592,7 +602,7 @@ func (s *upgradeScreen) bindingsView(d *docState) fyne.CanvasObject {
 	}
 	switch {
 	case d.bindErr != nil:
-		box.Add(note(T("Could not ask central:")+" "+k.msg(d.bindErr), widget.WarningImportance))
+		box.Add(note(T("Could not ask central:")+" "+k.queryMsg(d.bindErr), widget.WarningImportance))
 	case d.bindings == nil:
 		box.Add(note(T("Asking central…"), widget.MediumImportance))
 	case len(d.bindings.Bindings) == 0:
@@ -609,7 +619,7 @@ func (s *upgradeScreen) bindingsView(d *docState) fyne.CanvasObject {
 			}
 			box.Add(container.NewBorder(nil, nil, nil, unbind, note(bindingLine(b), widget.MediumImportance)))
 		}
-		box.Add(note(T("One physical card and one phone NFC card may be bound per person; special cards do not count."), widget.LowImportance))
+		box.Add(note(T("One physical card and one phone NFC card may be bound per person; special cards do not count."), widget.MediumImportance))
 	}
 	return box
 }
@@ -839,7 +849,12 @@ func (s *upgradeScreen) cardView() fyne.CanvasObject {
 	}
 
 	kind := f.cardKind()
-	items = append(items, bigText(app.GroupCardNumber(f.card.Number), numberSize(f.card.Number)), heading(kindLabel(kind)))
+	if f.card.Number != "" {
+		items = append(items, bigText(app.GroupCardNumber(f.card.Number), numberSize(f.card.Number)))
+	} else {
+		items = append(items, note(T("This card carries no transit card number."), widget.MediumImportance))
+	}
+	items = append(items, heading(kindLabel(kind)))
 	switch {
 	case f.looking:
 		items = append(items, note(T("Asking central about this card…"), widget.MediumImportance))
@@ -927,7 +942,7 @@ func (s *upgradeScreen) limitWarning() string {
 func (s *upgradeScreen) waitCard(avoid string, take func(app.Card)) func() {
 	return func() {
 		f, seq, status, k := s.f, s.f.seq, s.status, s.k
-		skip := func(c app.Card, lying bool) bool { return lying && avoid != "" && c.Number == avoid }
+		skip := func(c app.Card, lying bool) bool { return lying && avoid != "" && cardID(c) == avoid }
 		waitReaderSkip(s.ctx, k.d.CardReader.ReadCard, skip, func(c app.Card) {
 			if status != nil {
 				status.Importance = widget.WarningImportance
@@ -955,9 +970,13 @@ func (s *upgradeScreen) acceptCard(c app.Card) {
 	}
 	f.card, f.haveCard, f.cardText, f.look, f.lookErr, f.looking = c, true, "", nil, nil, true
 	f.seq++
-	k.setLastCard(c.Number)
+	k.setLastCard(cardID(c))
 	seq := f.seq
-	if k.op == nil {
+	if k.op == nil || c.Number == "" {
+		// A UnionPay card or a wearable has no transit number: its kind
+		// from the reader is all there is (and enough to refuse it).
+		f.looking = false
+		f.redraw()
 		return
 	}
 	op := *k.op
@@ -1174,7 +1193,7 @@ func (s *upgradeScreen) unbindView() fyne.CanvasObject {
 		if k.d.CardReader != nil {
 			s.status = note(T("Waiting for the card reader…"), widget.MediumImportance)
 			box.Add(s.status)
-			s.later = append(s.later, s.waitCard(f.card.Number, func(c app.Card) { s.takeUnbindCard(c.Number) }))
+			s.later = append(s.later, s.waitCard(cardID(f.card), func(c app.Card) { s.takeUnbindCard(c.Number) }))
 		}
 		num := k.newEntry()
 		num.SetPlaceHolder(T("Number of the card to unbind"))

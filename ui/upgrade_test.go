@@ -86,6 +86,7 @@ func TestNonUpgradeableCardStopsAtCard(t *testing.T) {
 	}{
 		{"ReadUnionPay", app.Card{Number: demo.UnionPayNumber, Kind: app.CardUnionPay, Form: app.FormPhysical}, false, "UnionPay cards cannot be upgraded."},
 		{"TypedUnionPay", app.Card{Number: demo.UnionPayNumber}, true, "UnionPay cards cannot be upgraded."},
+		{"ReadUnionPayWithoutNumber", app.Card{Kind: app.CardUnionPay, Form: app.FormPhysical}, false, "UnionPay cards cannot be upgraded."},
 		{"ReadDigitalRMB", app.Card{Number: demo.DCEPNumber, Kind: app.CardDCEPWearable, Form: app.FormPhysical}, false, "Digital-RMB wearables cannot be upgraded."},
 	}
 	for _, c := range cases {
