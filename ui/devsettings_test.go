@@ -62,10 +62,6 @@ func (f *fakeAdmin) Apply(_ context.Context, s app.DeviceSettings, op string) er
 	return nil
 }
 
-func itoa(n int) string {
-	return strings.TrimSpace(strings.Replace(time.Duration(n).String(), "ns", "", 1))
-}
-
 type devRig struct {
 	t     *testing.T
 	desk  *Desk

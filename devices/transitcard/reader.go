@@ -214,12 +214,6 @@ func (r *Reader) nextJob() *job {
 	return j
 }
 
-func (r *Reader) hasJob() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.jobs) > 0
-}
-
 var (
 	errNoResponse = errors.New("transitcard: no response")
 	errCardGone   = errors.New("transitcard: card left the field")

@@ -59,8 +59,6 @@ func (f *fakeReader) placeBlank() string {
 
 func (f *fakeReader) place(t token) { f.mu.Lock(); f.cur = &t; f.mu.Unlock() }
 
-func (f *fakeReader) lift() { f.mu.Lock(); f.cur = nil; f.mu.Unlock() }
-
 func (f *fakeReader) ReadCard(ctx context.Context) (app.Card, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

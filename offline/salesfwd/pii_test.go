@@ -62,6 +62,9 @@ func TestNoPersonalDataInLogsOrFormats(t *testing.T) {
 	values = append(values, ex)
 	e.drain()
 	items, st, err := e.fwd.Backlog(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
 	values = append(values, items, st)
 	rep, _ := e.shifts.Report(ctx)
 	values = append(values, rep)
