@@ -153,6 +153,7 @@ const lyingFor = 250 * time.Millisecond
 func waitReaderSkip[T any](ctx context.Context, read func(context.Context) (T, error), skip func(v T, lying bool) bool, onSkip func(T), onValue func(T), onErr func(error)) {
 	spawn(func() {
 		skipped := false
+		pauseSkip := 500 * time.Millisecond
 		for {
 			start := time.Now()
 			v, err := read(ctx)
@@ -171,11 +172,14 @@ func waitReaderSkip[T any](ctx context.Context, read func(context.Context) (T, e
 				if !tickers {
 					return
 				}
+				// The reader answers at once while the card lies there
+				// (and the driver logs each read): back off to 3 s.
 				select {
 				case <-ctx.Done():
 					return
-				case <-time.After(700 * time.Millisecond):
+				case <-time.After(pauseSkip):
 				}
+				pauseSkip = min(2*pauseSkip, 3*time.Second)
 				continue
 			}
 			if err == nil {
