@@ -215,9 +215,18 @@ func waitReaderSkip[T any](ctx context.Context, read func(context.Context) (T, e
 // without a transit number (UnionPay cards, wearables).
 func cardID(c app.Card) string { return c.Number + "/" + string(c.Kind) }
 
+// cardName is how a card read is named on screen: its masked number, or
+// its kind when it has no transit number.
+func cardName(c app.Card) string {
+	if c.Number == "" {
+		return kindLabel(c.Kind)
+	}
+	return c.MaskedNumber()
+}
+
 // lastCards remembers, per desk, the cardID of the last card a flow took
-// (memory only), so the card left on the reader by the previous rider is
-// not taken for the next one.
+// or looked up (memory only), so the card left on the reader by the
+// previous rider — or after a look-up — is not taken for the next one.
 var lastCards = map[*Desk]string{}
 
 func (k *Desk) lastCard() string {

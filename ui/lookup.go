@@ -121,6 +121,7 @@ func (s *lookupScreen) show() {
 		waitReaderSkip(ctx, k.d.CardReader.ReadCard, skip, nil, func(c app.Card) {
 			if st.seq == seq {
 				st.last = cardID(c)
+				k.setLastCard(st.last)
 				s.lookUp(c)
 			}
 		}, func(err error) {

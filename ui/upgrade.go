@@ -858,6 +858,8 @@ func (s *upgradeScreen) cardView() fyne.CanvasObject {
 	switch {
 	case f.looking:
 		items = append(items, note(T("Asking central about this card…"), widget.MediumImportance))
+	case f.look != nil && f.look.Known && f.look.Bound && f.look.HolderDocMasked == f.holder.id.Doc.Masked():
+		items = append(items, note(T("Central: this card is already bound to this person."), widget.MediumImportance))
 	case f.look != nil && f.look.Known && f.look.Bound:
 		items = append(items, note(T("Central: this card is bound to {{.Doc}}.", map[string]any{"Doc": f.look.HolderDocMasked}), widget.WarningImportance))
 	case f.look != nil && f.look.Known:
@@ -946,7 +948,7 @@ func (s *upgradeScreen) waitCard(avoid string, take func(app.Card)) func() {
 		waitReaderSkip(s.ctx, k.d.CardReader.ReadCard, skip, func(c app.Card) {
 			if status != nil {
 				status.Importance = widget.WarningImportance
-				status.SetText(T("The card on the reader ({{.Card}}) is not the one wanted here: lift it, then place the right card.", map[string]any{"Card": c.MaskedNumber()}))
+				status.SetText(T("The card on the reader ({{.Card}}) is not the one wanted here: lift it, then place the right card.", map[string]any{"Card": cardName(c)}))
 			}
 		}, func(c app.Card) {
 			if f.seq == seq {

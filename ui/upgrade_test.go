@@ -121,6 +121,7 @@ func TestSpecialCardSaysAlreadyUpgraded(t *testing.T) {
 	h.placeID(rider(t, "elder-special").Identity)
 	h.tap("下一步 (回车)")
 	h.placeCard(demoCard(t, "1000400001"))
+	h.wantText("own special card", "中心系统：此卡已绑定本人。")
 	b := h.banner()
 	if b.Tone() != ToneInfo || !strings.Contains(b.Text(), "已自动升级") || !strings.Contains(b.Text(), "养老助残卡") {
 		t.Fatalf("banner %v %q", b.Tone(), b.Text())
