@@ -175,6 +175,8 @@ func (s *lookupScreen) resultView() []fyne.CanvasObject {
 			ex = app.ExplainReason(string(app.CentralNotUpgradeable))
 		}
 		b.Set(ToneError, headNoUpgrade.in(k.lang), explainLines(ex, k.lang)...)
+	case r.Bound:
+		return out // bound: "can be upgraded" would only confuse
 	default:
 		line := ex.ZH
 		if k.lang == app.LangEN {
