@@ -7,6 +7,7 @@ package ui
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -99,10 +100,14 @@ type Desk struct {
 	focus fyne.Focusable
 	// simShown: the demo simulator drawer is open (Ctrl+D).
 	simShown bool
-	// What the document-check screen holds, so a language switch keeps it.
-	docCheckText string
-	docCheckType int
-	stopIdle     context.CancelFunc
+	// leaves are the cleanups of the screen on show; states the screens'
+	// state kept across rebuilds (see keepState in frame.go).
+	leaves []func()
+	states map[string]any
+	// lastCardID: see lastCard in flow.go.
+	lastCardMu sync.Mutex
+	lastCardID string
+	stopIdle   context.CancelFunc
 }
 
 // NewDesk prepares the interface in window w. It sets the theme and the
@@ -213,7 +218,7 @@ func (k *Desk) rebuild() {
 		k.showLogin("", "")
 		return
 	}
-	k.showFrame(k.current)
+	k.showFrame(k.current, true)
 }
 
 func (k *Desk) toggleLanguage() {
@@ -266,7 +271,7 @@ func (k *Desk) globalShortcut(cs *desktop.CustomShortcut) bool {
 			return false
 		}
 		k.simShown = !k.simShown
-		k.showFrame(k.current)
+		k.showFrame(k.current, true)
 	default:
 		return false
 	}
@@ -281,9 +286,6 @@ func (k *Desk) globalKey(ev *fyne.KeyEvent) bool {
 	}
 	for _, s := range k.screens {
 		if k.op != nil && s.key != "" && s.key == ev.Name {
-			if s.id != k.current {
-				k.clearScreenState()
-			}
 			k.showScreen(s.id)
 			return true
 		}
@@ -339,8 +341,8 @@ func (k *Desk) Lock() {
 func (k *Desk) lockWith(reason string) {
 	id := k.op.ID
 	k.d.Log.Info("desk locked", "operator", id)
-	k.op, k.sess = nil, nil
-	k.clearScreenState()
+	k.leaveScreen(false)
+	k.op, k.sess, k.current = nil, nil, ""
 	k.showLogin(id, reason)
 }
 
@@ -353,7 +355,7 @@ func (k *Desk) loggedIn(op app.Operator) {
 	if v := k.visibleScreens(); len(v) > 0 {
 		first = v[0].id
 	}
-	k.showFrame(first)
+	k.showFrame(first, false)
 }
 
 // Logout ends the session and shows the login screen.
@@ -361,7 +363,7 @@ func (k *Desk) Logout() {
 	if k.op != nil {
 		k.d.Log.Info("operator logged out", "operator", k.op.ID)
 	}
-	k.op, k.sess = nil, nil
-	k.clearScreenState()
+	k.leaveScreen(false)
+	k.op, k.sess, k.current = nil, nil, ""
 	k.showLogin("", "")
 }

@@ -72,7 +72,7 @@ func (k *Desk) buildDevSettings() fyne.CanvasObject {
 	parts = append(parts, widget.NewSeparator(), section(T("Serial ports found"), container.NewVBox(s.list, container.NewHBox(rescan))))
 	s.root = container.NewVScroll(container.NewVBox(parts...))
 	s.rescan()
-	k.repeatWhileShown("devsettings", s.root, time.Second, func() func() { return s.refreshStates })
+	k.repeatWhileShown(time.Second, func() func() { return s.refreshStates })
 	if devSettingsBuilt != nil {
 		devSettingsBuilt(s)
 	}

@@ -19,7 +19,14 @@ type docCheckScreen struct {
 	types  []string // "auto" then app.DocTypes, aligned with typ.Options
 }
 
+// docCheckState is what the screen holds across a rebuild.
+type docCheckState struct {
+	text string
+	typ  int
+}
+
 func (k *Desk) buildDocCheck() fyne.CanvasObject {
+	st := keepState(k, "doccheck", func() *docCheckState { return &docCheckState{} })
 	s := &docCheckScreen{k: k, result: NewBanner()}
 	s.types = []string{"auto"}
 	opts := []string{T("Recognise automatically")}
@@ -27,15 +34,13 @@ func (k *Desk) buildDocCheck() fyne.CanvasObject {
 		s.types = append(s.types, string(t))
 		opts = append(opts, t.Label(k.lang))
 	}
-	// What was typed survives a language switch (the screen is rebuilt) but
-	// not leaving the screen: see clearScreenState.
 	s.number = k.newEntry()
 	s.number.SetPlaceHolder(T("Document number, e.g. 11010519491231002X or GBR 123456789"))
-	s.number.SetText(k.docCheckText)
+	s.number.SetText(st.text)
 	s.typ = widget.NewSelect(opts, nil)
-	s.typ.SetSelectedIndex(k.docCheckType)
-	s.typ.OnChanged = func(string) { k.docCheckType = s.typ.SelectedIndex(); s.check(false) }
-	s.number.OnChanged = func(v string) { k.touch(); k.docCheckText = v; s.check(false) }
+	s.typ.SetSelectedIndex(st.typ)
+	s.typ.OnChanged = func(string) { st.typ = s.typ.SelectedIndex(); s.check(false) }
+	s.number.OnChanged = func(v string) { k.touch(); st.text = v; s.check(false) }
 	s.number.OnSubmitted = func(string) { s.check(true) }
 	btn := widget.NewButton(T("Check (Enter)"), func() { s.check(true) })
 	btn.Importance = widget.HighImportance

@@ -7,7 +7,6 @@ package ui
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -17,114 +16,6 @@ import (
 
 	"stationdesk/app"
 )
-
-// flowStates holds, per desk, the state of the flow screens (rider data
-// included) so that a rebuild — F12 or a text-size change rebuilds the
-// screen on show — keeps the step the clerk is on. Any other build (the
-// clerk navigated here, logged in again after a lock) forgets everything:
-// a rider's data must not wait on the desk for the next rider. (Opening or
-// closing the demo simulator drawer, Ctrl+D, rebuilds the frame: a rebuild.)
-//
-// Until the frame offers a per-screen state slot cleared by
-// clearScreenState (requested in notes/HANDOFF.md), a rebuild is recognised
-// by its shape: showFrame made a fresh, still empty content container and
-// the operator is the same session (loggedIn makes a new *Operator).
-var (
-	flowMu     sync.Mutex
-	flowStates = map[*Desk]*deskFlows{}
-)
-
-type deskFlows struct {
-	op     *app.Operator
-	states map[string]any
-}
-
-// isRebuild reports whether the screen being built replaces itself after a
-// language or text-size switch (rather than being navigated to).
-func (k *Desk) isRebuild(df *deskFlows) bool {
-	return df != nil && df.op == k.op && k.content != nil && len(k.content.Objects) == 0
-}
-
-// keepState returns the state of screen id kept from the previous build if
-// this build is a rebuild, otherwise
-// a new state made by mk; a fresh visit also forgets every other screen's
-// state. Call it on the UI goroutine at the start of a build.
-func keepState[T any](k *Desk, id string, mk func() *T) *T {
-	flowMu.Lock()
-	defer flowMu.Unlock()
-	df := flowStates[k]
-	if !k.isRebuild(df) {
-		df = &deskFlows{op: k.op, states: map[string]any{}}
-		flowStates[k] = df
-	}
-	if s, ok := df.states[id].(*T); ok {
-		return s
-	}
-	s := mk()
-	df.states[id] = s
-	return s
-}
-
-// leftScreen is called (on the UI goroutine) once screen id is no longer
-// on show: going to another screen, or locking, forgets its state so no
-// rider's data stays in memory; a rebuild of the same screen keeps it.
-func (k *Desk) leftScreen(id string) {
-	flowMu.Lock()
-	defer flowMu.Unlock()
-	if df := flowStates[k]; df != nil && (k.op == nil || k.current != id) {
-		delete(df.states, id)
-	}
-}
-
-// onShown reports, on the UI goroutine, whether root is still the screen on
-// show for the same session. The frame wraps a screen's build in a border
-// container, so root sits one or two levels below content.
-func (k *Desk) onShown(root fyne.CanvasObject, op *app.Operator, content *fyne.Container) bool {
-	if k.op == nil || k.op != op || k.content != content || len(content.Objects) != 1 {
-		return false
-	}
-	var find func(o fyne.CanvasObject, depth int) bool
-	find = func(o fyne.CanvasObject, depth int) bool {
-		if o == root {
-			return true
-		}
-		c, ok := o.(*fyne.Container)
-		if !ok || depth == 0 {
-			return false
-		}
-		for _, ch := range c.Objects {
-			if find(ch, depth-1) {
-				return true
-			}
-		}
-		return false
-	}
-	return find(content.Objects[0], 2)
-}
-
-// whileShown runs stop (on the UI goroutine) once root is no longer on
-// show: the clerk went to another screen, the desk locked, or the screen
-// was rebuilt. It polls every 250 ms; when tickers are off (tests) it does
-// nothing and the caller stops explicitly. The frame has no leave hook yet
-// (requested in notes/HANDOFF.md).
-func (k *Desk) whileShown(root fyne.CanvasObject, stop func()) {
-	if !tickers {
-		return
-	}
-	op, content := k.op, k.content
-	go func() {
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for range t.C {
-			shown := true
-			fyne.DoAndWait(func() { shown = k.onShown(root, op, content) })
-			if !shown {
-				fyne.Do(stop)
-				return
-			}
-		}
-	}()
-}
 
 // waitReader calls read in the background until it returns a value, then
 // hands it to onValue on the UI goroutine. A reader error goes to onErr (the
@@ -224,21 +115,19 @@ func cardName(c app.Card) string {
 	return c.MaskedNumber()
 }
 
-// lastCards remembers, per desk, the cardID of the last card a flow took
-// or looked up (memory only), so the card left on the reader by the
-// previous rider — or after a look-up — is not taken for the next one.
-var lastCards = map[*Desk]string{}
-
+// lastCard is the cardID of the last card a flow took or looked up (memory
+// only), so the card left on the reader by the previous rider — or after a
+// look-up — is not taken for the next one. Safe from any goroutine.
 func (k *Desk) lastCard() string {
-	flowMu.Lock()
-	defer flowMu.Unlock()
-	return lastCards[k]
+	k.lastCardMu.Lock()
+	defer k.lastCardMu.Unlock()
+	return k.lastCardID
 }
 
 func (k *Desk) setLastCard(n string) {
-	flowMu.Lock()
-	defer flowMu.Unlock()
-	lastCards[k] = n
+	k.lastCardMu.Lock()
+	defer k.lastCardMu.Unlock()
+	k.lastCardID = n
 }
 
 // callTimeout bounds a counter-facing use-case call. The central client has

@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"context"
 	"slices"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -69,8 +71,11 @@ func (k *Desk) visibleScreens() []screen {
 	return out
 }
 
-// showFrame shows the logged-in frame with screen id selected.
-func (k *Desk) showFrame(id string) {
+// showFrame shows the logged-in frame with screen id selected. rebuild is
+// true when the same screen is shown again after a language, text-size or
+// drawer change: its state (see keepState) survives; otherwise the clerk
+// navigated and the previous screen's state is forgotten.
+func (k *Desk) showFrame(id string, rebuild bool) {
 	k.screens = k.visibleScreens()
 	k.navButtons = map[string]*widget.Button{}
 	nav := container.NewVBox()
@@ -79,7 +84,7 @@ func (k *Desk) showFrame(id string) {
 		if s.key != "" {
 			label = string(s.key) + "  " + label
 		}
-		b := widget.NewButton(label, func() { k.touch(); k.clearScreenState(); k.showScreen(s.id) })
+		b := widget.NewButton(label, func() { k.touch(); k.showScreen(s.id) })
 		b.Alignment = widget.ButtonAlignLeading
 		k.navButtons[s.id] = b
 		nav.Add(b)
@@ -108,15 +113,26 @@ func (k *Desk) showFrame(id string) {
 	if id == "" && len(k.screens) > 0 {
 		id = k.screens[0].id
 	}
-	k.showScreen(id)
+	k.display(id, rebuild)
 }
 
-// showScreen swaps the content to screen id, if the operator may see it.
+// showScreen navigates to screen id, if the operator may see it: the
+// screen on show is left (its cleanups run, its state is forgotten) and id
+// is built afresh. Showing the screen already on show does nothing.
 func (k *Desk) showScreen(id string) {
+	if id == k.current && k.content != nil && len(k.content.Objects) > 0 {
+		return
+	}
+	k.display(id, false)
+}
+
+// display builds screen id into the content area.
+func (k *Desk) display(id string, rebuild bool) {
 	for _, s := range k.screens {
 		if s.id != id {
 			continue
 		}
+		k.leaveScreen(rebuild)
 		k.current = id
 		for sid, b := range k.navButtons {
 			if sid == id {
@@ -138,10 +154,71 @@ func (k *Desk) showScreen(id string) {
 	}
 }
 
-// clearScreenState forgets what the screens held: leaving a screen (or
-// logging out) must not leave a rider's number behind for the next one.
-func (k *Desk) clearScreenState() {
-	k.docCheckText, k.docCheckType = "", 0
+// Screen lifecycle. A screen's build may register cleanups with onLeave
+// (cancel a reader wait, stop a refresh ticker); they run on the UI
+// goroutine when that build stops being shown: navigation, a rebuild, a
+// lock or a log-out. State that must survive a rebuild (the step of a
+// flow, what was typed) lives in keepState; it is forgotten when the clerk
+// leaves the screen, locks or logs out, so no rider's data waits on the
+// desk for the next rider.
+
+// onLeave registers f to run when the screen being built goes away.
+func (k *Desk) onLeave(f func()) { k.leaves = append(k.leaves, f) }
+
+// leaveScreen runs the cleanups of the screen on show and, unless the
+// screen is about to be rebuilt, forgets the screens' state.
+func (k *Desk) leaveScreen(rebuild bool) {
+	leaves := k.leaves
+	k.leaves = nil
+	for _, f := range leaves {
+		f()
+	}
+	if !rebuild {
+		clear(k.states)
+	}
+}
+
+// keepState returns screen id's state, made by mk on the first build after
+// the clerk navigated to the screen and kept across rebuilds.
+func keepState[T any](k *Desk, id string, mk func() *T) *T {
+	if s, ok := k.states[id].(*T); ok {
+		return s
+	}
+	s := mk()
+	if k.states == nil {
+		k.states = map[string]any{}
+	}
+	k.states[id] = s
+	return s
+}
+
+// repeatWhileShown runs work every d off the UI goroutine and applies what
+// it returns on the UI goroutine, until the screen being built goes away,
+// so a screen nobody sees costs nothing. Tests run without tickers and call
+// the screens' refresh directly.
+func (k *Desk) repeatWhileShown(d time.Duration, work func() func()) {
+	if !tickers {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	k.onLeave(cancel)
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				apply := work()
+				fyne.Do(func() {
+					if ctx.Err() == nil {
+						apply()
+					}
+				})
+			}
+		}
+	}()
 }
 
 // CurrentScreen returns the id of the screen on show.

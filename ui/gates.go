@@ -1,9 +1,7 @@
 package ui
 
 import (
-	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +41,8 @@ type gatesScreen struct {
 	svc    app.GateService
 	root   fyne.CanvasObject
 	result *Banner
+	// left is set when this build stops being shown (see onLeave).
+	left bool
 
 	mode      *widget.Label
 	modeRadio *widget.RadioGroup
@@ -151,9 +151,10 @@ func (k *Desk) buildGates() fyne.CanvasObject {
 		widget.NewSeparator(), section(T("Recent decisions"), container.NewVBox(recentNote, s.recentBox)))
 	s.root = container.NewVScroll(container.NewVBox(parts...))
 	s.reload()
-	k.repeatWhileShown("gates", s.root, gatesRefresh, func() func() {
+	k.onLeave(func() { s.left = true })
+	k.repeatWhileShown(gatesRefresh, func() func() {
 		d := s.collect()
-		return func() { s.apply(d) }
+		return func() { s.tick(d) }
 	})
 	if gatesBuilt != nil {
 		gatesBuilt(s)
@@ -161,50 +162,9 @@ func (k *Desk) buildGates() fyne.CanvasObject {
 	return s.root
 }
 
-// shownAs reports whether root is the content of screen id, on show for a
-// logged-in operator (UI goroutine).
-func (k *Desk) shownAs(id string, root fyne.CanvasObject) bool {
-	if k.op == nil || k.current != id || k.content == nil || len(k.content.Objects) == 0 {
-		return false
-	}
-	c, ok := k.content.Objects[0].(*fyne.Container)
-	return ok && slices.Contains(c.Objects, root)
-}
-
-// repeatWhileShown runs work every d off the UI goroutine and hands what
-// it returns to the UI goroutine, for as long as root is screen id's
-// content. It stops at the first tick after the screen was left (another
-// screen, a rebuild after a language switch, lock or log-out), so a screen
-// nobody sees costs nothing. Tests run without tickers and call the
-// screens' refresh directly.
-func (k *Desk) repeatWhileShown(id string, root fyne.CanvasObject, d time.Duration, work func() func()) {
-	if !tickers {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		t := time.NewTicker(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				apply := work()
-				fyne.Do(func() {
-					if !k.shownAs(id, root) {
-						cancel()
-						return
-					}
-					apply()
-				})
-			}
-		}
-	}()
-}
-
-// shown reports whether the gates screen is on show (UI goroutine).
-func (s *gatesScreen) shown() bool { return s.k.shownAs("gates", s.root) }
+// shown reports whether this build of the gates screen is still on show
+// (UI goroutine).
+func (s *gatesScreen) shown() bool { return !s.left }
 
 // tick applies a reload if the screen is still shown and reports whether
 // it is (UI goroutine); the ticker's step, callable from tests.

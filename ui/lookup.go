@@ -55,10 +55,7 @@ func (k *Desk) buildLookup() fyne.CanvasObject {
 	s.building = true
 	s.show()
 	s.building = false
-	k.whileShown(s.root, func() {
-		s.stop()
-		k.leftScreen("lookup")
-	})
+	k.onLeave(s.stop)
 	return s.root
 }
 

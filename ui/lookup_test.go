@@ -15,9 +15,7 @@ import (
 // placed).
 func (h *upHarness) lookupRedraw() {
 	h.t.Helper()
-	flowMu.Lock()
-	st, _ := flowStates[h.desk].states["lookup"].(*lookupState)
-	flowMu.Unlock()
+	st, _ := h.desk.states["lookup"].(*lookupState)
 	if st == nil {
 		h.t.Fatal("no look-up state")
 	}

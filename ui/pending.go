@@ -55,7 +55,7 @@ func (k *Desk) buildPending() fyne.CanvasObject {
 	s.refresh()
 	if tickers {
 		ctx, cancel := context.WithCancel(context.Background())
-		k.whileShown(s.root, func() { s.dead = true; cancel() })
+		k.onLeave(func() { s.dead = true; cancel() })
 		go func() {
 			t := time.NewTicker(pendingRefresh)
 			defer t.Stop()

@@ -82,9 +82,7 @@ func (k *Desk) buildBuyerScreen(id string, kind app.TicketKind) fyne.CanvasObjec
 	s := &buyerScreen{k: k, id: id, f: f, root: container.NewVBox()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	scroll := container.NewVScroll(s.root)
-	// The frame holds the scroll, not the root: watch what it holds, or the
-	// reader wait would be cancelled at once.
-	k.whileShown(scroll, s.cancel)
+	k.onLeave(s.cancel)
 	s.loadShift()
 	s.redraw()
 	return scroll

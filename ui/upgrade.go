@@ -158,10 +158,7 @@ func (k *Desk) buildUpgrade() fyne.CanvasObject {
 	s.building = true
 	s.show()
 	s.building = false
-	k.whileShown(s.root, func() {
-		s.stop()
-		k.leftScreen("upgrade")
-	})
+	k.onLeave(s.stop)
 	return s.root
 }
 
@@ -253,11 +250,7 @@ func (s *upgradeScreen) newRider() {
 	old.screen = nil
 	*old = upgradeFlow{} // drop the rider's data even if a late answer still holds the flow
 	f := newUpgradeFlow()
-	flowMu.Lock()
-	if df := flowStates[s.k]; df != nil {
-		df.states["upgrade"] = f
-	}
-	flowMu.Unlock()
+	s.k.states["upgrade"] = f
 	f.screen = s
 	s.f = f
 	s.show()

@@ -413,13 +413,7 @@ func newUpHarness(t *testing.T, lang app.Lang) *upHarness {
 // flow returns the upgrade flow on show.
 func (h *upHarness) flow() *upgradeFlow {
 	h.t.Helper()
-	flowMu.Lock()
-	defer flowMu.Unlock()
-	df := flowStates[h.desk]
-	if df == nil {
-		h.t.Fatal("no flow state")
-	}
-	f, _ := df.states["upgrade"].(*upgradeFlow)
+	f, _ := h.desk.states["upgrade"].(*upgradeFlow)
 	if f == nil {
 		h.t.Fatal("no upgrade flow")
 	}
