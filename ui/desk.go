@@ -94,12 +94,13 @@ type Desk struct {
 	current    string
 	screens    []screen
 	content    *fyne.Container
-	navButtons map[string]*widget.Button
+	navButtons map[string]*deskButton
 	statusBar  *StatusBar
 	// focus is the widget a screen's build asks to focus once it is shown.
 	focus fyne.Focusable
 	// simShown: the demo simulator drawer is open (Ctrl+D).
 	simShown bool
+	simAcc   *widget.Accordion // the drawer's sections; which are open survives a rebuild
 	// leaves are the cleanups of the screen on show; states the screens'
 	// state kept across rebuilds (see keepState in frame.go).
 	leaves []func()

@@ -86,6 +86,8 @@ func (h *harness) texts() string {
 			b.WriteString(x.Text + "\n")
 		case *widget.Button:
 			b.WriteString(x.Text + "\n")
+		case *deskButton:
+			b.WriteString(x.Text + "\n")
 		case *widget.RichText:
 			b.WriteString(x.String() + "\n")
 		case *Banner:

@@ -13,7 +13,7 @@ import (
 // whether it is well-formed, which document it is and its masked form.
 type docCheckScreen struct {
 	k      *Desk
-	typ    *widget.Select
+	typ    *deskSelect
 	number *Entry
 	result *Banner
 	types  []string // "auto" then app.DocTypes, aligned with typ.Options
@@ -37,12 +37,12 @@ func (k *Desk) buildDocCheck() fyne.CanvasObject {
 	s.number = k.newEntry()
 	s.number.SetPlaceHolder(T("Document number, e.g. 11010519491231002X or GBR 123456789"))
 	s.number.SetText(st.text)
-	s.typ = widget.NewSelect(opts, nil)
+	s.typ = k.newSelect(opts, nil)
 	s.typ.SetSelectedIndex(st.typ)
 	s.typ.OnChanged = func(string) { st.typ = s.typ.SelectedIndex(); s.check(false) }
 	s.number.OnChanged = func(v string) { k.touch(); st.text = v; s.check(false) }
 	s.number.OnSubmitted = func(string) { s.check(true) }
-	btn := widget.NewButton(T("Check (Enter)"), func() { s.check(true) })
+	btn := k.newButton(T("Check (Enter)"), func() { s.check(true) })
 	btn.Importance = widget.HighImportance
 	form := widget.NewForm(
 		widget.NewFormItem(T("Document type"), s.typ),

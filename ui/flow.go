@@ -134,67 +134,6 @@ func (k *Desk) setLastCard(n string) {
 // its own per-call deadlines; this is the desk's outer limit.
 const callTimeout = 15 * time.Second
 
-// deskButton is a button that works from the keyboard like the rest of the
-// desk: Enter (and Space) press it, and F2–F12 reach the desk while it has
-// the focus (widget.Button reacts to Space only and swallows the rest).
-type deskButton struct {
-	widget.Button
-	k *Desk
-}
-
-func (k *Desk) newButton(label string, tapped func()) *deskButton {
-	b := &deskButton{k: k}
-	b.Text = label
-	b.OnTapped = func() {
-		k.touch()
-		if tapped != nil {
-			tapped()
-		}
-	}
-	b.ExtendBaseWidget(b)
-	return b
-}
-
-// TypedKey implements fyne.Focusable.
-func (b *deskButton) TypedKey(ev *fyne.KeyEvent) {
-	b.k.touch()
-	if b.k.globalKey(ev) {
-		return
-	}
-	switch ev.Name {
-	case fyne.KeyReturn, fyne.KeyEnter:
-		if !b.Disabled() && b.OnTapped != nil {
-			b.OnTapped()
-		}
-	default:
-		b.Button.TypedKey(ev)
-	}
-}
-
-// deskSelect is a Select that lets F2–F12 through while it has the focus.
-type deskSelect struct {
-	widget.Select
-	k *Desk
-}
-
-func (k *Desk) newSelect(options []string, changed func(string)) *deskSelect {
-	s := &deskSelect{k: k}
-	s.Options = options
-	s.PlaceHolder = " "
-	s.OnChanged = changed
-	s.ExtendBaseWidget(s)
-	return s
-}
-
-// TypedKey implements fyne.Focusable.
-func (s *deskSelect) TypedKey(ev *fyne.KeyEvent) {
-	s.k.touch()
-	if s.k.globalKey(ev) {
-		return
-	}
-	s.Select.TypedKey(ev)
-}
-
 // bigText is text larger than a heading: a card number read aloud to an
 // elderly rider, the step the clerk is on. factor multiplies the theme's
 // heading size (which already follows the clerk's text size).

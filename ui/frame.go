@@ -77,22 +77,24 @@ func (k *Desk) visibleScreens() []screen {
 // navigated and the previous screen's state is forgotten.
 func (k *Desk) showFrame(id string, rebuild bool) {
 	k.screens = k.visibleScreens()
-	k.navButtons = map[string]*widget.Button{}
+	k.navButtons = map[string]*deskButton{}
 	nav := container.NewVBox()
 	for _, s := range k.screens {
 		label := T(s.title)
 		if s.key != "" {
 			label = string(s.key) + "  " + label
 		}
-		b := widget.NewButton(label, func() { k.touch(); k.showScreen(s.id) })
+		b := k.newButton(label, func() { k.showScreen(s.id) })
 		b.Alignment = widget.ButtonAlignLeading
 		k.navButtons[s.id] = b
 		nav.Add(b)
 	}
 	who := widget.NewLabelWithStyle(k.op.DisplayName+" · "+k.op.Role.Label(k.lang), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	lock := widget.NewButtonWithIcon(T("Lock (Ctrl+L)"), theme.VisibilityOffIcon(), k.Lock)
-	logout := widget.NewButtonWithIcon(T("Log out"), theme.LogoutIcon(), k.Logout)
-	langBtn := widget.NewButton(T("中文 / English (F12)"), k.toggleLanguage)
+	lock := k.newButton(T("Lock (Ctrl+L)"), k.Lock)
+	lock.Icon = theme.VisibilityOffIcon()
+	logout := k.newButton(T("Log out"), k.Logout)
+	logout.Icon = theme.LogoutIcon()
+	langBtn := k.newButton(T("中文 / English (F12)"), k.toggleLanguage)
 	top := container.NewBorder(nil, nil, who, container.NewHBox(langBtn, lock, logout))
 	if k.d.Mode != "" {
 		mode := widget.NewLabelWithStyle(T(k.d.Mode), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})

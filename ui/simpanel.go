@@ -30,27 +30,39 @@ func (k *Desk) buildSimPanel() fyne.CanvasObject {
 	intro := widget.NewLabel(T("These controls act on the simulated readers and central. Ctrl+D hides this panel."))
 	intro.Wrapping = fyne.TextWrapWord
 
-	sections := []fyne.CanvasObject{title, intro, p.result,
-		p.readerSection(T("ID card reader"), app.SimIDReader, p.sim.IDCards(), p.sim.PlaceIDCard, p.sim.LiftIDCard),
-		p.readerSection(T("Transit card reader"), app.SimCardReader, p.sim.TransitCards(), p.sim.PlaceTransitCard, p.sim.LiftTransitCard),
-		p.scannerSection(),
-	}
+	// An accordion keeps the drawer short: the readers are open, the rest
+	// one click (or Tab + Space) away. Which parts are open survives a
+	// rebuild of the frame.
+	acc := widget.NewAccordion(
+		widget.NewAccordionItem(T("ID card reader"), p.readerSection(app.SimIDReader, p.sim.IDCards(), p.sim.PlaceIDCard, p.sim.LiftIDCard)),
+		widget.NewAccordionItem(T("Transit card reader"), p.readerSection(app.SimCardReader, p.sim.TransitCards(), p.sim.PlaceTransitCard, p.sim.LiftTransitCard)),
+		widget.NewAccordionItem(T("QR scanner"), p.scannerSection()),
+	)
 	if k.d.DemoCentral != nil {
-		sections = append(sections, p.centralSection(), p.healthSection())
+		acc.Append(widget.NewAccordionItem(T("Simulated central"), p.centralSection()))
+		acc.Append(widget.NewAccordionItem(T("Demo rider health"), p.healthSection()))
 	}
-	return container.NewVScroll(container.NewVBox(sections...))
+	acc.MultiOpen = true
+	for i, it := range acc.Items {
+		if old := k.simAcc; old != nil && i < len(old.Items) {
+			it.Open = old.Items[i].Open
+		} else {
+			it.Open = i < 2
+		}
+	}
+	k.simAcc = acc
+	return container.NewVScroll(container.NewVBox(title, intro, p.result, acc))
 }
 
 // readerSection: a demo item chooser with Place and Lift, and the plug.
-func (p *simPanel) readerSection(title string, dev app.SimDevice, items []app.DemoItem, place func(string) error, lift func()) fyne.CanvasObject {
+func (p *simPanel) readerSection(dev app.SimDevice, items []app.DemoItem, place func(string) error, lift func()) fyne.CanvasObject {
 	labels := make([]string, len(items))
 	for i, it := range items {
 		labels[i] = it.Label
 	}
-	sel := widget.NewSelect(labels, nil)
+	sel := p.k.newSelect(labels, nil)
 	sel.PlaceHolder = T("Choose a demo card")
-	placeBtn := widget.NewButton(T("Place on reader"), func() {
-		p.k.touch()
+	placeBtn := p.k.newButton(T("Place on reader"), func() {
 		i := sel.SelectedIndex()
 		if i < 0 {
 			p.result.Set(ToneWarn, T("Choose a demo card first."))
@@ -63,22 +75,21 @@ func (p *simPanel) readerSection(title string, dev app.SimDevice, items []app.De
 		p.result.Set(ToneInfo, T("Card placed"), items[i].Label)
 	})
 	placeBtn.Importance = widget.HighImportance
-	liftBtn := widget.NewButton(T("Lift"), func() {
-		p.k.touch()
+	liftBtn := p.k.newButton(T("Lift"), func() {
 		lift()
 		p.result.Set(ToneInfo, T("Card lifted"))
 	})
-	return section(title, container.NewVBox(
+	return container.NewVBox(
 		sel,
 		container.NewGridWithColumns(2, placeBtn, liftBtn),
 		p.plugCheck(dev),
-	))
+	)
 }
 
 // plugCheck unplugs (unchecked) and replugs (checked) a simulated device;
 // the status bar shows the driver noticing and reconnecting.
 func (p *simPanel) plugCheck(dev app.SimDevice) fyne.CanvasObject {
-	c := widget.NewCheck(T("Plugged in"), nil)
+	c := p.k.newCheck(T("Plugged in"), nil)
 	c.SetChecked(p.sim.Plugged(dev))
 	c.OnChanged = func(on bool) {
 		p.k.touch()
@@ -115,17 +126,17 @@ func (p *simPanel) scannerSection() fyne.CanvasObject {
 		p.result.Set(ToneInfo, T("Code scanned"), fmt.Sprintf("%d %s", len([]rune(code.Text)), T("characters")))
 	}
 	code.OnSubmitted = func(string) { scan() }
-	return section(T("QR scanner"), container.NewVBox(
-		container.NewBorder(nil, nil, nil, widget.NewButton(T("Scan"), scan), code),
+	return container.NewVBox(
+		container.NewBorder(nil, nil, nil, p.k.newButton(T("Scan"), scan), code),
 		p.plugCheck(app.SimScanner),
-	))
+	)
 }
 
 // centralSection switches the simulated central off and on and lists the
 // verification codes it "sent" to holders' phones (for proxy upgrades).
 func (p *simPanel) centralSection() fyne.CanvasObject {
 	dc := p.k.d.DemoCentral
-	online := widget.NewCheck(T("Central answers (untick for an outage)"), nil)
+	online := p.k.newCheck(T("Central answers (untick for an outage)"), nil)
 	online.SetChecked(dc.Online())
 	online.OnChanged = func(on bool) {
 		p.k.touch()
@@ -156,12 +167,12 @@ func (p *simPanel) centralSection() fyne.CanvasObject {
 		})
 	}
 	refresh()
-	return section(T("Simulated central"), container.NewVBox(
+	return container.NewVBox(
 		online,
 		widget.NewLabel(T("Verification codes sent to holders' phones:")),
 		codes,
-		widget.NewButton(T("Refresh codes"), refresh),
-	))
+		p.k.newButton(T("Refresh codes"), refresh),
+	)
 }
 
 // healthSection changes a demo rider's health code and test age.
@@ -171,18 +182,17 @@ func (p *simPanel) healthSection() fyne.CanvasObject {
 	for i, r := range riders {
 		labels[i] = r.Key + "  " + r.Identity.Name.Masked()
 	}
-	who := widget.NewSelect(labels, nil)
+	who := p.k.newSelect(labels, nil)
 	who.PlaceHolder = T("Choose a demo rider")
 	colours := []app.HealthColor{app.ColorGreen, app.ColorYellow, app.ColorRed, app.ColorNone}
 	colourLabels := []string{T("green"), T("yellow"), T("red"), T("no health-kit account")}
-	colour := widget.NewSelect(colourLabels, nil)
+	colour := p.k.newSelect(colourLabels, nil)
 	colour.SetSelectedIndex(0)
 	ages := []time.Duration{6 * time.Hour, 30 * time.Hour, 72 * time.Hour, 0}
 	ageLabels := []string{T("test 6 h ago"), T("test 30 h ago"), T("test 72 h ago"), T("no test")}
-	age := widget.NewSelect(ageLabels, nil)
+	age := p.k.newSelect(ageLabels, nil)
 	age.SetSelectedIndex(0)
-	apply := widget.NewButton(T("Set health"), func() {
-		p.k.touch()
+	apply := p.k.newButton(T("Set health"), func() {
 		i, c, a := who.SelectedIndex(), colour.SelectedIndex(), age.SelectedIndex()
 		if i < 0 {
 			p.result.Set(ToneWarn, T("Choose a demo rider first."))
@@ -201,5 +211,5 @@ func (p *simPanel) healthSection() fyne.CanvasObject {
 			p.result.Set(ToneInfo, T("Health changed"), labels[i]+": "+colourLabels[c]+", "+ageLabels[a])
 		})
 	})
-	return section(T("Demo rider health"), container.NewVBox(who, container.NewGridWithColumns(2, colour, age), apply))
+	return container.NewVBox(who, container.NewGridWithColumns(2, colour, age), apply)
 }

@@ -7,7 +7,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
-	"fyne.io/fyne/v2/widget"
 
 	"stationdesk/app"
 )
@@ -54,9 +53,9 @@ func TestSimulatorDrawer(t *testing.T) {
 	if h.desk.CurrentScreen() != "doccheck" || !strings.Contains(h.texts(), "Check a document") {
 		t.Fatalf("screen %q behind the drawer", h.desk.CurrentScreen())
 	}
-	sel := findWidget[*widget.Select](h.win.Content(), func(s *widget.Select) bool { return s.PlaceHolder == "Choose a demo card" })
+	sel := findWidget[*deskSelect](h.win.Content(), func(s *deskSelect) bool { return s.PlaceHolder == "Choose a demo card" })
 	sel.SetSelectedIndex(0)
-	findWidget[*widget.Button](h.win.Content(), func(b *widget.Button) bool { return b.Text == "Place on reader" }).OnTapped()
+	findWidget[*deskButton](h.win.Content(), func(b *deskButton) bool { return b.Text == "Place on reader" }).OnTapped()
 	if len(sim.placed) != 1 || sim.placed[0] != "id:green-fresh" {
 		t.Fatalf("placed %v, want the chosen ID card", sim.placed)
 	}
@@ -64,7 +63,7 @@ func TestSimulatorDrawer(t *testing.T) {
 		t.Errorf("no confirmation:\n%s", h.texts())
 	}
 	// Unplugging shows at once; Ctrl+D hides and shows the drawer.
-	findWidget[*widget.Check](h.win.Content(), func(*widget.Check) bool { return true }).SetChecked(false)
+	findWidget[*deskCheck](h.win.Content(), func(*deskCheck) bool { return true }).SetChecked(false)
 	if sim.plugged[app.SimIDReader] {
 		t.Error("unticking Plugged in did not unplug the ID reader")
 	}
