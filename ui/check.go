@@ -18,6 +18,7 @@ const kindCheck app.TicketKind = "check"
 
 func init() {
 	registerScreen(screenDef{id: "check", order: 3, title: "Manual health check",
+		roles:     []app.Role{app.RoleClerk, app.RoleSupervisor},
 		available: func(d Deps) bool { return d.Sales != nil },
 		build:     func(k *Desk) fyne.CanvasObject { return k.buildBuyerScreen("check", kindCheck) }})
 }

@@ -353,3 +353,34 @@ func TestKeysWorkInsideFields(t *testing.T) {
 		t.Errorf("backspace in PIN field: text %q, want 1", pin.Text)
 	}
 }
+
+// TestFunctionKeysFollowRole: each role's screens get F2, F3, … in order,
+// without gaps left by screens of other roles.
+func TestFunctionKeysFollowRole(t *testing.T) {
+	h := newHarness(t, app.LangEN)
+	registered := []screenDef{
+		{id: "a-clerk", order: 1, title: "Check a document", roles: []app.Role{app.RoleClerk}},
+		{id: "b-assist", order: 2, title: "Check a document", roles: []app.Role{app.RoleAssistant}},
+		{id: "c-all", order: 3, title: "Check a document"},
+	}
+	saved := screenDefs
+	t.Cleanup(func() { screenDefs = saved })
+	for i := range registered {
+		registered[i].build = (*Desk).buildSettings
+	}
+	screenDefs = registered
+	for _, c := range []struct {
+		role app.Role
+		want string
+	}{{app.RoleClerk, "a-clerk:F2 c-all:F3"}, {app.RoleAssistant, "b-assist:F2 c-all:F3"}} {
+		h.desk.op = &app.Operator{ID: "x", Role: c.role}
+		var got []string
+		for _, s := range h.desk.visibleScreens() {
+			got = append(got, s.id+":"+string(s.key))
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%s: %v, want %s", c.role, got, c.want)
+		}
+	}
+	h.desk.op = nil
+}

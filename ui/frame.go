@@ -35,12 +35,10 @@ func init() {
 	registerScreen(screenDef{id: "settings", order: 99, title: "Settings", build: (*Desk).buildSettings})
 }
 
-// allScreens lists the screens this installation has, in navigation order,
-// each with its function key.
+// allScreens lists the screens this installation has, in navigation order.
 func (k *Desk) allScreens() []screen {
 	defs := slices.Clone(screenDefs)
 	slices.SortStableFunc(defs, func(a, b screenDef) int { return a.order - b.order })
-	keys := []fyne.KeyName{fyne.KeyF2, fyne.KeyF3, fyne.KeyF4, fyne.KeyF5, fyne.KeyF6, fyne.KeyF7, fyne.KeyF8, fyne.KeyF9, fyne.KeyF10, fyne.KeyF11}
 	var s []screen
 	for _, d := range defs {
 		if d.available != nil && !d.available(k.d) {
@@ -49,15 +47,15 @@ func (k *Desk) allScreens() []screen {
 		build := d.build
 		s = append(s, screen{id: d.id, title: d.title, roles: d.roles, build: func() fyne.CanvasObject { return build(k) }})
 	}
-	for i := range s {
-		if i < len(keys) {
-			s[i].key = keys[i]
-		}
-	}
 	return s
 }
 
-// visibleScreens are the screens the logged-in operator's role may use.
+// screenKeys are the function keys of the navigation, given in order to
+// the screens the operator's role sees (F12 is the language switch).
+var screenKeys = []fyne.KeyName{fyne.KeyF2, fyne.KeyF3, fyne.KeyF4, fyne.KeyF5, fyne.KeyF6, fyne.KeyF7, fyne.KeyF8, fyne.KeyF9, fyne.KeyF10, fyne.KeyF11}
+
+// visibleScreens are the screens the logged-in operator's role may use,
+// each with its function key.
 func (k *Desk) visibleScreens() []screen {
 	if k.op == nil {
 		return nil
@@ -65,6 +63,9 @@ func (k *Desk) visibleScreens() []screen {
 	var out []screen
 	for _, s := range k.allScreens() {
 		if s.roles == nil || slices.Contains(s.roles, k.op.Role) {
+			if len(out) < len(screenKeys) {
+				s.key = screenKeys[len(out)]
+			}
 			out = append(out, s)
 		}
 	}
