@@ -406,7 +406,7 @@ func newLogger(dir string, stderr io.Writer) (*slog.Logger, func(), error) {
 // folder that cannot be written, a damaged ledger) are reported on stderr
 // with exit code 1 (2 for usage errors) before any window opens.
 func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	_, cfg, err := parseDeskFlags(args, stderr)
+	flags, cfg, err := parseDeskFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -435,10 +435,12 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	w.Resize(fyne.NewSize(1280, 860))
 	prefs := a.Preferences()
 	lang, scale := app.Lang(cfg.Language), ui.ParseTextScale(cfg.TextSize)
-	if v := prefs.String("lang"); v == "zh" || v == "en" {
+	// The clerk's last choice wins over the configuration file; a flag
+	// given on this command line wins over both.
+	if v := prefs.String("lang"); (v == "zh" || v == "en") && flags.lang == "" {
 		lang = app.Lang(v)
 	}
-	if v := prefs.String("text_size"); v != "" {
+	if v := prefs.String("text_size"); v != "" && flags.textSize == "" {
 		scale = ui.ParseTextScale(v)
 	}
 	idle, _ := time.ParseDuration(cfg.IdleLock)

@@ -58,7 +58,7 @@ func (k *Desk) buildSimPanel() fyne.CanvasObject {
 func (p *simPanel) readerSection(dev app.SimDevice, items []app.DemoItem, place func(string) error, lift func()) fyne.CanvasObject {
 	labels := make([]string, len(items))
 	for i, it := range items {
-		labels[i] = it.Label
+		labels[i] = p.demoLabel(dev, it)
 	}
 	sel := p.k.newSelect(labels, nil)
 	sel.PlaceHolder = T("Choose a demo card")
@@ -212,4 +212,25 @@ func (p *simPanel) healthSection() fyne.CanvasObject {
 		})
 	})
 	return container.NewVBox(who, container.NewGridWithColumns(2, colour, age), apply)
+}
+
+// demoLabel names a demo item with the case it demonstrates, so the
+// presenter knows which card is the green rider's and which the UnionPay
+// card: the rider key for ID cards, the card's owner (or kind) for transit
+// cards, then the simulator's masked label.
+func (p *simPanel) demoLabel(dev app.SimDevice, it app.DemoItem) string {
+	switch dev {
+	case app.SimIDReader:
+		if r, ok := demo.RiderByKey(it.ID); ok {
+			return r.Key + " · " + it.Label
+		}
+	case app.SimCardReader:
+		if en, zh, ok := demo.CardNote(it.ID); ok {
+			if p.k.lang == app.LangEN {
+				return en + " · " + it.Label
+			}
+			return zh + " · " + it.Label
+		}
+	}
+	return it.Label
 }
