@@ -225,11 +225,22 @@ func (p *simPanel) demoLabel(dev app.SimDevice, it app.DemoItem) string {
 			return r.Key + " · " + it.Label
 		}
 	case app.SimCardReader:
-		if en, zh, ok := demo.CardNote(it.ID); ok {
-			if p.k.lang == app.LangEN {
-				return en + " · " + it.Label
+		owner := ""
+		for _, r := range demo.Riders() {
+			for _, c := range r.Cards {
+				if c.Number == it.ID {
+					owner = r.Key + " · "
+				}
 			}
-			return zh + " · " + it.Label
+		}
+		for _, c := range demo.Cards() {
+			if c.Number == it.ID {
+				l := owner + kindLabel(c.Kind)
+				if c.Form == app.FormNFC {
+					l += " (NFC)"
+				}
+				return l + " " + c.MaskedNumber()
+			}
 		}
 	}
 	return it.Label
