@@ -147,8 +147,9 @@ func (p *simPanel) centralSection() fyne.CanvasObject {
 			p.result.Set(ToneWarn, T("Central is down"), T("The desk keeps working: upgrades are saved as pending and gates answer from the cache."))
 		}
 	}
+	// Not wrapped: a wrapping label inside a scroll under-reports its
+	// height, and the last codes could not be scrolled into view.
 	codes := widget.NewLabel("")
-	codes.Wrapping = fyne.TextWrapWord
 	refresh := func() {
 		async(func() ([]app.DemoProxyCode, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
