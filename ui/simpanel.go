@@ -53,7 +53,9 @@ func (k *Desk) buildSimPanel() fyne.CanvasObject {
 	k.simAcc = acc
 	// Only the accordion scrolls: wrapped text inside a scroll under-reports
 	// its height and would cut off the end of the list.
-	return container.NewBorder(container.NewVBox(title, intro, p.result), nil, nil, nil, container.NewVScroll(acc))
+	// The result sits below the controls, so its appearing never moves a
+	// control from under the pointer.
+	return container.NewBorder(container.NewVBox(title, intro), p.result, nil, nil, container.NewVScroll(acc))
 }
 
 // readerSection: a demo item chooser with Place and Lift, and the plug.
