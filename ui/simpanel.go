@@ -76,7 +76,7 @@ func (p *simPanel) readerSection(dev app.SimDevice, items []app.DemoItem, place 
 			p.result.Set(ToneError, T("Could not place the card"), p.k.msg(err))
 			return
 		}
-		p.result.Set(ToneInfo, T("Card placed"), items[i].Label)
+		p.result.Set(ToneInfo, T("Card placed"), labels[i])
 	})
 	placeBtn.Importance = widget.HighImportance
 	liftBtn := p.k.newButton(T("Lift"), func() {
