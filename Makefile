@@ -74,7 +74,7 @@ fuzz: deps
 # with SIZE cards (make bench SIZE=30000000 for the whole city).
 BENCH ?= .
 bench: build
-	$(GO) test -run '^$$' -bench '$(BENCH)' -timeout 60m ./app/... ./offline/...
+	$(GO) test -tags $(TAGS) -run '^$$' -bench '$(BENCH)' -timeout 60m . ./app/... ./offline/...
 	./$(BIN) bench devices
 	./$(BIN) bench gate --size $(SIZE)
 

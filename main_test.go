@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -365,4 +366,73 @@ func TestDemoRuntime(t *testing.T) {
 	if err := <-got; err != nil {
 		t.Fatalf("ReadID after placing %s: %v", items[0].Label, err)
 	}
+}
+
+// BenchmarkDeskUpgradeFlow measures issue 4's desk flow in the demo
+// runtime: a demo ID card placed on the simulated reader (115200 baud, the
+// real GA 467 driver over a pty) until the validated identity is in app,
+// then the rider's transit card placed until its number is read, then the
+// upgrade against the central simulator over loopback until the confirmed
+// answer. The clerk's keypresses and the screen paint are not included.
+// Each iteration unbinds the card afterwards (not timed).
+//
+//	go test -tags x11 -run '^$' -bench DeskUpgradeFlow -benchtime 20x .
+func BenchmarkDeskUpgradeFlow(b *testing.B) {
+	cfg := Config{DataDir: b.TempDir(), demo: true}
+	cfg.defaults()
+	rt, err := startRuntime(context.Background(), cfg, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.close()
+	for rt.board.Get(app.CompCentral).State != app.StateReady || rt.board.Get(app.CompCardReader).State != app.StateReady {
+		time.Sleep(20 * time.Millisecond)
+	}
+	op := app.Operator{ID: "2001", DisplayName: "bench", Role: app.RoleAssistant}
+	const rider, card = "green-72h", "1000200002"
+	var total []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		idc := make(chan app.Identity, 1)
+		go func() {
+			id, err := rt.devAdmin.IDReader().ReadID(ctx)
+			if err != nil {
+				b.Error(err)
+			}
+			idc <- id
+		}()
+		time.Sleep(50 * time.Millisecond) // the reader is waiting, as on the screen
+		t0 := time.Now()
+		if err := rt.demoDevices.PlaceIDCard(rider); err != nil {
+			b.Fatal(err)
+		}
+		id := <-idc
+		if err := rt.demoDevices.PlaceTransitCard(card); err != nil {
+			b.Fatal(err)
+		}
+		c, err := rt.devAdmin.CardReader().ReadCard(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := rt.upgrades.Upgrade(ctx, op, app.UpgradeRequest{Key: app.NewIdempotencyKey(), Holder: id.Doc, Card: c})
+		total = append(total, time.Since(t0))
+		if err != nil || res.Outcome != app.UpgradeBound {
+			b.Fatalf("upgrade: %+v %v", res.Outcome, err)
+		}
+		b.StopTimer()
+		if _, err := rt.upgrades.Unbind(ctx, op, app.UnbindInput{Key: app.NewIdempotencyKey(), Holder: id.Doc, CardNumber: c.Number}); err != nil {
+			b.Fatal(err)
+		}
+		rt.demoDevices.LiftIDCard()
+		rt.demoDevices.LiftTransitCard()
+		cancel()
+		time.Sleep(300 * time.Millisecond) // the readers notice the cards are gone
+		b.StartTimer()
+	}
+	slices.Sort(total)
+	q := func(p float64) float64 { return float64(total[int(p*float64(len(total)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.95), "p95-ms")
+	b.ReportMetric(q(1), "max-ms")
 }
