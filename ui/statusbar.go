@@ -62,8 +62,10 @@ func (b *StatusBar) apply(s app.Status) {
 	it.dot.FillColor = stateColor(s.State)
 	it.dot.Refresh()
 	text := componentName(s.Component) + ": " + stateName(s.State)
-	if d := T(shortDetail(s.Detail)); d != "" && d != stateName(s.State) {
-		text += " (" + d + ")"
+	if s.Detail != "" {
+		if d := T(shortDetail(s.Detail)); d != stateName(s.State) {
+			text += " (" + d + ")"
+		}
 	}
 	it.label.SetText(text)
 }
