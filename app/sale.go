@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -55,14 +54,7 @@ type Sales struct {
 	cfg SalesConfig
 	log *slog.Logger
 
-	mu       sync.Mutex
-	inflight map[string]*saleFlight
-}
-
-type saleFlight struct {
-	done chan struct{}
-	res  SaleResult
-	err  error
+	once keyedOnce[SaleResult]
 }
 
 // SaleInput is the clerk's choice for one ticket: a destination from the
@@ -103,7 +95,7 @@ func NewSales(cfg SalesConfig) (*Sales, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Sales{cfg: cfg, log: cfg.Logger, inflight: map[string]*saleFlight{}}, nil
+	return &Sales{cfg: cfg, log: cfg.Logger}, nil
 }
 
 // Fares returns the fare table.
@@ -302,32 +294,6 @@ func (s *Sales) audit(ctx context.Context, op Operator, act AuditAction, token s
 	return nil
 }
 
-// once runs fn for key unless a call with the same key is in flight, in
-// which case it waits for that call and returns its result (double click).
-func (s *Sales) once(ctx context.Context, key string, fn func() (SaleResult, error)) (SaleResult, error) {
-	s.mu.Lock()
-	if f, ok := s.inflight[key]; ok {
-		s.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.res, f.err
-		case <-ctx.Done():
-			return SaleResult{}, WrapError(ctx.Err(), CodeUnavailable, "cancelled", "操作已取消。", "Cancelled.")
-		}
-	}
-	f := &saleFlight{done: make(chan struct{})}
-	s.inflight[key] = f
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.inflight, key)
-		s.mu.Unlock()
-		close(f.done)
-	}()
-	f.res, f.err = fn()
-	return f.res, f.err
-}
-
 // usable checks that c may still buy a ticket.
 func (s *Sales) usable(c BuyerCheck) error {
 	if c.IsZero() {
@@ -372,7 +338,7 @@ func (s *Sales) Sell(ctx context.Context, op Operator, c BuyerCheck, in SaleInpu
 	if err := s.usable(c); err != nil {
 		return SaleResult{}, err
 	}
-	return s.once(ctx, c.key, func() (SaleResult, error) {
+	return s.once.do(ctx, c.key, func() (SaleResult, error) {
 		if !in.Payment.valid() {
 			return SaleResult{}, NewError(CodeInvalid, "payment", "请选择付款方式。", "Choose the payment method.")
 		}
@@ -597,7 +563,7 @@ func (s *Sales) Exchange(ctx context.Context, op Operator, c BuyerCheck, in Welf
 	if err := s.usable(c); err != nil {
 		return SaleResult{}, err
 	}
-	return s.once(ctx, c.key, func() (SaleResult, error) {
+	return s.once.do(ctx, c.key, func() (SaleResult, error) {
 		override := ""
 		if in.Override != nil {
 			if in.Override.Role != RoleSupervisor || in.Override.ID == "" {
@@ -731,7 +697,7 @@ func (s *Sales) Incomplete(ctx context.Context) ([]SaleRecord, error) {
 // Sell; CodeNotFound for an unknown key, CodeConflict "sale_done" for a
 // sale that is not incomplete.
 func (s *Sales) ResumeSale(ctx context.Context, op Operator, key string) (SaleResult, error) {
-	return s.once(ctx, key, func() (SaleResult, error) {
+	return s.once.do(ctx, key, func() (SaleResult, error) {
 		rec, found, err := s.cfg.Store.Sale(ctx, key)
 		if err != nil {
 			return SaleResult{}, err

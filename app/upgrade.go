@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -197,14 +196,7 @@ type Upgrades struct {
 	cfg UpgradesConfig
 	log *slog.Logger
 
-	mu       sync.Mutex
-	inflight map[string]*flight
-}
-
-type flight struct {
-	done chan struct{}
-	res  UpgradeResult
-	err  error
+	once keyedOnce[UpgradeResult]
 }
 
 // NewUpgrades builds the service.
@@ -221,7 +213,7 @@ func NewUpgrades(cfg UpgradesConfig) (*Upgrades, error) {
 	if cfg.Policy == nil {
 		cfg.Policy = DefaultPolicy
 	}
-	return &Upgrades{cfg: cfg, log: cfg.Logger, inflight: make(map[string]*flight)}, nil
+	return &Upgrades{cfg: cfg, log: cfg.Logger}, nil
 }
 
 // NewIdempotencyKey returns a fresh random key (128 bits, hex). Create one
@@ -235,32 +227,6 @@ func NewIdempotencyKey() string {
 	return hex.EncodeToString(b)
 }
 
-// once runs fn for key unless a call with the same key is in flight, in
-// which case it waits for that call and returns its result.
-func (u *Upgrades) once(ctx context.Context, key string, fn func() (UpgradeResult, error)) (UpgradeResult, error) {
-	u.mu.Lock()
-	if f, ok := u.inflight[key]; ok {
-		u.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.res, f.err
-		case <-ctx.Done():
-			return UpgradeResult{}, WrapError(ctx.Err(), CodeUnavailable, "cancelled", "操作已取消。", "Cancelled.")
-		}
-	}
-	f := &flight{done: make(chan struct{})}
-	u.inflight[key] = f
-	u.mu.Unlock()
-	defer func() {
-		u.mu.Lock()
-		delete(u.inflight, key)
-		u.mu.Unlock()
-		close(f.done)
-	}()
-	f.res, f.err = fn()
-	return f.res, f.err
-}
-
 // Upgrade binds the holder's own card (physical or NFC). The result is
 // Bound, Already, Auto (special card), Pending (central unreachable, saved
 // with req.Key) or Refused with the reason and next step. err is non-nil
@@ -270,7 +236,7 @@ func (u *Upgrades) Upgrade(ctx context.Context, op Operator, req UpgradeRequest)
 	if req.Key == "" {
 		return UpgradeResult{}, errNoKey()
 	}
-	return u.once(ctx, req.Key, func() (UpgradeResult, error) {
+	return u.once.do(ctx, req.Key, func() (UpgradeResult, error) {
 		return u.bind(ctx, op, req.Key, req.Holder, DocNumber{}, req.Card, "", false)
 	})
 }
@@ -282,7 +248,7 @@ func (u *Upgrades) ProxyUpgrade(ctx context.Context, op Operator, req ProxyUpgra
 	if req.Key == "" {
 		return UpgradeResult{}, errNoKey()
 	}
-	return u.once(ctx, req.Key, func() (UpgradeResult, error) {
+	return u.once.do(ctx, req.Key, func() (UpgradeResult, error) {
 		return u.bind(ctx, op, req.Key, req.Holder, req.Helper, req.Card, req.Code, true)
 	})
 }
@@ -452,7 +418,7 @@ func (u *Upgrades) Unbind(ctx context.Context, op Operator, in UnbindInput) (Upg
 	if in.Key == "" {
 		return UpgradeResult{}, errNoKey()
 	}
-	return u.once(ctx, in.Key, func() (UpgradeResult, error) { return u.unbind(ctx, op, in) })
+	return u.once.do(ctx, in.Key, func() (UpgradeResult, error) { return u.unbind(ctx, op, in) })
 }
 
 func (u *Upgrades) unbind(ctx context.Context, op Operator, in UnbindInput) (UpgradeResult, error) {
@@ -531,7 +497,7 @@ func (u *Upgrades) Rebind(ctx context.Context, op Operator, in RebindInput) (Upg
 			return refused(in.BindKey, string(CentralInvalidCardNumber)), u.audit(ctx, op, ActCardBind, in.Holder, req.CardNumber, OutcomeDenied, string(CentralInvalidCardNumber))
 		}
 		req.CardNumber = num
-		return u.once(ctx, in.BindKey, func() (UpgradeResult, error) {
+		return u.once.do(ctx, in.BindKey, func() (UpgradeResult, error) {
 			return u.queue(ctx, op, PendingUpgrade{Key: in.BindKey, Kind: PendingBind, Operator: op.ID, Bind: req,
 				Subject: "bind " + MaskCardNumber(num) + " → " + in.Holder.Masked()}, ur.Reason)
 		})
