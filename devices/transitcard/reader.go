@@ -227,6 +227,9 @@ type conn struct {
 	noise  []time.Time
 	misCfg bool
 	dirty  bool // a request timed out: its reply may still come
+	// lastLogged is the UID of the card last logged as read; cleared when
+	// the field is empty, so the next placement is logged again.
+	lastLogged string
 }
 
 func (r *Reader) session(ctx context.Context, p *serial.Port) error {
@@ -287,6 +290,7 @@ func (r *Reader) session(ctx context.Context, p *serial.Port) error {
 			continue
 		}
 		if !present {
+			c.lastLogged = ""
 			r.set(app.StateReady, r.cfg.Port)
 			continue
 		}
@@ -342,7 +346,10 @@ func (c *conn) run(ctx context.Context, j *job, found FoundCard) error {
 				r.log.Info("card refused", "reason", app.ErrorReason(err))
 			} else if j.issue != nil {
 				r.log.Info("single-journey token issued", "fare_fen", j.issue.FareFen, "origin", j.issue.Origin)
-			} else {
+			} else if uid := string(found.UID); uid != c.lastLogged {
+				// A card left lying on the reader is read again for every
+				// waiting screen: log it once per placement, not per read.
+				c.lastLogged = uid
 				r.log.Info("card read", "card", res.card)
 			}
 			return nil
