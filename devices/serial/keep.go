@@ -43,7 +43,7 @@ type KeepConfig struct {
 	// goroutine; err is the reason for LinkDown (nil otherwise). It must
 	// not block.
 	OnState func(s LinkState, err error)
-	Logger  *slog.Logger
+	Logger  *slog.Logger // the caller's logger; it is expected to name the port already
 }
 
 // Session is a driver's work on an open port. It returns when the port
@@ -85,7 +85,7 @@ func Keep(ctx context.Context, cfg KeepConfig, session Session) error {
 		p, err := Open(cfg.Path, cfg.Baud, cfg.ReadTimeout)
 		if err == nil {
 			notify(LinkUp, nil)
-			log.Info("serial port up", "port", cfg.Path, "baud", cfg.Baud)
+			log.Info("serial port up", "baud", cfg.Baud)
 			start := time.Now()
 			err = session(ctx, p)
 			_ = p.Close()
@@ -98,9 +98,9 @@ func Keep(ctx context.Context, cfg KeepConfig, session Session) error {
 			if err == nil {
 				err = errors.New("session ended")
 			}
-			log.Warn("serial port lost", "port", cfg.Path, "err", err)
+			log.Warn("serial port lost", "err", err)
 		} else if lastErr == nil || lastErr.Error() != err.Error() {
-			log.Warn("serial port open failed", "port", cfg.Path, "err", err)
+			log.Warn("serial port open failed", "err", err)
 		}
 		lastErr = err
 		notify(LinkDown, err)
