@@ -18,8 +18,10 @@ package cache
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -49,8 +51,12 @@ type Options struct {
 	// Sync is the synchronous pragma for the writer (default NORMAL: the
 	// file is rebuildable; a power cut may roll back the newest segments,
 	// which the next sync re-applies).
-	Sync   string
-	Logger *slog.Logger
+	Sync string
+	// AutoCheckpoint is the writer's wal_autocheckpoint in pages (0: the
+	// SQLite default of 1000; < 0: off, for measurements that checkpoint
+	// explicitly).
+	AutoCheckpoint int
+	Logger         *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -99,11 +105,10 @@ type Cache struct {
 	path string
 	opts Options
 
-	mu     sync.RWMutex // write-locked only by Swap/Close
-	w, r   *sql.DB
-	look   *sql.Stmt
-	lookP  *sql.Stmt
-	closed bool
+	mu      sync.RWMutex // write-locked only by Swap/Close
+	w, r    *sql.DB
+	readers chan *reader // the gate path's own connections (see reader)
+	closed  bool
 
 	wmu sync.Mutex // serialises writers
 
@@ -209,6 +214,12 @@ func (c *Cache) open(ctx context.Context) error {
 		}
 		return err
 	}
+	if c.opts.AutoCheckpoint != 0 {
+		if _, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint=%d", max(c.opts.AutoCheckpoint, 0))); err != nil {
+			w.Close()
+			return err
+		}
+	}
 	var one int
 	if err := w.QueryRowContext(ctx, "SELECT count(*) FROM state").Scan(&one); err != nil || one != 1 {
 		w.Close()
@@ -222,19 +233,13 @@ func (c *Cache) open(ctx context.Context) error {
 	r.SetMaxOpenConns(c.opts.ReadConns)
 	r.SetMaxIdleConns(c.opts.ReadConns)
 	r.SetConnMaxLifetime(0)
-	look, err := r.PrepareContext(ctx, `SELECT c.person, c.flags, p.st FROM card c LEFT JOIN person p ON p.p = c.person WHERE c.h = ?`)
+	readers, err := openReaders(ctx, r, readerDSN(c.path, c.opts.MmapSize), c.opts.ReadConns)
 	if err != nil {
 		w.Close()
 		r.Close()
-		return fmt.Errorf("prepare lookup: %w", err)
+		return err
 	}
-	lookP, err := r.PrepareContext(ctx, `SELECT st FROM person WHERE p = ?`)
-	if err != nil {
-		w.Close()
-		r.Close()
-		return fmt.Errorf("prepare person lookup: %w", err)
-	}
-	c.w, c.r, c.look, c.lookP = w, r, look, lookP
+	c.w, c.r, c.readers = w, r, readers
 	c.loadFreshness(ctx)
 	return nil
 }
@@ -248,27 +253,145 @@ func decodeSt(st int64) (app.HealthColor, time.Time) {
 
 func encodeSt(p wire.Person) int64 { return int64(p.TestMin)<<2 | int64(p.Color&3) }
 
+// reader is one read connection of the gate path, used through the
+// driver directly with its two look-up statements prepared once: a look-up
+// then costs one SQLite step and no database/sql pool, conversion or
+// per-query cancellation goroutine (the driver starts one for every query
+// whose context can be cancelled; a point look-up takes microseconds, so it
+// runs uncancellable). Readers circulate through a channel, which also
+// caps concurrent look-ups at the pool size.
+type reader struct {
+	conn        driver.Conn
+	card, pers  driver.StmtQueryContext
+	cardC, perC io.Closer
+	arg         [1]driver.NamedValue
+	dest        [3]driver.Value
+}
+
+const (
+	lookupCardSQL   = `SELECT c.person, c.flags, p.st FROM card c LEFT JOIN person p ON p.p = c.person WHERE c.h = ?`
+	lookupPersonSQL = `SELECT st FROM person WHERE p = ?`
+)
+
+func openReaders(ctx context.Context, db *sql.DB, dsn string, n int) (chan *reader, error) {
+	ch := make(chan *reader, n)
+	fail := func(err error) (chan *reader, error) {
+		closeReaders(ch)
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		conn, err := db.Driver().Open(dsn)
+		if err != nil {
+			return fail(err)
+		}
+		r := &reader{conn: conn}
+		prep := func(q string) (driver.StmtQueryContext, io.Closer, error) {
+			st, err := conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
+			if err != nil {
+				return nil, nil, fmt.Errorf("prepare lookup: %w", err)
+			}
+			sq, ok := st.(driver.StmtQueryContext)
+			if !ok {
+				st.Close()
+				return nil, nil, errors.New("sqlite driver lacks StmtQueryContext")
+			}
+			return sq, st, nil
+		}
+		if r.card, r.cardC, err = prep(lookupCardSQL); err == nil {
+			r.pers, r.perC, err = prep(lookupPersonSQL)
+		}
+		if err != nil {
+			r.close()
+			return fail(err)
+		}
+		r.arg[0].Ordinal = 1
+		ch <- r
+	}
+	return ch, nil
+}
+
+func (r *reader) close() {
+	if r.cardC != nil {
+		r.cardC.Close()
+	}
+	if r.perC != nil {
+		r.perC.Close()
+	}
+	r.conn.Close()
+}
+
+// closeReaders closes every reader; callers hold c.mu for writing, so all
+// readers are back in the channel.
+func closeReaders(ch chan *reader) {
+	for {
+		select {
+		case r := <-ch:
+			r.close()
+		default:
+			return
+		}
+	}
+}
+
+// queryRow runs st with one argument and fills r.dest[:n]; found is false
+// when there is no row.
+func (r *reader) queryRow(st driver.StmtQueryContext, arg any, n int) (found bool, err error) {
+	r.arg[0].Value = arg
+	rows, err := st.QueryContext(context.Background(), r.arg[:])
+	r.arg[0].Value = nil
+	if err != nil {
+		return false, err
+	}
+	err = rows.Next(r.dest[:n])
+	if cerr := rows.Close(); err == nil || err == io.EOF {
+		if cerr != nil {
+			return false, cerr
+		}
+	}
+	if err == io.EOF {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func asInt(v driver.Value) (int64, bool) {
+	i, ok := v.(int64)
+	return i, ok
+}
+
+var errBadRow = errors.New("gate cache: unexpected column type")
+
 // Lookup returns the status of a card hash. A card that is not bound
-// returns Found=false and no error. Errors are app.CodeUnavailable.
+// returns Found=false and no error. Errors are app.CodeUnavailable. ctx is
+// checked before the look-up; the look-up itself (microseconds) is not
+// interruptible.
 func (c *Cache) Lookup(ctx context.Context, h wire.CardHash) (app.GateStatus, error) {
+	if err := ctx.Err(); err != nil {
+		return app.GateStatus{}, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存读取失败", "gate cache read failed")
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
 		return app.GateStatus{}, ErrClosed
 	}
-	var person int64
-	var flags int64
-	var st sql.NullInt64
-	err := c.look.QueryRowContext(ctx, h[:]).Scan(&person, &flags, &st)
-	if errors.Is(err, sql.ErrNoRows) {
-		return app.GateStatus{}, nil
+	r := <-c.readers
+	found, err := r.queryRow(r.card, h[:], 3)
+	person, ok1 := asInt(r.dest[0])
+	flags, ok2 := asInt(r.dest[1])
+	st, hasSt := asInt(r.dest[2])
+	c.readers <- r
+	if err == nil && found && (!ok1 || !ok2 || !hasSt && r.dest[2] != nil) {
+		err = errBadRow
 	}
 	if err != nil {
 		return app.GateStatus{}, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存读取失败", "gate cache read failed")
 	}
+	if !found {
+		return app.GateStatus{}, nil
+	}
 	gs := app.GateStatus{Found: true, Person: uint64(person), Blocked: flags&wire.FlagBlocked != 0, Color: app.ColorNone}
-	if st.Valid {
-		gs.Color, gs.LastNegative = decodeSt(st.Int64)
+	if hasSt {
+		gs.Color, gs.LastNegative = decodeSt(st)
 	}
 	return gs, nil
 }
@@ -276,18 +399,26 @@ func (c *Cache) Lookup(ctx context.Context, h wire.CardHash) (app.GateStatus, er
 // LookupPerson returns the status of a person key (ride codes carry the
 // person key). An unknown person returns Found=false.
 func (c *Cache) LookupPerson(ctx context.Context, person uint64) (app.GateStatus, error) {
+	if err := ctx.Err(); err != nil {
+		return app.GateStatus{}, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存读取失败", "gate cache read failed")
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
 		return app.GateStatus{}, ErrClosed
 	}
-	var st int64
-	err := c.lookP.QueryRowContext(ctx, int64(person)).Scan(&st)
-	if errors.Is(err, sql.ErrNoRows) {
-		return app.GateStatus{}, nil
+	r := <-c.readers
+	found, err := r.queryRow(r.pers, int64(person), 1)
+	st, ok := asInt(r.dest[0])
+	c.readers <- r
+	if err == nil && found && !ok {
+		err = errBadRow
 	}
 	if err != nil {
 		return app.GateStatus{}, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存读取失败", "gate cache read failed")
+	}
+	if !found {
+		return app.GateStatus{}, nil
 	}
 	gs := app.GateStatus{Found: true, Person: person}
 	gs.Color, gs.LastNegative = decodeSt(st)
@@ -385,8 +516,7 @@ func (c *Cache) Close() error {
 }
 
 func (c *Cache) closeLocked() error {
-	c.look.Close()
-	c.lookP.Close()
+	closeReaders(c.readers)
 	err := c.r.Close()
 	if err2 := c.w.Close(); err == nil {
 		err = err2
