@@ -6,41 +6,69 @@ import (
 	"time"
 )
 
-// nonceCache remembers (gate, nonce) pairs for the signature window, so a
-// captured request cannot be replayed. It is bounded: when full, new
-// requests are refused (fail closed) rather than forgetting nonces early.
+// nonceCache remembers (gate, nonce) pairs for at least ttl (the signature
+// window on both sides), so a captured request cannot be replayed. It is
+// sharded by the nonce's first byte (the nonce is random, so shards fill
+// evenly and gates never wait on one lock), and each shard keeps two
+// generations: when the current one is ttl old it becomes the previous one
+// and the old previous one is dropped whole. Expiry therefore costs O(1)
+// per request instead of sweeping the map under a lock. A pair is kept
+// between ttl and 2·ttl. It is bounded: when a shard is full, new requests
+// are refused (fail closed) rather than forgetting nonces early.
 type nonceCache struct {
-	mu   sync.Mutex
-	m    map[string]time.Time
-	max  int
-	ttl  time.Duration
-	next time.Time
+	shards   [nonceShards]nonceShard
+	perShard int
+	ttl      time.Duration
+}
+
+const nonceShards = 16
+
+type nonceKey struct {
+	gate  string
+	nonce [16]byte
+}
+
+type nonceShard struct {
+	mu        sync.Mutex
+	cur, prev map[nonceKey]struct{}
+	start     time.Time // when cur began
+	_         [64]byte  // keep shards on separate cache lines
 }
 
 func newNonceCache(max int, ttl time.Duration) *nonceCache {
-	return &nonceCache{m: make(map[string]time.Time), max: max, ttl: ttl}
+	c := &nonceCache{perShard: (max + nonceShards - 1) / nonceShards, ttl: ttl}
+	for i := range c.shards {
+		c.shards[i].cur = map[nonceKey]struct{}{}
+		c.shards[i].prev = map[nonceKey]struct{}{}
+	}
+	return c
 }
 
-// add records key at now; false means it was seen within ttl or the cache
-// is full.
-func (c *nonceCache) add(key string, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if now.After(c.next) || len(c.m) >= c.max {
-		for k, exp := range c.m {
-			if now.After(exp) {
-				delete(c.m, k)
-			}
+// add records (gate, nonce) at now; false means it was seen within ttl or
+// the cache is full.
+func (c *nonceCache) add(gate string, nonce [16]byte, now time.Time) bool {
+	s := &c.shards[nonce[0]%nonceShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if age := now.Sub(s.start); age >= c.ttl {
+		if age >= 2*c.ttl {
+			clear(s.cur) // everything in both generations is older than ttl
 		}
-		c.next = now.Add(c.ttl / 4)
+		clear(s.prev)
+		s.cur, s.prev = s.prev, s.cur
+		s.start = now
 	}
-	if exp, ok := c.m[key]; ok && !now.After(exp) {
+	k := nonceKey{gate, nonce}
+	if _, ok := s.cur[k]; ok {
 		return false
 	}
-	if len(c.m) >= c.max {
+	if _, ok := s.prev[k]; ok {
 		return false
 	}
-	c.m[key] = now.Add(c.ttl)
+	if len(s.cur)+len(s.prev) >= c.perShard {
+		return false
+	}
+	s.cur[k] = struct{}{}
 	return true
 }
 
@@ -48,11 +76,13 @@ func (c *nonceCache) add(key string, now time.Time) bool {
 // retry gets the same answer without a second look-up or a second event.
 type answerCache struct {
 	mu   sync.Mutex
-	m    map[string]cachedAnswer
-	ring []string
+	m    map[answerKey]cachedAnswer
+	ring []answerKey
 	pos  int
 	ttl  time.Duration
 }
+
+type answerKey struct{ gate, reqID string }
 
 type cachedAnswer struct {
 	body []byte
@@ -60,10 +90,10 @@ type cachedAnswer struct {
 }
 
 func newAnswerCache(size int, ttl time.Duration) *answerCache {
-	return &answerCache{m: make(map[string]cachedAnswer, size), ring: make([]string, size), ttl: ttl}
+	return &answerCache{m: make(map[answerKey]cachedAnswer, size), ring: make([]answerKey, size), ttl: ttl}
 }
 
-func (c *answerCache) get(key string, now time.Time) ([]byte, bool) {
+func (c *answerCache) get(key answerKey, now time.Time) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	a, ok := c.m[key]
@@ -73,10 +103,10 @@ func (c *answerCache) get(key string, now time.Time) ([]byte, bool) {
 	return a.body, true
 }
 
-func (c *answerCache) put(key string, body []byte, now time.Time) {
+func (c *answerCache) put(key answerKey, body []byte, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old := c.ring[c.pos]; old != "" {
+	if old := c.ring[c.pos]; old != (answerKey{}) {
 		delete(c.m, old)
 	}
 	c.ring[c.pos] = key

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"stationdesk/app"
@@ -27,6 +28,9 @@ type KeyStore struct {
 	mu   sync.RWMutex
 	st   keyState
 	now  func() time.Time
+	// active is the parsed, read-only view of the active keys the verify
+	// path reads without a lock; every change publishes a new one.
+	active atomic.Pointer[map[string][]*gateKey]
 }
 
 type storedKey struct {
@@ -53,6 +57,7 @@ func OpenKeyStore(path string, clock app.Clock) (*KeyStore, error) {
 	b, err := os.ReadFile(path)
 	switch {
 	case os.IsNotExist(err):
+		ks.publishLocked()
 		return ks, ks.saveLocked()
 	case err != nil:
 		return nil, err
@@ -66,9 +71,55 @@ func OpenKeyStore(path string, clock app.Clock) (*KeyStore, error) {
 	if !ks.st.Mode.Valid() {
 		ks.st.Mode = app.ModeTest
 	}
+	ks.publishLocked()
 	return ks, nil
 }
 
+// publishLocked rebuilds the lock-free view of the active keys (called with
+// mu held for writing, or before the store is shared). Pools of keyed HMAC
+// states are kept for keys that stay active.
+func (ks *KeyStore) publishLocked() {
+	var old map[string][]*gateKey
+	if p := ks.active.Load(); p != nil {
+		old = *p
+	}
+	m := make(map[string][]*gateKey, len(ks.st.Gates))
+	for id, g := range ks.st.Gates {
+		if g.Revoked {
+			continue
+		}
+		for _, sk := range g.Keys {
+			k, err := app.ParseGateKey(sk.Key)
+			if err != nil {
+				continue
+			}
+			var gk *gateKey
+			for _, o := range old[id] {
+				if o.key == k {
+					gk = o
+				}
+			}
+			if gk == nil {
+				gk = newGateKey(k)
+			}
+			m[id] = append(m[id], gk)
+		}
+	}
+	ks.active.Store(&m)
+}
+
+// activeKeys returns the gate's active keys (nil for unknown or revoked
+// gates) without locking. The slice is shared: do not modify it.
+func (ks *KeyStore) activeKeys(gate string) []*gateKey {
+	p := ks.active.Load()
+	if p == nil {
+		return nil
+	}
+	return (*p)[gate]
+}
+
+// saveLocked writes the file. The lock-free key view is republished by the
+// mutators (deferred), after a failed save has been reverted too.
 func (ks *KeyStore) saveLocked() error {
 	b, err := json.MarshalIndent(ks.st, "", " ")
 	if err != nil {
@@ -158,6 +209,7 @@ func (ks *KeyStore) Add(id string) (string, error) {
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	defer ks.publishLocked()
 	if g := ks.st.Gates[id]; g != nil && !g.Revoked {
 		return "", app.NewError(app.CodeConflict, "gate_exists", "闸机已存在", "gate already exists")
 	}
@@ -182,6 +234,7 @@ func (ks *KeyStore) Add(id string) (string, error) {
 func (ks *KeyStore) Rotate(id string) (string, error) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	defer ks.publishLocked()
 	g := ks.st.Gates[id]
 	if g == nil || g.Revoked {
 		return "", app.NewError(app.CodeNotFound, "gate_unknown", "闸机不存在或已吊销", "gate unknown or revoked")
@@ -205,6 +258,7 @@ func (ks *KeyStore) Rotate(id string) (string, error) {
 func (ks *KeyStore) Revoke(id string) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	defer ks.publishLocked()
 	g := ks.st.Gates[id]
 	if g == nil {
 		return app.NewError(app.CodeNotFound, "gate_unknown", "闸机不存在", "gate unknown")
@@ -253,6 +307,7 @@ func (ks *KeyStore) ImportKey(id, keyHex string) error {
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	defer ks.publishLocked()
 	prev := ks.st.Gates[id]
 	ks.st.Gates[id] = &storedGate{ID: id, NextKey: 2, Keys: []storedKey{{ID: 1, Key: keyHex, Created: ks.now()}}}
 	if err := ks.saveLocked(); err != nil {

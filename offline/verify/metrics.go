@@ -15,6 +15,10 @@ import (
 var latencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5}
 
 type metrics struct {
+	// known holds the counters of every decision × reason × mode of the
+	// closed sets (no map, no key string per answer); decisions holds any
+	// value outside them.
+	known     [3][16][3]atomic.Int64
 	decisions sync.Map // "decision|reason|mode" -> *atomic.Int64
 	rejects   sync.Map // reason -> *atomic.Int64
 	buckets   []atomic.Int64
@@ -32,8 +36,44 @@ func counter(m *sync.Map, k string) *atomic.Int64 {
 	return v.(*atomic.Int64)
 }
 
+var (
+	metricDecisions = [3]app.GateDecision{app.DecisionAllow, app.DecisionDeny, app.DecisionManual}
+	metricModes     = [3]app.GateMode{app.ModeOff, app.ModeTest, app.ModeEnforce}
+)
+
+func indexOf[T comparable](list []T, v T) int {
+	for i, x := range list {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
 func (m *metrics) decision(a app.GateAnswer) {
+	d, r, mo := indexOf(metricDecisions[:], a.Decision), indexOf(app.Reasons, a.Reason), indexOf(metricModes[:], a.Mode)
+	if d >= 0 && r >= 0 && r < 16 && mo >= 0 {
+		m.known[d][r][mo].Add(1)
+		return
+	}
 	counter(&m.decisions, string(a.Decision)+"|"+string(a.Reason)+"|"+string(a.Mode)).Add(1)
+}
+
+// decisionCounts returns every non-zero decision counter by
+// "decision|reason|mode".
+func (m *metrics) decisionCounts() map[string]int64 {
+	out := map[string]int64{}
+	for d := range m.known {
+		for r := range m.known[d] {
+			for mo := range m.known[d][r] {
+				if v := m.known[d][r][mo].Load(); v > 0 {
+					out[string(metricDecisions[d])+"|"+string(app.Reasons[r])+"|"+string(metricModes[mo])] = v
+				}
+			}
+		}
+	}
+	m.decisions.Range(func(k, v any) bool { out[k.(string)] += v.(*atomic.Int64).Load(); return true })
+	return out
 }
 
 func (m *metrics) reject(reason string) { counter(&m.rejects, reason).Add(1) }
@@ -67,11 +107,16 @@ func sortedKeys(m *sync.Map) []string {
 func (m *metrics) write(w io.Writer, g Gauges) {
 	fmt.Fprintln(w, "# HELP stationdesk_verify_requests_total Answered verify requests by decision, reason and mode.")
 	fmt.Fprintln(w, "# TYPE stationdesk_verify_requests_total counter")
-	for _, k := range sortedKeys(&m.decisions) {
+	counts := m.decisionCounts()
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
 		var d, r, mo string
 		fmt.Sscanf(replaceBar(k), "%s %s %s", &d, &r, &mo)
-		v, _ := m.decisions.Load(k)
-		fmt.Fprintf(w, "stationdesk_verify_requests_total{decision=%q,reason=%q,mode=%q} %d\n", d, r, mo, v.(*atomic.Int64).Load())
+		fmt.Fprintf(w, "stationdesk_verify_requests_total{decision=%q,reason=%q,mode=%q} %d\n", d, r, mo, counts[k])
 	}
 	fmt.Fprintln(w, "# HELP stationdesk_verify_rejected_total Requests refused before an answer (auth, size, format).")
 	fmt.Fprintln(w, "# TYPE stationdesk_verify_rejected_total counter")

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -198,22 +199,26 @@ func Start(ctx context.Context, cfg ServeConfig, d Deps) (*Station, error) {
 	return st, nil
 }
 
-// TrustFromSync adapts the sync client's verified manifest material.
+// TrustFromSync adapts the sync client's verified manifest material. It is
+// called on every verify request, so it takes no lock: the converted value
+// is cached against the sync client's current pointer.
 func TrustFromSync(c *gsync.Client) func() *Trust {
-	var mu sync.Mutex
-	var last *gsync.Trust
-	var conv *Trust
+	type pair struct {
+		src  *gsync.Trust
+		conv *Trust
+	}
+	var cur atomic.Pointer[pair]
 	return func() *Trust {
 		t := c.Trust()
 		if t == nil {
 			return nil
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if t != last {
-			last, conv = t, &Trust{CardKey: t.CardKey, Issuers: t.Issuers, Policy: t.Policy, QRSkew: t.QRSkew}
+		if p := cur.Load(); p != nil && p.src == t {
+			return p.conv
 		}
-		return conv
+		p := &pair{src: t, conv: &Trust{CardKey: t.CardKey, Issuers: t.Issuers, Policy: t.Policy, QRSkew: t.QRSkew}}
+		cur.Store(p)
+		return p.conv
 	}
 }
 

@@ -17,14 +17,12 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -212,7 +210,12 @@ func plainError(w http.ResponseWriter, status int, code string) {
 
 func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.BodyLimit))
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	body, err := readBody(w, r.Body, (*bp)[:0], s.cfg.BodyLimit)
+	if cap(body) <= 64<<10 {
+		*bp = body[:0]
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -234,16 +237,15 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, a.Gate, "clock_window")
 		return
 	}
-	keys := s.cfg.Keys.Keys(a.Gate)
-	var key app.GateKey
-	ok := false
+	keys := s.cfg.Keys.activeKeys(a.Gate)
+	var key *gateKey
 	for _, k := range keys {
-		mac := app.GateRequestMAC(k, r.Method, r.URL.Path, a.Gate, a.TSRaw, a.Nonce, a.RequestID, body)
-		if hmac.Equal(mac, a.Signature) {
-			key, ok = k, true
+		mac := k.requestMAC(r.Method, r.URL.Path, a.Gate, a.TSRaw, a.Nonce, a.RequestID, body)
+		if hmac.Equal(mac[:], a.Signature) {
+			key = k
 		}
 	}
-	if !ok {
+	if key == nil {
 		if keys == nil {
 			s.reject(w, r, a.Gate, "unknown_gate")
 		} else {
@@ -251,31 +253,34 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if !s.nonces.add(a.Gate+"/"+a.Nonce, now) {
+	var nonce [16]byte
+	if _, err := hex.Decode(nonce[:], []byte(a.Nonce)); err != nil { // checked by ParseGateAuth
+		s.reject(w, r, a.Gate, "malformed")
+		return
+	}
+	if !s.nonces.add(a.Gate, nonce, now) {
 		s.reject(w, r, a.Gate, "replay")
 		return
 	}
 	s.seen(a.Gate, now)
-	idem := a.Gate + "/" + a.RequestID
+	idem := answerKey{a.Gate, a.RequestID}
 	if prev, hit := s.answers.get(idem, now); hit {
 		s.writeSigned(w, key, a.Nonce, http.StatusOK, prev)
 		return
 	}
-	var req verifyRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() || (req.Card == "") == (req.QR == "") || len(req.Card) > 32 || len(req.QR) > app.RideQRMaxLen {
-		s.met.reject("malformed_body")
-		s.writeSigned(w, key, a.Nonce, http.StatusBadRequest, []byte(`{"error":"bad_request"}`))
-		return
-	}
-	ans, ev, err := s.decide(r.Context(), req, now)
+	req, err := parseVerifyBody(body)
 	if err != nil {
-		s.writeSigned(w, key, a.Nonce, http.StatusServiceUnavailable, []byte(`{"error":"unavailable"}`))
+		s.met.reject("malformed_body")
+		s.writeSigned(w, key, a.Nonce, http.StatusBadRequest, badRequestBody)
 		return
 	}
 	fresh := s.cfg.Lookup.Freshness()
-	out := appendAnswer(make([]byte, 0, 256), a.RequestID, ans, fresh, now)
+	ans, ev, err := s.decide(r.Context(), req, fresh, now)
+	if err != nil {
+		s.writeSigned(w, key, a.Nonce, http.StatusServiceUnavailable, unavailableBody)
+		return
+	}
+	out := appendAnswer(make([]byte, 0, 192), a.RequestID, ans, fresh, now)
 	ev.Gate, ev.RequestID, ev.At, ev.CacheVersion = a.Gate, a.RequestID, now, fresh.Version
 	ev.LatencyMicro = time.Since(start).Microseconds()
 	if s.cfg.Events != nil {
@@ -283,7 +288,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 			// Backpressure: the outbox cannot take the event, so there is
 			// no answer either; the gate retries with the same request id.
 			s.met.reject("outbox_full")
-			s.writeSigned(w, key, a.Nonce, http.StatusServiceUnavailable, []byte(`{"error":"unavailable"}`))
+			s.writeSigned(w, key, a.Nonce, http.StatusServiceUnavailable, unavailableBody)
 			return
 		}
 	}
@@ -294,6 +299,12 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	s.met.latency(time.Since(start))
 }
 
+var (
+	badRequestBody  = []byte(`{"error":"bad_request"}`)
+	unavailableBody = []byte(`{"error":"unavailable"}`)
+	jsonContentType = []string{"application/json"}
+)
+
 func safeGate(g string) string {
 	if app.ValidGateID(g) {
 		return g
@@ -301,10 +312,14 @@ func safeGate(g string) string {
 	return "?"
 }
 
-func (s *Server) writeSigned(w http.ResponseWriter, key app.GateKey, nonce string, status int, body []byte) {
+func (s *Server) writeSigned(w http.ResponseWriter, key *gateKey, nonce string, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set(app.HeaderRespSig, hex.EncodeToString(app.GateResponseMAC(key, nonce, status, body)))
+	mac := key.responseMAC(nonce, status, body)
+	// Canonical keys set directly: Header.Set would canonicalise and
+	// allocate on every answer. The shared content-type slice is never
+	// modified.
+	h["Content-Type"] = jsonContentType
+	h[app.HeaderRespSig] = []string{hex.EncodeToString(mac[:])}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -358,11 +373,10 @@ func normaliseCard(s string) (string, bool) {
 
 // decide looks the medium up and applies rules and mode. Errors mean the
 // cache could not be read (503).
-func (s *Server) decide(ctx context.Context, req verifyRequest, now time.Time) (app.GateAnswer, app.GateEvent, error) {
+func (s *Server) decide(ctx context.Context, req verifyRequest, fresh app.CacheFreshness, now time.Time) (app.GateAnswer, app.GateEvent, error) {
 	mode := *s.mode.Load()
 	ev := app.GateEvent{Mode: mode}
 	t := s.cfg.Trust()
-	fresh := s.cfg.Lookup.Freshness()
 	pol := app.DefaultPolicy()
 	if t != nil {
 		pol = t.Policy
