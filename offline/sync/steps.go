@@ -193,25 +193,60 @@ func (c *Client) buildSnapshot(ctx context.Context, path, id string, m *wire.Man
 	}
 	start := c.now()
 	startRows := b.Rows()
+	// Download, digest check and decoding of the next chunks overlap the
+	// insert of the current one (a second core does the first part).
+	type fetched struct {
+		ref     wire.ChunkRef
+		name    string
+		kind    wire.ChunkKind
+		cards   []wire.Card
+		persons []wire.Person
+		err     error
+	}
+	var todo []int
 	for i := range m.Snapshot {
-		r := m.Snapshot[i]
-		name := r.Kind + "/" + strconv.Itoa(r.Bucket)
-		if b.Done(name) {
-			continue
+		if !b.Done(m.Snapshot[i].Kind + "/" + strconv.Itoa(m.Snapshot[i].Bucket)) {
+			todo = append(todo, i)
 		}
-		data, err := c.fetchObject(ctx, syncpub.ObjectPath(m.SnapshotSeq, &r, nil), r.SHA256, r.Bytes)
-		if err != nil {
-			return err
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	ch := make(chan fetched, 2)
+	go func() {
+		defer close(ch)
+		for _, i := range todo {
+			r := m.Snapshot[i]
+			f := fetched{ref: r, name: r.Kind + "/" + strconv.Itoa(r.Bucket)}
+			data, err := c.fetchObject(fctx, syncpub.ObjectPath(m.SnapshotSeq, &r, nil), r.SHA256, r.Bytes)
+			if err != nil {
+				f.err = err
+			} else if f.kind, f.cards, f.persons, err = wire.DecodeChunk(data); err != nil {
+				f.err = ErrDigest
+			}
+			select {
+			case ch <- f:
+			case <-fctx.Done():
+				return
+			}
+			if f.err != nil {
+				return
+			}
 		}
-		kind, cards, persons, err := wire.DecodeChunk(data)
-		if err != nil {
-			return ErrDigest
+	}()
+	defer func() {
+		cancel()
+		for range ch { // wait until the fetcher has stopped
 		}
+	}()
+	for f := range ch {
+		if f.err != nil {
+			return f.err
+		}
+		var err error
 		switch {
-		case r.Kind == "cards" && kind == wire.KindCards:
-			err = b.AddCards(ctx, name, cards)
-		case r.Kind == "persons" && kind == wire.KindPersons:
-			err = b.AddPersons(ctx, name, persons)
+		case f.ref.Kind == "cards" && f.kind == wire.KindCards:
+			err = b.AddCards(ctx, f.name, f.cards)
+		case f.ref.Kind == "persons" && f.kind == wire.KindPersons:
+			err = b.AddPersons(ctx, f.name, f.persons)
 		default:
 			err = ErrDigest
 		}
@@ -219,8 +254,11 @@ func (c *Client) buildSnapshot(ctx context.Context, path, id string, m *wire.Man
 			return err
 		}
 		rows := b.Rows()
-		c.setProgress(app.SyncProgress{Phase: app.SyncSnapshot, Rows: rows, Total: total, Bytes: r.Bytes,
+		c.setProgress(app.SyncProgress{Phase: app.SyncSnapshot, Rows: rows, Total: total, Bytes: f.ref.Bytes,
 			ETA: eta(start, c.now(), rows-startRows, total-startRows), Detail: "building new cache file"})
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	return b.Finish(ctx, m.SnapshotSeq)
 }
