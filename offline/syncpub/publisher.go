@@ -147,8 +147,16 @@ func hashAll(key []byte, nums []CardBinding, seq uint64) []wire.Card {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			h := wire.NewCardHasher(key)
 			for i := lo; i < hi; i++ {
-				out[i] = rowFromBinding(key, nums[i], seq)
+				b := nums[i]
+				out[i] = wire.Card{Hash: h.Hash(b.CardNumber), Person: b.Person, Seq: seq}
+				if b.Blocked {
+					out[i].Flags |= wire.FlagBlocked
+				}
+				if b.Unbound {
+					out[i].Flags |= wire.FlagDeleted
+				}
 			}
 		}()
 	}

@@ -27,6 +27,7 @@ import (
 	"stationdesk/offline/gateevents"
 	gsync "stationdesk/offline/sync"
 	"stationdesk/offline/syncpub"
+	"stationdesk/offline/syncpub/wire"
 )
 
 // ServeConfig is the TOML configuration of `stationdesk serve --config
@@ -216,7 +217,7 @@ func TrustFromSync(c *gsync.Client) func() *Trust {
 		if p := cur.Load(); p != nil && p.src == t {
 			return p.conv
 		}
-		p := &pair{src: t, conv: &Trust{CardKey: t.CardKey, Issuers: t.Issuers, Policy: t.Policy, QRSkew: t.QRSkew}}
+		p := &pair{src: t, conv: &Trust{CardKey: t.CardKey, Hasher: wire.NewCardHasher(t.CardKey), Issuers: t.Issuers, Policy: t.Policy, QRSkew: t.QRSkew}}
 		cur.Store(p)
 		return p.conv
 	}

@@ -45,6 +45,9 @@ type Lookup interface {
 // Trust is the verified material from the sync manifest.
 type Trust struct {
 	CardKey []byte
+	// Hasher, when set, hashes card numbers with CardKey without a key
+	// schedule per request (TrustFromSync sets it).
+	Hasher  *wire.CardHasher
 	Issuers map[uint16]ed25519.PublicKey
 	Policy  app.Policy
 	QRSkew  time.Duration
@@ -393,7 +396,12 @@ func (s *Server) decide(ctx context.Context, req verifyRequest, fresh app.CacheF
 		case t == nil:
 			d, r = app.DecisionManual, app.ReasonCacheEmpty
 		default:
-			h := wire.HashCard(t.CardKey, num)
+			var h wire.CardHash
+			if t.Hasher != nil {
+				h = t.Hasher.Hash(num)
+			} else {
+				h = wire.HashCard(t.CardKey, num)
+			}
 			ev.CardToken = hex.EncodeToString(h[:])
 			st, err := s.cfg.Lookup.Lookup(ctx, h)
 			if err != nil {

@@ -22,7 +22,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 	"time"
 
 	"stationdesk/app"
@@ -59,15 +61,47 @@ type CardHash [HashSize]byte
 // a stolen disk (card numbers have little entropy); the key is delivered by
 // central and never stored in the cache file.
 func HashCard(key []byte, number string) CardHash {
-	m := hmac.New(sha256.New, key)
+	var buf [64]byte
+	norm := buf[:0]
 	for i := 0; i < len(number); i++ {
-		c := number[i]
-		if c != ' ' && c != '-' {
-			m.Write([]byte{c})
+		if c := number[i]; c != ' ' && c != '-' {
+			norm = append(norm, c)
 		}
 	}
+	m := hmac.New(sha256.New, key)
+	m.Write(norm) // one write instead of one per digit
+	var sum [sha256.Size]byte
 	var h CardHash
-	copy(h[:], m.Sum(nil))
+	copy(h[:], m.Sum(sum[:0]))
+	return h
+}
+
+// CardHasher computes HashCard for one key with pooled, keyed HMAC states
+// (no key schedule and no allocation per card). Safe for concurrent use.
+type CardHasher struct{ pool sync.Pool }
+
+// NewCardHasher returns a hasher for key (the key is copied).
+func NewCardHasher(key []byte) *CardHasher {
+	k := append([]byte(nil), key...)
+	return &CardHasher{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, k) }}}
+}
+
+// Hash equals HashCard(key, number).
+func (c *CardHasher) Hash(number string) CardHash {
+	var buf [64]byte
+	norm := buf[:0]
+	for i := 0; i < len(number); i++ {
+		if ch := number[i]; ch != ' ' && ch != '-' {
+			norm = append(norm, ch)
+		}
+	}
+	m := c.pool.Get().(hash.Hash)
+	m.Reset()
+	m.Write(norm)
+	var sum [sha256.Size]byte
+	var h CardHash
+	copy(h[:], m.Sum(sum[:0]))
+	c.pool.Put(m)
 	return h
 }
 

@@ -3,6 +3,9 @@ package wire
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"strings"
 	"testing"
 )
 
@@ -101,4 +104,45 @@ func FuzzOpen(f *testing.F) {
 			t.Fatal("nil payload accepted")
 		}
 	})
+}
+
+func BenchmarkHashCard(b *testing.B) {
+	key := []byte("bench card key")
+	b.Run("HashCard", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			HashCard(key, "1000 7510-0000 0001")
+		}
+	})
+	b.Run("CardHasher", func(b *testing.B) {
+		h := NewCardHasher(key)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			h.Hash("1000 7510-0000 0001")
+		}
+	})
+}
+
+func TestHashCardReference(t *testing.T) {
+	key := []byte("k")
+	for _, tc := range []struct{ name, in, norm string }{
+		{"Plain", "1000751000000001", "1000751000000001"},
+		{"SpacesAndDashes", "1000 7510-0000 0001", "1000751000000001"},
+		{"Empty", "", ""},
+		{"Long", strings.Repeat("12 ", 40), strings.Repeat("12", 40)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := hmac.New(sha256.New, key)
+			m.Write([]byte(tc.norm))
+			if got := HashCard(key, tc.in); !bytes.Equal(got[:], m.Sum(nil)[:HashSize]) {
+				t.Fatal("HashCard differs from HMAC-SHA-256 of the normalised number")
+			}
+			h := NewCardHasher(key)
+			for i := 0; i < 2; i++ { // the second time from a pooled state
+				if h.Hash(tc.in) != HashCard(key, tc.in) {
+					t.Fatal("CardHasher differs from HashCard")
+				}
+			}
+		})
+	}
 }
