@@ -333,8 +333,8 @@ type serverChild struct {
 	URL   string
 }
 
-func (s *selfCmd) startServer(ctx context.Context, cpu int, args ...string) (*serverChild, error) {
-	cmd := s.command(ctx, cpu, 1, "server", args...)
+func (s *selfCmd) startServer(ctx context.Context, cpu, procs int, args ...string) (*serverChild, error) {
+	cmd := s.command(ctx, cpu, procs, "server", args...)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
