@@ -252,7 +252,24 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gatesim: give --cards FILE or --synthetic N")
 		return 2
 	}
-	res, err := Run(ctx, Options{Target: strings.TrimRight(*target, "/"), Gate: *gate, Key: key, Rate: *rate, Duration: *dur, Cards: cards, Closed: *closed})
+	t := strings.TrimRight(*target, "/")
+	if strings.HasPrefix(t, "http://") {
+		// Plain-HTTP station LAN service: the raw generator (precise open
+		// loop, latency from the intended send time, cheap enough not to
+		// measure itself).
+		res, err := Load(ctx, LoadOptions{Target: t, Gate: *gate, Key: key, Rate: *rate, Duration: *dur, Closed: *closed > 0, Conns: max(*closed, 32),
+			Card: func(i int) string { return cards[i%len(cards)] }})
+		if err != nil {
+			fmt.Fprintln(stderr, "gatesim:", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, res.Summary())
+		if res.BadSig > 0 {
+			return 1
+		}
+		return 0
+	}
+	res, err := Run(ctx, Options{Target: t, Gate: *gate, Key: key, Rate: *rate, Duration: *dur, Cards: cards, Closed: *closed})
 	if err != nil {
 		fmt.Fprintln(stderr, "gatesim:", err)
 		return 1

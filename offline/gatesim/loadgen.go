@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,22 @@ func (r *LoadResult) Rate() float64 { return float64(r.OK) / r.Elapsed.Seconds()
 
 // Percentile returns the p-th percentile (0..100) of the latencies.
 func (r *LoadResult) Percentile(p float64) time.Duration { return pct(r.Latencies, p) }
+
+// Summary is a one-line report (no card numbers).
+func (r *LoadResult) Summary() string {
+	ds := make([]string, 0, len(r.Decisions))
+	for k, v := range r.Decisions {
+		ds = append(ds, fmt.Sprintf("%s=%d", k, v))
+	}
+	slices.Sort(ds)
+	s := fmt.Sprintf("sent %d ok %d errors %d non-200 %d badsig %d | %.0f req/s | p50 %s p90 %s p99 %s p99.9 %s max %s",
+		r.Sent, r.OK, r.Errors, r.Non200, r.BadSig, r.Rate(), fmtDur(r.Percentile(50)), fmtDur(r.Percentile(90)), fmtDur(r.Percentile(99)),
+		fmtDur(r.Percentile(99.9)), fmtDur(r.Percentile(100)))
+	if len(r.Lateness) > 0 {
+		s += fmt.Sprintf(" | own lateness p99 %s", fmtDur(pct(r.Lateness, 99)))
+	}
+	return s + " | " + strings.Join(ds, " ")
+}
 
 func pct(s []time.Duration, p float64) time.Duration {
 	if len(s) == 0 {
