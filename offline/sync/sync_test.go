@@ -24,7 +24,6 @@ type env struct {
 	live  *cache.Cache
 	cl    *Client
 	dir   string
-	wrap  func(http.Handler) http.Handler
 }
 
 func newEnv(t *testing.T, n int, wrap func(http.Handler) http.Handler) *env {

@@ -35,7 +35,7 @@ func TestServeEndToEnd(t *testing.T) {
 	})
 	central := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !up {
-			http.Error(w, "down", 503)
+			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
 		mux.ServeHTTP(w, r)
