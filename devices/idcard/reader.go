@@ -106,31 +106,16 @@ func (r *Reader) SAMID() string {
 // Run drives the reader until ctx ends and returns nil then. With no port
 // configured it reports StateNotConfigured and waits for ctx.
 func (r *Reader) Run(ctx context.Context) error {
-	if r.cfg.Port == "" {
-		r.set(app.StateNotConfigured, "")
-		<-ctx.Done()
-		return nil
-	}
-	r.set(app.StateConnecting, r.cfg.Port)
-	_ = serial.Keep(ctx, serial.KeepConfig{
-		Path: r.cfg.Port, Baud: r.cfg.Baud, Logger: r.log,
-		MinBackoff: r.cfg.MinBackoff, MaxBackoff: r.cfg.MaxBackoff,
-		OnState: func(s serial.LinkState, err error) {
-			switch s {
-			case serial.LinkUp:
-				r.set(app.StateConnecting, r.cfg.Port)
-			case serial.LinkDown:
-				r.markDown(err)
-			}
-		},
+	serial.Drive(ctx, serial.DriveConfig{
+		Keep: serial.KeepConfig{Path: r.cfg.Port, Baud: r.cfg.Baud, Logger: r.log,
+			MinBackoff: r.cfg.MinBackoff, MaxBackoff: r.cfg.MaxBackoff},
+		Status: r.set, Down: r.markDown,
 	}, r.session)
-	r.markDown(nil)
 	return nil
 }
 
-// markDown records that the port is gone and fails every waiter: a read
-// in progress must not survive a disconnect (security.md §3 row 4).
-func (r *Reader) markDown(err error) {
+// markDown records that the port is gone and fails every waiter.
+func (r *Reader) markDown() {
 	r.mu.Lock()
 	r.up = false
 	ws := r.waiters
@@ -138,14 +123,6 @@ func (r *Reader) markDown(err error) {
 	r.mu.Unlock()
 	for _, w := range ws {
 		w <- result{err: errDisconnected}
-	}
-	if err == nil {
-		return
-	}
-	if errors.Is(err, serial.ErrNotFound) {
-		r.set(app.StateError, "port not found")
-	} else {
-		r.set(app.StateError, "disconnected")
 	}
 }
 

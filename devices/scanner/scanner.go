@@ -91,30 +91,11 @@ func (s *Scanner) set(st app.State, detail string) {
 
 // Run reads the scanner until ctx ends, then returns nil.
 func (s *Scanner) Run(ctx context.Context) error {
-	if s.cfg.Port == "" {
-		s.set(app.StateNotConfigured, "")
-		<-ctx.Done()
-		return nil
-	}
-	s.set(app.StateConnecting, s.cfg.Port)
-	_ = serial.Keep(ctx, serial.KeepConfig{
-		Path: s.cfg.Port, Baud: s.cfg.Baud, Logger: s.log,
-		MinBackoff: s.cfg.MinBackoff, MaxBackoff: s.cfg.MaxBackoff,
-		OnState: func(st serial.LinkState, err error) {
-			switch st {
-			case serial.LinkUp:
-				s.set(app.StateReady, s.cfg.Port)
-			case serial.LinkDown:
-				s.failAll(errDisconnected)
-				if errors.Is(err, serial.ErrNotFound) {
-					s.set(app.StateError, "port not found")
-				} else {
-					s.set(app.StateError, "disconnected")
-				}
-			}
-		},
+	serial.Drive(ctx, serial.DriveConfig{
+		Keep: serial.KeepConfig{Path: s.cfg.Port, Baud: s.cfg.Baud, Logger: s.log,
+			MinBackoff: s.cfg.MinBackoff, MaxBackoff: s.cfg.MaxBackoff},
+		Status: s.set, ReadyOnOpen: true, Down: func() { s.failAll(errDisconnected) },
 	}, s.session)
-	s.failAll(errDisconnected)
 	return nil
 }
 

@@ -104,41 +104,20 @@ func (r *Reader) Model() string {
 
 // Run drives the reader until ctx ends, then returns nil.
 func (r *Reader) Run(ctx context.Context) error {
-	if r.cfg.Port == "" {
-		r.set(app.StateNotConfigured, "")
-		<-ctx.Done()
-		return nil
-	}
-	r.set(app.StateConnecting, r.cfg.Port)
-	_ = serial.Keep(ctx, serial.KeepConfig{
-		Path: r.cfg.Port, Baud: r.cfg.Baud, Logger: r.log,
-		MinBackoff: r.cfg.MinBackoff, MaxBackoff: r.cfg.MaxBackoff,
-		OnState: func(s serial.LinkState, err error) {
-			switch s {
-			case serial.LinkUp:
-				r.set(app.StateConnecting, r.cfg.Port)
-			case serial.LinkDown:
-				r.markDown(err)
-			}
-		},
+	serial.Drive(ctx, serial.DriveConfig{
+		Keep: serial.KeepConfig{Path: r.cfg.Port, Baud: r.cfg.Baud, Logger: r.log,
+			MinBackoff: r.cfg.MinBackoff, MaxBackoff: r.cfg.MaxBackoff},
+		Status: r.set, Down: r.markDown,
 	}, r.session)
-	r.markDown(nil)
 	return nil
 }
 
-func (r *Reader) markDown(err error) {
+// markDown records that the port is gone and fails every queued job.
+func (r *Reader) markDown() {
 	r.mu.Lock()
 	r.up = false
 	r.mu.Unlock()
 	r.failAll(errDisconnected)
-	if err == nil {
-		return
-	}
-	if errors.Is(err, serial.ErrNotFound) {
-		r.set(app.StateError, "port not found")
-	} else {
-		r.set(app.StateError, "disconnected")
-	}
 }
 
 func (r *Reader) failAll(err error) {
