@@ -115,32 +115,12 @@ func (h *harness) texts() string {
 }
 
 func (h *harness) findEntry(placeholder string) *Entry {
-	var found *Entry
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if found != nil || o == nil {
-			return
-		}
-		if e, ok := o.(*Entry); ok && e.PlaceHolder == placeholder {
-			found = e
-			return
-		}
-		if c, ok := o.(*fyne.Container); ok {
-			for _, ch := range c.Objects {
-				walk(ch)
-			}
-		}
-		if w, ok := o.(fyne.Widget); ok {
-			for _, ch := range test.WidgetRenderer(w).Objects() {
-				walk(ch)
-			}
-		}
-	}
-	walk(h.win.Content())
-	if found == nil {
+	h.t.Helper()
+	e := findWidget(h.win.Content(), func(e *Entry) bool { return e.PlaceHolder == placeholder })
+	if e == nil {
 		h.t.Fatalf("no entry with placeholder %q on screen:\n%s", placeholder, h.texts())
 	}
-	return found
+	return e
 }
 
 func (h *harness) login(id, pin string) {
@@ -251,24 +231,7 @@ func TestDocCheckScreen(t *testing.T) {
 }
 
 func findBanner(o fyne.CanvasObject) *Banner {
-	if b, ok := o.(*Banner); ok {
-		return b
-	}
-	if c, ok := o.(*fyne.Container); ok {
-		for _, ch := range c.Objects {
-			if b := findBanner(ch); b != nil {
-				return b
-			}
-		}
-	}
-	if w, ok := o.(fyne.Widget); ok {
-		for _, ch := range test.WidgetRenderer(w).Objects() {
-			if b := findBanner(ch); b != nil {
-				return b
-			}
-		}
-	}
-	return nil
+	return findWidget(o, func(*Banner) bool { return true })
 }
 
 func TestLockAndIdleLock(t *testing.T) {

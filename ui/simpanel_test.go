@@ -6,7 +6,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
-	"fyne.io/fyne/v2/test"
 
 	"stationdesk/app"
 )
@@ -75,32 +74,4 @@ func TestSimulatorDrawer(t *testing.T) {
 	if !strings.Contains(h.texts(), "Demo simulator") {
 		t.Fatal("Ctrl+D did not show the drawer again")
 	}
-}
-
-// findWidget returns the first visible object of type W for which ok holds.
-func findWidget[W fyne.CanvasObject](root fyne.CanvasObject, ok func(W) bool) W {
-	var found W
-	var done bool
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if done || o == nil || !o.Visible() {
-			return
-		}
-		if w, is := o.(W); is && ok(w) {
-			found, done = w, true
-			return
-		}
-		if c, is := o.(*fyne.Container); is {
-			for _, ch := range c.Objects {
-				walk(ch)
-			}
-		}
-		if w, is := o.(fyne.Widget); is {
-			for _, ch := range test.WidgetRenderer(w).Objects() {
-				walk(ch)
-			}
-		}
-	}
-	walk(root)
-	return found
 }

@@ -501,29 +501,7 @@ func (h *upHarness) screenText() string {
 
 // findButton finds a visible button by its text, or nil.
 func (h *upHarness) findButton(text string) *deskButton {
-	var found *deskButton
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if found != nil || o == nil || !o.Visible() {
-			return
-		}
-		if b, ok := o.(*deskButton); ok && b.Text == text {
-			found = b
-			return
-		}
-		if c, ok := o.(*fyne.Container); ok {
-			for _, ch := range c.Objects {
-				walk(ch)
-			}
-		}
-		if w, ok := o.(fyne.Widget); ok {
-			for _, ch := range test.WidgetRenderer(w).Objects() {
-				walk(ch)
-			}
-		}
-	}
-	walk(h.win.Content())
-	return found
+	return findWidget(h.win.Content(), func(b *deskButton) bool { return b.Text == text })
 }
 
 func (h *upHarness) button(text string) *deskButton {
@@ -563,64 +541,20 @@ func (h *upHarness) typeFocused(s string) {
 // bannerWith finds the visible banner whose text contains s.
 func (h *upHarness) bannerWith(s string) *Banner {
 	h.t.Helper()
-	var found *Banner
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if found != nil || o == nil || !o.Visible() {
-			return
-		}
-		if b, ok := o.(*Banner); ok {
-			if strings.Contains(b.Text(), s) {
-				found = b
-			}
-			return
-		}
-		if c, ok := o.(*fyne.Container); ok {
-			for _, ch := range c.Objects {
-				walk(ch)
-			}
-		}
-		if w, ok := o.(fyne.Widget); ok {
-			for _, ch := range test.WidgetRenderer(w).Objects() {
-				walk(ch)
-			}
-		}
-	}
-	walk(h.win.Content())
-	if found == nil {
+	b := findWidget(h.win.Content(), func(b *Banner) bool { return strings.Contains(b.Text(), s) })
+	if b == nil {
 		h.t.Fatalf("no banner with %q on screen:\n%s", s, h.screenText())
 	}
-	return found
+	return b
 }
 
 func (h *upHarness) banner() *Banner {
 	h.t.Helper()
-	var found *Banner
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if found != nil || o == nil || !o.Visible() {
-			return
-		}
-		if b, ok := o.(*Banner); ok {
-			found = b
-			return
-		}
-		if c, ok := o.(*fyne.Container); ok {
-			for _, ch := range c.Objects {
-				walk(ch)
-			}
-		}
-		if w, ok := o.(fyne.Widget); ok {
-			for _, ch := range test.WidgetRenderer(w).Objects() {
-				walk(ch)
-			}
-		}
-	}
-	walk(h.win.Content())
-	if found == nil {
+	b := findWidget(h.win.Content(), func(*Banner) bool { return true })
+	if b == nil {
 		h.t.Fatalf("no banner on screen:\n%s", h.screenText())
 	}
-	return found
+	return b
 }
 
 func (h *upHarness) wantText(what string, want ...string) {
