@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
+
+	"stationdesk/app/atomicfile"
 )
 
 // Shift is a clerk's shift at one terminal (opened and closed at the
@@ -276,44 +277,9 @@ func (s *Shifts) Export(rep ShiftReport) (string, error) {
 	}
 	name := fmt.Sprintf("shift-%d-%s.csv", rep.Shift.ID, rep.Until.In(chinaTime).Format("20060102-1504"))
 	path := filepath.Join(s.cfg.ExportDir, name)
-	if err := writeFileAtomic(path, rep.CSV()); err != nil {
+	if err := atomicfile.WriteFile(path, rep.CSV(), 0o640); err != nil {
 		s.cfg.Logger.Error("shift report export failed", "err", err)
 		return "", WrapError(err, CodeUnavailable, "export_failed", "班次报表文件写入失败（磁盘已满或文件夹不可写）。", "Could not write the shift report file (disk full or folder not writable).")
 	}
 	return path, nil
-}
-
-func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp, 0o640); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

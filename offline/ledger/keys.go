@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"stationdesk/app"
+	"stationdesk/app/atomicfile"
 )
 
 // KeyFileName is the station key file inside the key folder.
@@ -149,50 +150,12 @@ func LoadOrCreateKeys(dir string) (*Keys, error) {
 	}
 	b, _ := json.MarshalIndent(f, "", "  ")
 	path := filepath.Join(dir, KeyFileName)
-	if err := writeFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return nil, errKeys("key_file_write",
 			fmt.Sprintf("无法写入站点密钥文件：%s。", path),
 			fmt.Sprintf("Cannot write the station key file: %s.", path), err)
 	}
 	return LoadKeys(dir)
-}
-
-// writeFileAtomic writes data to path via a temp file in the same folder,
-// fsync and rename, then fsyncs the folder so the rename itself survives a
-// power cut (after tailscale atomicfile).
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(mode); err != nil && runtime.GOOS != "windows" {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // Sealed values: version byte 1 | key ID (4 bytes) | 12-byte nonce |

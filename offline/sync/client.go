@@ -32,6 +32,7 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"stationdesk/app"
+	"stationdesk/app/atomicfile"
 	"stationdesk/offline/cache"
 	"stationdesk/offline/syncpub"
 	"stationdesk/offline/syncpub/wire"
@@ -302,31 +303,6 @@ func (c *Client) openManifest(env []byte) (*wire.Manifest, error) {
 	return &m, nil
 }
 
-// writeFileAtomic writes a small durable file: temp file, fsync, rename.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
 // --- HTTP ---
 
 func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
@@ -367,11 +343,11 @@ func (c *Client) ensureKey(ctx context.Context, m *wire.Manifest, env []byte) er
 			return app.NewError(app.CodeInvalid, "card_key", "卡号密钥无效", "card key does not match the manifest")
 		}
 		kb, _ := json.Marshal(k)
-		if err := writeFileAtomic(c.cardKeyPath(), kb, 0o600); err != nil {
+		if err := atomicfile.WriteFile(c.cardKeyPath(), kb, 0o600); err != nil {
 			return err
 		}
 	}
-	if err := writeFileAtomic(c.manifestPath(), env, 0o600); err != nil {
+	if err := atomicfile.WriteFile(c.manifestPath(), env, 0o600); err != nil {
 		return err
 	}
 	c.setTrust(m, k)

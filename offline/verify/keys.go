@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"stationdesk/app"
+	"stationdesk/app/atomicfile"
 )
 
 // KeyStore holds the gates' 256-bit keys and the service mode in one small
@@ -125,31 +125,7 @@ func (ks *KeyStore) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(ks.path, b, 0o600)
-}
-
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.WriteFile(ks.path, b, 0o600)
 }
 
 // Keys returns a gate's active keys (nil for unknown or revoked gates).
