@@ -105,6 +105,8 @@ type Desk struct {
 	// state kept across rebuilds (see keepState in frame.go).
 	leaves []func()
 	states map[string]any
+	// seed hands state to the next screen (see showScreenWith).
+	seed func()
 	// lastCardID: see lastCard in flow.go.
 	lastCardMu sync.Mutex
 	lastCardID string
@@ -126,7 +128,7 @@ func NewDesk(a fyne.App, w fyne.Window, d Deps) *Desk {
 	if d.Scale == "" {
 		d.Scale = ScaleLarge
 	}
-	k := &Desk{a: a, w: w, d: d, lang: d.Lang, scale: d.Scale, simShown: true}
+	k := &Desk{a: a, w: w, d: d, lang: d.Lang, scale: d.Scale, simShown: true, states: map[string]any{}}
 	if err := SetLanguage(k.lang); err != nil {
 		d.Log.Warn("load translations", "err", err)
 	}

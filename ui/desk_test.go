@@ -347,3 +347,40 @@ func TestFunctionKeysFollowRole(t *testing.T) {
 	}
 	h.desk.op = nil
 }
+
+// TestShowScreenWithSeedsNextScreen: state handed on navigation reaches the
+// next screen's keepState, while the previous screen's state is forgotten.
+func TestShowScreenWithSeedsNextScreen(t *testing.T) {
+	h := newHarness(t, app.LangEN)
+	type st struct{ v string }
+	var seen string
+	saved := screenDefs
+	t.Cleanup(func() { screenDefs = saved })
+	screenDefs = []screenDef{
+		{id: "from", order: 1, title: "Check a document", build: func(k *Desk) fyne.CanvasObject {
+			keepState(k, "from", func() *st { return &st{v: "rider data"} })
+			return widget.NewLabel("from")
+		}},
+		{id: "to", order: 2, title: "Settings", build: func(k *Desk) fyne.CanvasObject {
+			seen = keepState(k, "to", func() *st { return &st{v: "fresh"} }).v
+			return widget.NewLabel("to")
+		}},
+	}
+	h.login("1001", "246810")
+	h.eventually("login", func() bool { return h.desk.Operator() != nil })
+	if h.desk.CurrentScreen() != "from" || h.desk.states["from"] == nil {
+		t.Fatalf("screen %q states %v", h.desk.CurrentScreen(), h.desk.states)
+	}
+	h.desk.showScreenWith("to", func() { h.desk.states["to"] = &st{v: "handed over"} })
+	if seen != "handed over" {
+		t.Errorf("next screen saw %q", seen)
+	}
+	if _, ok := h.desk.states["from"]; ok {
+		t.Error("the previous screen's state survived the navigation")
+	}
+	h.desk.showScreen("from")
+	h.desk.showScreen("to")
+	if seen != "fresh" {
+		t.Errorf("a plain visit saw %q, want fresh state", seen)
+	}
+}

@@ -129,6 +129,15 @@ func (k *Desk) showScreen(id string) {
 	k.display(id, false)
 }
 
+// showScreenWith navigates to screen id and hands it state: seed runs
+// after the previous screen's state is forgotten and before id is built,
+// so it can fill id's keepState (e.g. a passed manual check going straight
+// on to a sale).
+func (k *Desk) showScreenWith(id string, seed func()) {
+	k.seed = seed
+	k.display(id, false)
+}
+
 // display builds screen id into the content area.
 func (k *Desk) display(id string, rebuild bool) {
 	for _, s := range k.screens {
@@ -136,6 +145,10 @@ func (k *Desk) display(id string, rebuild bool) {
 			continue
 		}
 		k.leaveScreen(rebuild)
+		if seed := k.seed; seed != nil {
+			k.seed = nil
+			seed()
+		}
 		k.current = id
 		for sid, b := range k.navButtons {
 			if sid == id {

@@ -28,10 +28,6 @@ func init() {
 		build:     func(k *Desk) fyne.CanvasObject { return k.buildBuyerScreen("welfare", app.KindWelfare) }})
 }
 
-// handoff carries a passed manual check from the check screen to the ticket
-// screen ("go straight on to a sale"); it is taken by the next ticket build.
-var handoff = map[*Desk]app.BuyerCheck{}
-
 // buyerFlow is the state of one ticket or welfare screen: the current
 // purchase (the ID check), the clerk's choices, the last result.
 type buyerFlow struct {
@@ -75,10 +71,6 @@ type buyerScreen struct {
 
 func (k *Desk) buildBuyerScreen(id string, kind app.TicketKind) fyne.CanvasObject {
 	f := keepState(k, id, func() *buyerFlow { return &buyerFlow{kind: kind, payment: app.PayCash} })
-	if c, ok := handoff[k]; ok && id == "ticket" {
-		delete(handoff, k)
-		*f = buyerFlow{kind: kind, payment: app.PayCash, check: c, info: T("Manual check passed: go on to the sale.")}
-	}
 	s := &buyerScreen{k: k, id: id, f: f, root: container.NewVBox()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	scroll := container.NewVScroll(s.root)
@@ -331,8 +323,12 @@ func (s *buyerScreen) checkView() []fyne.CanvasObject {
 	case c.Decision() == app.BuyerOK && f.kind == kindCheck:
 		if k.op.Role == app.RoleClerk || k.op.Role == app.RoleSupervisor {
 			sale := k.newButton(T("Go on to a sale"), func() {
-				handoff[k] = c
-				k.showScreen("ticket")
+				// The passed check goes to the ticket screen as its state;
+				// nothing else of this screen survives the navigation.
+				k.showScreenWith("ticket", func() {
+					k.states["ticket"] = &buyerFlow{kind: app.KindSingleJourney, payment: app.PayCash, check: c,
+						info: T("Manual check passed: go on to the sale.")}
+				})
 			})
 			sale.Importance = widget.HighImportance
 			out = append(out, sale)
