@@ -20,7 +20,8 @@ import (
 // waitReader calls read in the background until it returns a value, then
 // hands it to onValue on the UI goroutine. A reader error goes to onErr (the
 // screen says what is wrong and keeps the manual entry open); with tickers on
-// the wait is retried after a pause. Nothing is delivered once ctx is
+// the wait is retried after a pause, and onErr(nil) tells the screen when
+// the reader is waiting normally again. Nothing is delivered once ctx is
 // cancelled: the device drivers serve waiters first-come first-served, so a
 // screen that is left must cancel, or its forgotten wait would take the card
 // the next screen is waiting for. The drivers answer a cancelled wait with
@@ -28,6 +29,10 @@ import (
 func waitReader[T any](ctx context.Context, read func(context.Context) (T, error), onValue func(T), onErr func(error)) {
 	waitReaderSkip(ctx, read, nil, nil, onValue, onErr)
 }
+
+// readerBack is how long a read after an error must wait before the reader
+// counts as back (see waitReaderSkip).
+const readerBack = 500 * time.Millisecond
 
 // lyingFor is how fast a read must answer for the card to count as one
 // that was already lying on the reader when the wait began (the transit
@@ -43,11 +48,27 @@ const lyingFor = 250 * time.Millisecond
 // card is placed during the wait (lying false).
 func waitReaderSkip[T any](ctx context.Context, read func(context.Context) (T, error), skip func(v T, lying bool) bool, onSkip func(T), onValue func(T), onErr func(error)) {
 	spawn(func() {
-		skipped := false
+		skipped, failed := false, false
 		pauseSkip := 500 * time.Millisecond
 		for {
 			start := time.Now()
+			// After an error (a reader unplugged), a read that has been
+			// waiting for half a second means the reader is back: onErr(nil)
+			// lets the screen take its red message down.
+			var back *time.Timer
+			if failed && tickers {
+				back = time.AfterFunc(readerBack, func() {
+					fyne.Do(func() {
+						if ctx.Err() == nil {
+							onErr(nil)
+						}
+					})
+				})
+			}
 			v, err := read(ctx)
+			if back != nil {
+				back.Stop()
+			}
 			if ctx.Err() != nil {
 				return
 			}
@@ -81,6 +102,7 @@ func waitReaderSkip[T any](ctx context.Context, read func(context.Context) (T, e
 				})
 				return
 			}
+			failed = true
 			fyne.Do(func() {
 				if ctx.Err() == nil {
 					onErr(err)
@@ -231,4 +253,23 @@ func (k *Desk) queryMsg(err error) string {
 		return T("Central cannot be reached right now.")
 	}
 	return k.msg(err)
+}
+
+// readerStatus returns an onErr for a status label: an error turns it red
+// with prefix, the reader's message and hint; onErr(nil) (the reader is
+// back) restores the waiting text it had.
+func (k *Desk) readerStatus(status *widget.Label, prefix, hint string) func(error) {
+	if status == nil {
+		return func(error) {}
+	}
+	text, imp := status.Text, status.Importance
+	return func(err error) {
+		if err == nil {
+			status.Importance = imp
+			status.SetText(text)
+			return
+		}
+		status.Importance = widget.DangerImportance
+		status.SetText(prefix + " " + k.msg(err) + " " + hint)
+	}
 }

@@ -121,10 +121,7 @@ func (s *lookupScreen) show() {
 				k.setLastCard(st.last)
 				s.lookUp(c)
 			}
-		}, func(err error) {
-			status.Importance = widget.DangerImportance
-			status.SetText(T("Card reader:") + " " + k.msg(err) + " " + T("Type the number instead, or place the card again."))
-		})
+		}, k.readerStatus(status, T("Card reader:"), T("Type the number instead, or place the card again.")))
 	}
 }
 

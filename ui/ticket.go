@@ -119,7 +119,13 @@ func (s *buyerScreen) waitID() {
 			s.takeID(id)
 		}
 	}, func(err error) {
-		if s.f.check.IsZero() && app.ErrorReason(err) != "timeout" {
+		if err == nil && s.f.errText != "" { // the reader is back
+			s.f.errText = ""
+			s.root.Objects = s.view()
+			s.root.Refresh()
+			return
+		}
+		if err != nil && s.f.check.IsZero() && app.ErrorReason(err) != "timeout" {
 			s.f.errText = T("ID reader:") + " " + s.k.msg(err)
 			s.root.Objects = s.view()
 			s.root.Refresh()

@@ -415,12 +415,7 @@ func (s *upgradeScreen) waitID(d *docState) func() {
 			if f.seq == seq && !d.has() {
 				s.acceptID(d, id)
 			}
-		}, func(err error) {
-			if status != nil {
-				status.Importance = widget.DangerImportance
-				status.SetText(T("ID reader:") + " " + s.k.msg(err) + " " + T("Type the document below, or place the card again."))
-			}
-		})
+		}, s.k.readerStatus(status, T("ID reader:"), T("Type the document below, or place the card again.")))
 	}
 }
 
@@ -947,12 +942,7 @@ func (s *upgradeScreen) waitCard(avoid string, take func(app.Card)) func() {
 			if f.seq == seq {
 				take(c)
 			}
-		}, func(err error) {
-			if status != nil {
-				status.Importance = widget.DangerImportance
-				status.SetText(T("Card reader:") + " " + k.msg(err) + " " + T("Type the number below, or place the card again."))
-			}
-		})
+		}, k.readerStatus(status, T("Card reader:"), T("Type the number below, or place the card again.")))
 	}
 }
 
