@@ -31,6 +31,9 @@ func TestNormaliser(t *testing.T) {
 			[]read{{timeout, 0, io.EOF}, {timeout, 0, io.EOF}, {timeout, 0, io.EOF}, {timeout, 0, io.EOF}},
 			[]error{ErrTimeout, ErrTimeout, ErrTimeout, ErrTimeout}},
 		{"EarlyEOFWithNodeGoneIsDisconnected", true, []read{{0, 0, io.EOF}}, []error{ErrDisconnected}},
+		// A starved process measures an instant hang-up EOF as slow: the
+		// vanished or replaced node still says disconnected.
+		{"SlowEOFWithNodeGoneIsDisconnected", true, []read{{timeout, 0, io.EOF}}, []error{ErrDisconnected}},
 		{"OneEarlyEOFWithNodePresentIsTimeout", false, []read{{0, 0, io.EOF}}, []error{ErrTimeout}},
 		{"RepeatedEarlyEOFIsDisconnected", false,
 			[]read{{0, 0, io.EOF}, {1 * time.Millisecond, 0, io.EOF}, {0, 0, io.EOF}},

@@ -187,13 +187,19 @@ func (z *normaliser) classify(start time.Time, n int, err error) (int, error) {
 		return 0, ErrTimeout
 	case errors.Is(err, io.EOF):
 		// Linux VMIN=0/VTIME>0: a timeout is (0, EOF) after the timeout; a
-		// hung-up line is (0, EOF) at once, again and again.
+		// hung-up line is (0, EOF) at once, again and again. A device node
+		// that vanished or was replaced is a disconnect whatever the
+		// timing: on a starved CPU an instant EOF can look as slow as a
+		// timeout, and the early-read count alone would never trip.
+		if z.gone != nil && z.gone() {
+			return 0, fmt.Errorf("%w: device node gone", ErrDisconnected)
+		}
 		if z.now().Sub(start) >= z.timeout/2 {
 			z.fast = 0
 			return 0, ErrTimeout
 		}
 		z.fast++
-		if (z.gone != nil && z.gone()) || z.fast >= fastLimit {
+		if z.fast >= fastLimit {
 			return 0, fmt.Errorf("%w: line hung up", ErrDisconnected)
 		}
 		return 0, ErrTimeout
