@@ -15,7 +15,7 @@ import (
 // Applied counts what one apply did.
 type Applied struct {
 	Upserts int // rows written or deleted
-	Skipped int // rows already at this seq or newer (idempotent re-apply)
+	Skipped int // rows already applied (idempotent re-apply, or a newer hot-list row)
 }
 
 // ErrGap is returned when a segment starts after the applied sequence: the
@@ -28,20 +28,39 @@ type digestKey struct {
 	b    int
 }
 
+// applier applies rows in one writer transaction. In the normal mode a
+// change is appended to the pending table and, after the commit, folded
+// into the overlay (overlay.go); in direct mode (bucket repair) it is
+// written straight into the big tables. Either way the per-bucket digests
+// are updated in the same transaction: the old effective row is folded
+// out and the new one in.
 type applier struct {
-	ctx                   context.Context
-	tx                    *sql.Tx
-	shift                 uint
-	selC, upC, delC       *sql.Stmt
-	selP, upP, delP       *sql.Stmt
-	digests               map[digestKey]*wire.Digest
-	res                   Applied
-	forceBucket, forceKnd int // repair: only rows of this bucket (-1 = all)
+	ctx     context.Context
+	tx      *sql.Tx
+	shift   uint
+	applied uint64 // the applied sequence before this transaction
+	ov      *overlay
+	direct  bool
+
+	selC, selP *sql.Stmt
+	insPend    *sql.Stmt // normal mode
+	upC, delC  *sql.Stmt // direct mode
+	upP, delP  *sql.Stmt
+
+	digests map[digestKey]*wire.Digest
+	// this transaction's changes, newest per key, for repeated keys
+	cards   map[wire.CardHash]ovCard
+	persons map[uint64]ovPerson
+	rows    []pendingRow
+	res     Applied
+
+	forceBucket, forceKnd int // direct mode: only rows of this bucket
 	yield                 yielder
 }
 
-func newApplier(ctx context.Context, tx *sql.Tx, shift uint) (*applier, error) {
-	a := &applier{ctx: ctx, tx: tx, shift: shift, digests: map[digestKey]*wire.Digest{}, forceBucket: -1}
+func newApplier(ctx context.Context, tx *sql.Tx, st State, ov *overlay, direct bool) (*applier, error) {
+	a := &applier{ctx: ctx, tx: tx, shift: st.PersonShift, applied: st.AppliedSeq, ov: ov, direct: direct,
+		digests: map[digestKey]*wire.Digest{}, cards: map[wire.CardHash]ovCard{}, persons: map[uint64]ovPerson{}, forceBucket: -1}
 	var err error
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
@@ -51,17 +70,24 @@ func newApplier(ctx context.Context, tx *sql.Tx, shift uint) (*applier, error) {
 		s, err = tx.PrepareContext(ctx, q)
 		return s
 	}
-	a.selC = prep(`SELECT person, flags, seq FROM card WHERE h = ?`)
-	a.upC = prep(`INSERT OR REPLACE INTO card(h, person, flags, seq) VALUES(?, ?, ?, ?)`)
-	a.delC = prep(`DELETE FROM card WHERE h = ?`)
-	a.selP = prep(`SELECT st, seq FROM person WHERE p = ?`)
-	a.upP = prep(`INSERT OR REPLACE INTO person(p, st, seq) VALUES(?, ?, ?)`)
-	a.delP = prep(`DELETE FROM person WHERE p = ?`)
+	a.selC = prep(`SELECT person, flags FROM card WHERE h = ?`)
+	a.selP = prep(`SELECT st FROM person WHERE p = ?`)
+	if direct {
+		a.upC = prep(`INSERT OR REPLACE INTO card(h, person, flags) VALUES(?, ?, ?)`)
+		a.delC = prep(`DELETE FROM card WHERE h = ?`)
+		a.upP = prep(`INSERT OR REPLACE INTO person(p, st) VALUES(?, ?)`)
+		a.delP = prep(`DELETE FROM person WHERE p = ?`)
+	} else {
+		a.insPend = prep(`INSERT INTO pending(h, p, v, seq) VALUES(?, ?, ?, ?)`)
+	}
+	if err != nil {
+		a.close()
+	}
 	return a, err
 }
 
 func (a *applier) close() {
-	for _, s := range []*sql.Stmt{a.selC, a.upC, a.delC, a.selP, a.upP, a.delP} {
+	for _, s := range []*sql.Stmt{a.selC, a.selP, a.insPend, a.upC, a.delC, a.upP, a.delP} {
 		if s != nil {
 			s.Close()
 		}
@@ -84,18 +110,62 @@ func (a *applier) digest(kind, b int) (*wire.Digest, error) {
 	return d, nil
 }
 
+// skip reports whether a change is already applied: at or below the
+// applied sequence, or older than the pending change of the same key (a
+// hot-list row that came first).
+func (a *applier) skip(seq, pendingSeq uint64, pending bool) bool {
+	if a.direct {
+		return false
+	}
+	return seq <= a.applied || pending && pendingSeq >= seq
+}
+
+// oldCard returns the effective card row before this change and the seq of
+// its pending change (0 when it has none).
+func (a *applier) oldCard(h wire.CardHash) (c wire.Card, found bool, pseq uint64, pending bool, err error) {
+	if v, ok := a.cards[h]; ok {
+		return wire.Card{Hash: h, Person: v.person, Flags: v.flags}, v.flags&wire.FlagDeleted == 0, v.seq, true, nil
+	}
+	if !a.direct {
+		if v, ok := a.ov.cards[h]; ok { // c.wmu is held: the overlay cannot change
+			return wire.Card{Hash: h, Person: v.person, Flags: v.flags}, v.flags&wire.FlagDeleted == 0, v.seq, true, nil
+		}
+	}
+	var person, flags int64
+	err = a.selC.QueryRowContext(a.ctx, h[:]).Scan(&person, &flags)
+	if errors.Is(err, sql.ErrNoRows) {
+		return wire.Card{}, false, 0, false, nil
+	}
+	return wire.Card{Hash: h, Person: uint64(person), Flags: uint8(flags)}, err == nil, 0, false, err
+}
+
+func (a *applier) oldPerson(p uint64) (r wire.Person, found bool, pseq uint64, pending bool, err error) {
+	if v, ok := a.persons[p]; ok {
+		return personRow(p, v.st), !v.del, v.seq, true, nil
+	}
+	if !a.direct {
+		if v, ok := a.ov.persons[p]; ok {
+			return personRow(p, v.st), !v.del, v.seq, true, nil
+		}
+	}
+	var st int64
+	err = a.selP.QueryRowContext(a.ctx, int64(p)).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return wire.Person{}, false, 0, false, nil
+	}
+	return personRow(p, st), err == nil, 0, false, err
+}
+
 func (a *applier) card(r wire.Card) error {
 	b := wire.CardBucket(r.Hash)
 	if a.forceBucket >= 0 && (a.forceKnd != 0 || a.forceBucket != b) {
 		return nil
 	}
-	var person, flags, seq int64
-	err := a.selC.QueryRowContext(a.ctx, r.Hash[:]).Scan(&person, &flags, &seq)
-	found := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	old, found, pseq, pending, err := a.oldCard(r.Hash)
+	if err != nil {
 		return err
 	}
-	if found && uint64(seq) >= r.Seq {
+	if a.skip(r.Seq, pseq, pending) {
 		a.res.Skipped++
 		return nil
 	}
@@ -104,26 +174,25 @@ func (a *applier) card(r wire.Card) error {
 		return err
 	}
 	if found {
-		d.Remove(wire.CardRowHash(wire.Card{Hash: r.Hash, Person: uint64(person), Flags: uint8(flags), Seq: uint64(seq)}))
+		d.Remove(wire.CardRowHash(old))
 	}
-	if r.Flags&wire.FlagDeleted != 0 {
-		if found {
-			if _, err := a.delC.ExecContext(a.ctx, r.Hash[:]); err != nil {
-				return err
-			}
-		}
-		// A deleted row leaves no tombstone: a later re-apply of an older
-		// upsert is prevented by segment ordering (applied_seq), and the
-		// hot list carries only risk-raising upserts.
-		a.res.Upserts++
-		return nil
+	deleted := r.Flags&wire.FlagDeleted != 0
+	if !deleted {
+		d.Add(wire.CardRowHash(r))
 	}
-	if _, err := a.upC.ExecContext(a.ctx, r.Hash[:], int64(r.Person), int64(r.Flags), int64(r.Seq)); err != nil {
-		return err
-	}
-	d.Add(wire.CardRowHash(r))
 	a.res.Upserts++
-	return nil
+	switch {
+	case a.direct && deleted:
+		_, err = a.delC.ExecContext(a.ctx, r.Hash[:])
+	case a.direct:
+		_, err = a.upC.ExecContext(a.ctx, r.Hash[:], int64(r.Person), int64(r.Flags))
+	default:
+		// A deletion stays in the overlay as a tombstone until merged.
+		_, err = a.insPend.ExecContext(a.ctx, r.Hash[:], int64(r.Person), int64(r.Flags), int64(r.Seq))
+		a.rows = append(a.rows, pendingRow{card: true, h: r.Hash, key: r.Person, val: int64(r.Flags), seq: r.Seq})
+	}
+	a.cards[r.Hash] = ovCard{person: r.Person, flags: r.Flags, seq: r.Seq}
+	return err
 }
 
 func (a *applier) person(r wire.Person) error {
@@ -131,13 +200,11 @@ func (a *applier) person(r wire.Person) error {
 	if a.forceBucket >= 0 && (a.forceKnd != 1 || a.forceBucket != b) {
 		return nil
 	}
-	var st, seq int64
-	err := a.selP.QueryRowContext(a.ctx, int64(r.Person)).Scan(&st, &seq)
-	found := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	old, found, pseq, pending, err := a.oldPerson(r.Person)
+	if err != nil {
 		return err
 	}
-	if found && uint64(seq) >= r.Seq {
+	if a.skip(r.Seq, pseq, pending) {
 		a.res.Skipped++
 		return nil
 	}
@@ -146,32 +213,35 @@ func (a *applier) person(r wire.Person) error {
 		return err
 	}
 	if found {
-		d.Remove(wire.PersonRowHash(wire.Person{Person: r.Person, Color: uint8(st & 3), TestMin: uint32(st >> 2), Seq: uint64(seq)}))
+		d.Remove(wire.PersonRowHash(old))
 	}
-	if r.Flags&wire.FlagDeleted != 0 {
-		if found {
-			if _, err := a.delP.ExecContext(a.ctx, int64(r.Person)); err != nil {
-				return err
-			}
-		}
-		a.res.Upserts++
-		return nil
+	deleted := r.Flags&wire.FlagDeleted != 0
+	st := encodeSt(r)
+	if deleted {
+		st = -1
+	} else {
+		d.Add(wire.PersonRowHash(personRow(r.Person, st)))
 	}
-	if _, err := a.upP.ExecContext(a.ctx, int64(r.Person), encodeSt(r), int64(r.Seq)); err != nil {
-		return err
-	}
-	d.Add(wire.PersonRowHash(r))
 	a.res.Upserts++
-	return nil
+	switch {
+	case a.direct && deleted:
+		_, err = a.delP.ExecContext(a.ctx, int64(r.Person))
+	case a.direct:
+		_, err = a.upP.ExecContext(a.ctx, int64(r.Person), st)
+	default:
+		_, err = a.insPend.ExecContext(a.ctx, nil, int64(r.Person), st, int64(r.Seq))
+		a.rows = append(a.rows, pendingRow{key: r.Person, val: st, seq: r.Seq})
+	}
+	a.persons[r.Person] = ovPerson{st: max(st, 0), seq: r.Seq, del: deleted}
+	return err
 }
 
 // applyYieldRows is how many rows an apply writes between yields to the
-// scheduler. An apply is CPU-bound for up to hundreds of milliseconds (a
+// scheduler. An apply is CPU-bound for up to tens of milliseconds (a
 // catch-up segment of 10 k rows) and shares the CPU with the verify
 // handlers; without yields a handler made runnable meanwhile waits for the
 // runtime's 10 ms preemption. The write lock is held throughout (WAL
-// readers do not need it). SQLite's commit and checkpoint of a large
-// segment still run as one stretch.
+// readers do not need it).
 const applyYieldRows = 16
 
 type yielder struct{ rows int }
@@ -207,8 +277,10 @@ func (a *applier) flushDigests() error {
 	return nil
 }
 
-// writeTx runs fn in one writer transaction (BEGIN IMMEDIATE).
-func (c *Cache) writeTx(ctx context.Context, fn func(tx *sql.Tx, st State) error) error {
+// writeTx runs fn in one writer transaction (BEGIN IMMEDIATE). After the
+// commit, with the write lock still held, it runs the callback fn returned
+// (the overlay update) and wakes the merger if enough is pending.
+func (c *Cache) writeTx(ctx context.Context, fn func(tx *sql.Tx, st State) (func(), error)) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
@@ -225,43 +297,62 @@ func (c *Cache) writeTx(ctx context.Context, fn func(tx *sql.Tx, st State) error
 	if err != nil {
 		return err
 	}
-	if err := fn(tx, st); err != nil {
+	committed, err := fn(tx, st)
+	if err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	if committed != nil {
+		committed()
+	}
 	c.loadFreshness(ctx)
+	c.kickMerge()
 	return nil
+}
+
+// apply runs segments through an applier in the normal (pending) mode and
+// returns the overlay update to run after the commit.
+func (c *Cache) apply(ctx context.Context, tx *sql.Tx, st State, segs ...wire.Segment) (*applier, func(), error) {
+	a, err := newApplier(ctx, tx, st, c.ov, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer a.close()
+	for _, s := range segs {
+		if err := a.segment(s); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := a.flushDigests(); err != nil {
+		return nil, nil, err
+	}
+	rows := a.rows
+	return a, func() { c.ov.add(rows) }, nil
 }
 
 // ApplySegment applies a delta segment covering (seg.From, seg.To] in one
 // transaction together with the new applied sequence and freshness, so a
 // crash leaves either all of it or none. A segment entirely at or below the
-// applied sequence is skipped (idempotent); rows are written only when
-// their seq is newer than the stored row's (so the hot list and segments
-// may overlap). A segment starting after the applied sequence returns
-// ErrGap. fresh may be zero (freshness then stays unchanged).
+// applied sequence is skipped (idempotent); within a segment, rows at or
+// below the applied sequence, or older than a hot-list row already applied
+// for the same key, are skipped. A segment starting after the applied
+// sequence returns ErrGap. fresh may be zero (freshness then stays
+// unchanged).
 func (c *Cache) ApplySegment(ctx context.Context, seg wire.Segment, fresh time.Time) (Applied, error) {
 	var res Applied
-	err := c.writeTx(ctx, func(tx *sql.Tx, st State) error {
+	err := c.writeTx(ctx, func(tx *sql.Tx, st State) (func(), error) {
 		if seg.To <= st.AppliedSeq {
 			res.Skipped = len(seg.Cards) + len(seg.Persons)
-			return nil
+			return nil, nil
 		}
 		if seg.From > st.AppliedSeq {
-			return ErrGap
+			return nil, ErrGap
 		}
-		a, err := newApplier(ctx, tx, st.PersonShift)
+		a, committed, err := c.apply(ctx, tx, st, seg)
 		if err != nil {
-			return err
-		}
-		defer a.close()
-		if err := a.segment(seg); err != nil {
-			return err
-		}
-		if err := a.flushDigests(); err != nil {
-			return err
+			return nil, err
 		}
 		q := `UPDATE state SET applied_seq = ? WHERE id = 1`
 		args := []any{int64(seg.To)}
@@ -270,10 +361,10 @@ func (c *Cache) ApplySegment(ctx context.Context, seg wire.Segment, fresh time.T
 			args = append(args, fresh.UnixMilli())
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return err
+			return nil, err
 		}
 		res = a.res
-		return nil
+		return committed, nil
 	})
 	return res, err
 }
@@ -284,25 +375,18 @@ func (c *Cache) ApplySegment(ctx context.Context, seg wire.Segment, fresh time.T
 // compared when no hot row is ahead of the segments.
 func (c *Cache) ApplyHot(ctx context.Context, seg wire.Segment) (Applied, error) {
 	var res Applied
-	err := c.writeTx(ctx, func(tx *sql.Tx, st State) error {
-		a, err := newApplier(ctx, tx, st.PersonShift)
+	err := c.writeTx(ctx, func(tx *sql.Tx, st State) (func(), error) {
+		a, committed, err := c.apply(ctx, tx, st, seg)
 		if err != nil {
-			return err
-		}
-		defer a.close()
-		if err := a.segment(seg); err != nil {
-			return err
-		}
-		if err := a.flushDigests(); err != nil {
-			return err
+			return nil, err
 		}
 		if seg.To > st.HotSeq {
 			if _, err := tx.ExecContext(ctx, `UPDATE state SET hot_seq = ? WHERE id = 1`, int64(seg.To)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		res = a.res
-		return nil
+		return committed, nil
 	})
 	return res, err
 }
@@ -311,70 +395,84 @@ func (c *Cache) ApplyHot(ctx context.Context, seg wire.Segment) (Applied, error)
 // issued at fresh (used when a manifest brings no new segment). It never
 // moves the applied sequence.
 func (c *Cache) MarkFresh(ctx context.Context, seq uint64, fresh time.Time) error {
-	return c.writeTx(ctx, func(tx *sql.Tx, st State) error {
+	return c.writeTx(ctx, func(tx *sql.Tx, st State) (func(), error) {
 		if st.AppliedSeq < seq {
-			return nil
+			return nil, nil
 		}
 		if !fresh.After(st.FreshAsOf) {
-			return nil
+			return nil, nil
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE state SET fresh_ms = ? WHERE id = 1`, fresh.UnixMilli())
-		return err
+		return nil, err
 	})
 }
 
+// ErrHotAhead is returned by RepairBucket while hot-list rows are ahead of
+// the applied segments (digests are not comparable then).
+var ErrHotAhead = errors.New("gate cache: hot-list rows ahead of the segments; repair after they catch up")
+
 // RepairBucket replaces one bucket (kind 0 = cards, 1 = persons) with the
 // rows of its snapshot chunk, then re-applies the given later segments
-// filtered to that bucket, in one transaction. Used when the bucket's
+// filtered to that bucket, in one transaction, straight into the big
+// tables; the bucket's pending changes are dropped. Used when the bucket's
 // digest disagrees with the manifest; other buckets are untouched.
 func (c *Cache) RepairBucket(ctx context.Context, kind, bucket int, cards []wire.Card, persons []wire.Person, later []wire.Segment) (Applied, error) {
 	var res Applied
-	err := c.writeTx(ctx, func(tx *sql.Tx, st State) error {
+	err := c.writeTx(ctx, func(tx *sql.Tx, st State) (func(), error) {
+		if st.HotSeq > st.AppliedSeq {
+			return nil, ErrHotAhead
+		}
+		var err error
+		var dropped sql.Result
 		if kind == 0 {
 			lo := make([]byte, wire.HashSize)
 			lo[0] = byte(bucket)
-			var err error
 			if bucket == wire.Buckets-1 {
-				_, err = tx.ExecContext(ctx, `DELETE FROM card WHERE h >= ?`, lo)
+				if _, err = tx.ExecContext(ctx, `DELETE FROM card WHERE h >= ?`, lo); err == nil {
+					dropped, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE h >= ?`, lo)
+				}
 			} else {
 				hi := make([]byte, wire.HashSize)
 				hi[0] = byte(bucket + 1)
-				_, err = tx.ExecContext(ctx, `DELETE FROM card WHERE h >= ? AND h < ?`, lo, hi)
-			}
-			if err != nil {
-				return err
+				if _, err = tx.ExecContext(ctx, `DELETE FROM card WHERE h >= ? AND h < ?`, lo, hi); err == nil {
+					dropped, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE h >= ? AND h < ?`, lo, hi)
+				}
 			}
 		} else {
-			lo := int64(bucket) << st.PersonShift
-			var err error
+			lo, hi := int64(bucket)<<st.PersonShift, int64(bucket+1)<<st.PersonShift
 			if bucket == wire.Buckets-1 {
-				_, err = tx.ExecContext(ctx, `DELETE FROM person WHERE p >= ?`, lo)
-			} else {
-				_, err = tx.ExecContext(ctx, `DELETE FROM person WHERE p >= ? AND p < ?`, lo, int64(bucket+1)<<st.PersonShift)
+				hi = 1<<63 - 1
 			}
-			if err != nil {
-				return err
+			if _, err = tx.ExecContext(ctx, `DELETE FROM person WHERE p >= ? AND p < ?`, lo, hi); err == nil {
+				dropped, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE h IS NULL AND p >= ? AND p < ?`, lo, hi)
 			}
+		}
+		if err != nil {
+			return nil, err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO digest(kind, b, n, x) VALUES(?, ?, 0, 0)`, kind, bucket); err != nil {
-			return err
+			return nil, err
 		}
-		a, err := newApplier(ctx, tx, st.PersonShift)
+		a, err := newApplier(ctx, tx, st, c.ov, true)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer a.close()
 		a.forceBucket, a.forceKnd = bucket, kind
 		if err := a.segment(wire.Segment{Cards: cards, Persons: persons}); err != nil {
-			return err
+			return nil, err
 		}
 		for _, s := range later {
 			if err := a.segment(s); err != nil {
-				return err
+				return nil, err
 			}
 		}
+		if err := a.flushDigests(); err != nil {
+			return nil, err
+		}
 		res = a.res
-		return a.flushDigests()
+		n, _ := dropped.RowsAffected()
+		return func() { c.ov.dropBucket(kind, bucket, st.PersonShift, n) }, nil
 	})
 	return res, err
 }

@@ -99,9 +99,9 @@ func OpenBuilder(ctx context.Context, path, buildID, cardKeyID string, personShi
 		b.db.Close()
 		return nil, err
 	}
-	b.insC, err = b.db.PrepareContext(ctx, "INSERT INTO card(h, person, flags, seq) VALUES "+placeholders(4, buildBatch))
+	b.insC, err = b.db.PrepareContext(ctx, "INSERT INTO card(h, person, flags) VALUES "+placeholders(3, buildBatch))
 	if err == nil {
-		b.insP, err = b.db.PrepareContext(ctx, "INSERT INTO person(p, st, seq) VALUES "+placeholders(3, buildBatch))
+		b.insP, err = b.db.PrepareContext(ctx, "INSERT INTO person(p, st) VALUES "+placeholders(2, buildBatch))
 	}
 	if err != nil {
 		b.db.Close()
@@ -135,7 +135,7 @@ func (b *Builder) AddCards(ctx context.Context, name string, rows []wire.Card) e
 	}
 	return b.chunkTx(ctx, name, int64(len(rows)), func(tx *sql.Tx) error {
 		ins := tx.StmtContext(ctx, b.insC)
-		args := make([]any, 0, 4*buildBatch)
+		args := make([]any, 0, 3*buildBatch)
 		var touched [wire.Buckets]wire.Digest
 		var touchedAny [wire.Buckets]bool
 		flush := func(n int) error {
@@ -147,7 +147,7 @@ func (b *Builder) AddCards(ctx context.Context, name string, rows []wire.Card) e
 				args = args[:0]
 				return err
 			}
-			_, err := tx.ExecContext(ctx, "INSERT INTO card(h, person, flags, seq) VALUES "+placeholders(4, n), args...)
+			_, err := tx.ExecContext(ctx, "INSERT INTO card(h, person, flags) VALUES "+placeholders(3, n), args...)
 			args = args[:0]
 			return err
 		}
@@ -156,7 +156,7 @@ func (b *Builder) AddCards(ctx context.Context, name string, rows []wire.Card) e
 			if r.Flags&wire.FlagDeleted != 0 {
 				continue
 			}
-			args = append(args, r.Hash[:], int64(r.Person), int64(r.Flags), int64(r.Seq))
+			args = append(args, r.Hash[:], int64(r.Person), int64(r.Flags))
 			bk := wire.CardBucket(r.Hash)
 			touched[bk].Add(wire.CardRowHash(r))
 			touchedAny[bk] = true
@@ -181,7 +181,7 @@ func (b *Builder) AddPersons(ctx context.Context, name string, rows []wire.Perso
 	}
 	return b.chunkTx(ctx, name, int64(len(rows)), func(tx *sql.Tx) error {
 		ins := tx.StmtContext(ctx, b.insP)
-		args := make([]any, 0, 3*buildBatch)
+		args := make([]any, 0, 2*buildBatch)
 		var touched [wire.Buckets]wire.Digest
 		var touchedAny [wire.Buckets]bool
 		flush := func(n int) error {
@@ -193,7 +193,7 @@ func (b *Builder) AddPersons(ctx context.Context, name string, rows []wire.Perso
 				args = args[:0]
 				return err
 			}
-			_, err := tx.ExecContext(ctx, "INSERT INTO person(p, st, seq) VALUES "+placeholders(3, n), args...)
+			_, err := tx.ExecContext(ctx, "INSERT INTO person(p, st) VALUES "+placeholders(2, n), args...)
 			args = args[:0]
 			return err
 		}
@@ -202,7 +202,7 @@ func (b *Builder) AddPersons(ctx context.Context, name string, rows []wire.Perso
 			if r.Flags&wire.FlagDeleted != 0 {
 				continue
 			}
-			args = append(args, int64(r.Person), encodeSt(r), int64(r.Seq))
+			args = append(args, int64(r.Person), encodeSt(r))
 			bk := wire.PersonBucket(r.Person, b.shift)
 			touched[bk].Add(wire.PersonRowHash(r))
 			touchedAny[bk] = true

@@ -1,8 +1,10 @@
 // Package cache is the station's offline gate cache: one SQLite file
-// (modernc.org/sqlite, WAL, synchronous=NORMAL, page_size 512 by default)
+// (modernc.org/sqlite, WAL, synchronous=NORMAL, page_size 4096 by default)
 // holding, for every bound card of the city, the keyed card hash → person
-// key, and per person the health colour, the last negative test (minutes)
-// and a change sequence number.
+// key, and per person the health colour and the last negative test
+// (minutes). Changes since the last merge live in an append-only pending
+// table and an in-memory overlay (see overlay.go); the sequence of the
+// newest applied change is kept once, in the state row.
 //
 // The file is rebuildable from central, so it is not the ledger: a damaged
 // file is moved aside and rebuilt. It holds no card number, name or ID
@@ -39,14 +41,18 @@ import (
 
 // Options tune a cache file. Zero values take the defaults.
 type Options struct {
-	// PageSize is applied only when the file is created. 512 measured
-	// best at 30 M cards + 20 M persons (gatesim bench, page-size
-	// comparison): per random person change 771 B of WAL + 3.3 KB of
-	// checkpoint (kernel 4 KiB pages) vs 1,955 B + 3.6 KB with 1024 and
-	// 5,516 B + 4.1 KB with 4096, with the same look-up time (p50 8.3 /
-	// 8.5 / 7.9 µs) and file size (1.17 GiB); the cost is a 17 % slower
-	// cold build (796 k vs 960 k rows/s at 3 M).
+	// PageSize is applied only when the file is created (default 4096).
+	// With changes merged in key order (overlay.go) the bytes written per
+	// change no longer depend on the page size; 4096 gives the shallowest
+	// trees (fewer pages per look-up), the fastest cold build and the
+	// least per-page overhead. `stationdesk bench gate` compares 1024 and
+	// 4096 at the city's size.
 	PageSize int
+	// MergeAt is how many pending changes start a background merge into
+	// the big tables (default 1,000,000: at the city's 20 M changes a day,
+	// a merge every 70 minutes or so; the overlay then holds at most about
+	// that many entries, some 100 MB of memory).
+	MergeAt int
 	// ReadConns is the read pool size (default 2×GOMAXPROCS).
 	ReadConns int
 	// MmapSize for readers in bytes (default 4 GiB; without mmap two
@@ -65,7 +71,10 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.PageSize == 0 {
-		o.PageSize = 512
+		o.PageSize = 4096
+	}
+	if o.MergeAt == 0 {
+		o.MergeAt = 1_000_000
 	}
 	if o.ReadConns == 0 {
 		o.ReadConns = 2 * runtime.GOMAXPROCS(0)
@@ -81,15 +90,19 @@ func (o *Options) defaults() {
 	}
 }
 
+// formatVersion is the file's user_version. A file of another version is
+// from an older StationDesk: it is removed and rebuilt from central.
+const formatVersion = 2
+
 const schema = `
-CREATE TABLE IF NOT EXISTS card(h BLOB PRIMARY KEY, person INTEGER NOT NULL, flags INTEGER NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS person(p INTEGER PRIMARY KEY, st INTEGER NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS card(h BLOB PRIMARY KEY, person INTEGER NOT NULL, flags INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS person(p INTEGER PRIMARY KEY, st INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS digest(kind INTEGER NOT NULL, b INTEGER NOT NULL, n INTEGER NOT NULL, x INTEGER NOT NULL, PRIMARY KEY(kind, b)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state(id INTEGER PRIMARY KEY CHECK(id = 1), applied_seq INTEGER NOT NULL, snapshot_seq INTEGER NOT NULL,
   hot_seq INTEGER NOT NULL, fresh_ms INTEGER NOT NULL, card_key_id TEXT NOT NULL, person_shift INTEGER NOT NULL, build_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS build_done(name TEXT PRIMARY KEY, rows INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO state VALUES(1, 0, 0, 0, 0, '', 16, '');
-`
+` + pendingSchema
 
 // State is the sync bookkeeping stored in the cache file, updated in the
 // same transaction as the rows it describes (so a crash can never leave
@@ -114,7 +127,16 @@ type Cache struct {
 	readers chan *reader // the gate path's own connections (see reader)
 	closed  bool
 
-	wmu sync.Mutex // serialises writers
+	wmu sync.Mutex // serialises writers; held for every change of ov
+
+	ov      *overlay   // pending changes (overlay.go)
+	mergeMu sync.Mutex // one merge at a time
+	lifeMu  sync.Mutex // guards kick, stop and done (the merger's lifecycle)
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	statsMu sync.Mutex
+	stats   MergeStats
 
 	fresh atomic.Pointer[app.CacheFreshness] // mirror of the state row for the hot path
 }
@@ -144,6 +166,18 @@ func Open(ctx context.Context, path string, opts Options) (*Cache, error) {
 	opts.defaults()
 	c := &Cache{path: path, opts: opts}
 	if err := c.open(ctx); err != nil {
+		if errors.Is(err, errOldFormat) {
+			// Nothing to keep: the data is central's, and rebuilding
+			// needs the space.
+			opts.Logger.Info("gate cache of an older format, rebuilding", "err", err)
+			if rerr := removeFile(path); rerr != nil {
+				return nil, rerr
+			}
+			if err := c.open(ctx); err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
 		if errors.Is(err, errDamaged) {
 			opts.Logger.Warn("gate cache damaged, moving aside", "err", err)
 			if qerr := quarantine(path); qerr != nil {
@@ -159,7 +193,10 @@ func Open(ctx context.Context, path string, opts Options) (*Cache, error) {
 	return c, nil
 }
 
-var errDamaged = errors.New("cache file damaged")
+var (
+	errDamaged   = errors.New("cache file damaged")
+	errOldFormat = errors.New("cache file of an older format")
+)
 
 func quarantine(path string) error {
 	dst := fmt.Sprintf("%s.damaged-%d", path, time.Now().Unix())
@@ -168,6 +205,15 @@ func quarantine(path string) error {
 	}
 	for _, s := range []string{"-wal", "-shm"} {
 		_ = os.Rename(path+s, dst+s)
+	}
+	return nil
+}
+
+func removeFile(path string) error {
+	for _, s := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + s); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("remove old cache: %w", err)
+		}
 	}
 	return nil
 }
@@ -191,8 +237,21 @@ func initFile(ctx context.Context, db *sql.DB, pageSize int, syncMode string) er
 		if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size=%d", pageSize)); err != nil {
 			return err
 		}
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version=%d", formatVersion)); err != nil {
+			return err
+		}
+	} else {
+		var v int
+		if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			return fmt.Errorf("%w: %v", errDamaged, err)
+		}
+		if v != formatVersion {
+			return fmt.Errorf("%w: version %d, want %d", errOldFormat, v, formatVersion)
+		}
 	}
-	for _, p := range []string{"PRAGMA journal_mode=WAL", "PRAGMA synchronous=" + syncMode, "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY"} {
+	// journal_size_limit: after a merge's checkpoint the WAL is truncated
+	// back to 64 MiB instead of keeping its peak size.
+	for _, p := range []string{"PRAGMA journal_mode=WAL", "PRAGMA synchronous=" + syncMode, "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY", "PRAGMA journal_size_limit=67108864"} {
 		if _, err := db.ExecContext(ctx, p); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
@@ -213,6 +272,9 @@ func (c *Cache) open(ctx context.Context) error {
 	w.SetConnMaxLifetime(0)
 	if err := initFile(ctx, w, c.opts.PageSize, c.opts.Sync); err != nil {
 		w.Close()
+		if errors.Is(err, errOldFormat) {
+			return err
+		}
 		if strings.Contains(err.Error(), "not a database") || strings.Contains(err.Error(), "malformed") || errors.Is(err, errDamaged) {
 			return fmt.Errorf("%w: %v", errDamaged, err)
 		}
@@ -243,9 +305,40 @@ func (c *Cache) open(ctx context.Context) error {
 		r.Close()
 		return err
 	}
-	c.w, c.r, c.readers = w, r, readers
+	ov, err := loadOverlay(ctx, w)
+	if err != nil {
+		closeReaders(readers)
+		r.Close()
+		w.Close()
+		return err
+	}
+	c.w, c.r, c.readers, c.ov = w, r, readers, ov
 	c.loadFreshness(ctx)
+	c.startMerger()
 	return nil
+}
+
+// startMerger starts the background merger of the open file.
+func (c *Cache) startMerger() {
+	c.lifeMu.Lock()
+	c.kick, c.stop, c.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go c.merger(c.stop, c.kick, c.done)
+	c.lifeMu.Unlock()
+	c.kickMerge()
+}
+
+// stopMerger stops the background merger and waits for it (a merge in
+// progress is cancelled; what it committed stays, the rest stays pending).
+// Callers do not hold c.mu.
+func (c *Cache) stopMerger() {
+	c.lifeMu.Lock()
+	stop, done := c.stop, c.done
+	c.stop, c.done = nil, nil
+	c.lifeMu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
 }
 
 // ErrClosed is returned after Close.
@@ -378,6 +471,33 @@ func (c *Cache) Lookup(ctx context.Context, h wire.CardHash) (app.GateStatus, er
 	if c.closed {
 		return app.GateStatus{}, ErrClosed
 	}
+	if oc, ok := c.ov.card(h); ok {
+		if oc.flags&wire.FlagDeleted != 0 {
+			return app.GateStatus{}, nil
+		}
+		gs, err := c.lookupPerson(oc.person)
+		if err != nil {
+			return app.GateStatus{}, err
+		}
+		if !gs.Found {
+			gs.Color = app.ColorNone
+		}
+		gs.Found, gs.Person, gs.Blocked = true, oc.person, oc.flags&wire.FlagBlocked != 0
+		return gs, nil
+	}
+	for {
+		gs, again, err := c.lookupCard(h)
+		if !again {
+			return gs, err
+		}
+	}
+}
+
+// lookupCard reads a card and its holder's status from the big tables,
+// with the holder's overlay entry on top. again is true when a merge
+// removed overlay entries meanwhile (see overlay.gen).
+func (c *Cache) lookupCard(h wire.CardHash) (gs app.GateStatus, again bool, err error) {
+	gen := c.ov.gen.Load()
 	r := <-c.readers
 	found, err := r.queryRow(r.card, h[:], 3)
 	person, ok1 := asInt(r.dest[0])
@@ -388,16 +508,21 @@ func (c *Cache) Lookup(ctx context.Context, h wire.CardHash) (app.GateStatus, er
 		err = errBadRow
 	}
 	if err != nil {
-		return app.GateStatus{}, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存读取失败", "gate cache read failed")
+		return app.GateStatus{}, false, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存读取失败", "gate cache read failed")
 	}
 	if !found {
-		return app.GateStatus{}, nil
+		return app.GateStatus{}, false, nil
 	}
-	gs := app.GateStatus{Found: true, Person: uint64(person), Blocked: flags&wire.FlagBlocked != 0, Color: app.ColorNone}
+	gs = app.GateStatus{Found: true, Person: uint64(person), Blocked: flags&wire.FlagBlocked != 0, Color: app.ColorNone}
+	if op, ok := c.ov.person(uint64(person)); ok {
+		hasSt, st = !op.del, op.st
+	} else if c.ov.gen.Load() != gen {
+		return app.GateStatus{}, true, nil
+	}
 	if hasSt {
 		gs.Color, gs.LastNegative = decodeSt(st)
 	}
-	return gs, nil
+	return gs, false, nil
 }
 
 // LookupPerson returns the status of a person key (ride codes carry the
@@ -410,6 +535,20 @@ func (c *Cache) LookupPerson(ctx context.Context, person uint64) (app.GateStatus
 	defer c.mu.RUnlock()
 	if c.closed {
 		return app.GateStatus{}, ErrClosed
+	}
+	return c.lookupPerson(person)
+}
+
+// lookupPerson is LookupPerson with c.mu held: the overlay, then the
+// person table.
+func (c *Cache) lookupPerson(person uint64) (app.GateStatus, error) {
+	if op, ok := c.ov.person(person); ok {
+		if op.del {
+			return app.GateStatus{}, nil
+		}
+		gs := app.GateStatus{Found: true, Person: person}
+		gs.Color, gs.LastNegative = decodeSt(op.st)
+		return gs, nil
 	}
 	r := <-c.readers
 	found, err := r.queryRow(r.pers, int64(person), 1)
@@ -510,6 +649,7 @@ func (c *Cache) Path() string { return c.path }
 
 // Close closes the file. Lookups afterwards return ErrClosed.
 func (c *Cache) Close() error {
+	c.stopMerger()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -547,14 +687,16 @@ func (c *Cache) Checkpoint(ctx context.Context) error {
 // new file over it atomically, fsyncs the folder and reopens. Lookups block
 // only during the swap itself. On a rename failure the old file is reopened.
 func (c *Cache) Swap(ctx context.Context, builtPath string) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	c.stopMerger()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if c.closed {
 		return ErrClosed
 	}
 	if _, err := os.Stat(builtPath + "-wal"); err == nil {
+		c.startMerger()
 		return fmt.Errorf("swap: %s still has a WAL (not closed cleanly)", filepath.Base(builtPath))
 	}
 	if err := c.closeLocked(); err != nil {
@@ -588,49 +730,78 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// Recompute scans every row and returns the digests they add up to, for
-// consistency checks (tests, `stationdesk doctor`): after any crash they
-// must equal the stored digests, because rows and digests change in the
-// same transaction. It reads the whole file; do not call it on the gate
-// path.
+// Recompute scans every row and returns the digests the effective rows
+// (the big tables with the overlay on top) add up to, for consistency
+// checks (tests, `stationdesk doctor`): after any crash they must equal the
+// stored digests, because rows and digests change in the same transaction.
+// It reads the whole file with writers held off; do not call it on the
+// gate path.
 func (c *Cache) Recompute(ctx context.Context) (cards, persons [wire.Buckets]wire.Digest, err error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
 		return cards, persons, ErrClosed
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	st, err := readState(ctx, c.w)
 	if err != nil {
 		return cards, persons, err
 	}
-	rows, err := c.r.QueryContext(ctx, `SELECT h, person, flags, seq FROM card`)
+	rows, err := c.w.QueryContext(ctx, `SELECT h, person, flags FROM card`)
 	if err != nil {
 		return cards, persons, err
 	}
 	for rows.Next() {
 		var h []byte
-		var p, f, s int64
-		if err := rows.Scan(&h, &p, &f, &s); err != nil {
+		var p, f int64
+		if err := rows.Scan(&h, &p, &f); err != nil {
 			rows.Close()
 			return cards, persons, err
 		}
-		r := wire.Card{Person: uint64(p), Flags: uint8(f), Seq: uint64(s)}
+		r := wire.Card{Person: uint64(p), Flags: uint8(f)}
 		copy(r.Hash[:], h)
+		if _, over := c.ov.cards[r.Hash]; over {
+			continue
+		}
 		cards[wire.CardBucket(r.Hash)].Add(wire.CardRowHash(r))
 	}
 	rows.Close()
-	rows, err = c.r.QueryContext(ctx, `SELECT p, st, seq FROM person`)
+	if err := rows.Err(); err != nil {
+		return cards, persons, err
+	}
+	for h, v := range c.ov.cards {
+		if v.flags&wire.FlagDeleted == 0 {
+			cards[wire.CardBucket(h)].Add(wire.CardRowHash(wire.Card{Hash: h, Person: v.person, Flags: v.flags}))
+		}
+	}
+	rows, err = c.w.QueryContext(ctx, `SELECT p, st FROM person`)
 	if err != nil {
 		return cards, persons, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var p, stv, s int64
-		if err := rows.Scan(&p, &stv, &s); err != nil {
+		var p, stv int64
+		if err := rows.Scan(&p, &stv); err != nil {
 			return cards, persons, err
 		}
-		r := wire.Person{Person: uint64(p), Color: uint8(stv & 3), TestMin: uint32(stv >> 2), Seq: uint64(s)}
-		persons[wire.PersonBucket(r.Person, st.PersonShift)].Add(wire.PersonRowHash(r))
+		if _, over := c.ov.persons[uint64(p)]; over {
+			continue
+		}
+		persons[wire.PersonBucket(uint64(p), st.PersonShift)].Add(wire.PersonRowHash(personRow(uint64(p), stv)))
 	}
-	return cards, persons, rows.Err()
+	if err := rows.Err(); err != nil {
+		return cards, persons, err
+	}
+	for p, v := range c.ov.persons {
+		if !v.del {
+			persons[wire.PersonBucket(p, st.PersonShift)].Add(wire.PersonRowHash(personRow(p, v.st)))
+		}
+	}
+	return cards, persons, nil
+}
+
+// personRow rebuilds a wire person row from its key and stored st.
+func personRow(p uint64, st int64) wire.Person {
+	return wire.Person{Person: p, Color: uint8(st & 3), TestMin: uint32(st >> 2)}
 }

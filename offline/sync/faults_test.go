@@ -239,11 +239,13 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("helper process for TestKilledWhileSyncing")
 	}
 	ctx := context.Background()
-	live, err := cache.Open(ctx, filepath.Join(dir, "cache.db"), cache.Options{})
+	// A small MergeAt, so kills also land in background merges.
+	opts := cache.Options{MergeAt: 3000}
+	live, err := cache.Open(ctx, filepath.Join(dir, "cache.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := New(Config{BaseURL: url, PinnedKey: syncpub.DemoKeys().ManifestPublic, Cache: live, Dir: filepath.Join(dir, "sync"), Clock: app.NewFakeClock(t0)})
+	cl, err := New(Config{BaseURL: url, PinnedKey: syncpub.DemoKeys().ManifestPublic, Cache: live, Dir: filepath.Join(dir, "sync"), Clock: app.NewFakeClock(t0), CacheOpts: opts})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -386,20 +386,23 @@ func mix(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// CardRowHash is the digest contribution of a present card row.
+// CardRowHash is the digest contribution of a present card row: its key and
+// value. The change sequence is not part of it: the station stores values,
+// not per-row sequences (segment order and the applied sequence make
+// applies idempotent), so two rows with the same content agree whatever
+// change produced them.
 func CardRowHash(c Card) uint64 {
 	h := mix(binary.BigEndian.Uint64(c.Hash[:8]) ^ 0x43)
 	h = mix(h ^ binary.BigEndian.Uint64(c.Hash[8:]))
 	h = mix(h ^ c.Person)
-	h = mix(h ^ uint64(c.Flags&FlagBlocked))
-	return mix(h ^ c.Seq)
+	return mix(h ^ uint64(c.Flags&FlagBlocked))
 }
 
-// PersonRowHash is the digest contribution of a present person row.
+// PersonRowHash is the digest contribution of a present person row (key
+// and value, not the sequence).
 func PersonRowHash(p Person) uint64 {
 	h := mix(p.Person ^ 0x50)
-	h = mix(h ^ uint64(p.Color)<<32 ^ uint64(p.TestMin))
-	return mix(h ^ p.Seq)
+	return mix(h ^ uint64(p.Color)<<32 ^ uint64(p.TestMin))
 }
 
 // CardBucket is the bucket of a card hash: its first byte.

@@ -1,0 +1,453 @@
+package cache
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"stationdesk/offline/syncpub/wire"
+)
+
+// The cache is log-structured. An applied change does not rewrite the page
+// of the big card or person table its key lives on (a random page of a
+// 1 GiB file for every change: about one 4 KiB page per change in the WAL
+// and again in the checkpoint). It is appended to the pending table, whose
+// pages fill in order, and held in the overlay, an in-memory map that
+// look-ups consult first. When MergeAt changes are pending, a merge writes
+// them into the big tables in key order, a key range per transaction, so
+// each page is written once for all the changes that fall on it; then the
+// pending rows go. A day of the city's changes (20 M) costs a few merges
+// instead of 20 M page writes.
+//
+// Invariants (all changes of the overlay and the pending table happen with
+// c.wmu held; look-ups only read):
+//   - the overlay holds, per key, the newest pending change (the same rows
+//     as the pending table, newest per key);
+//   - a key's effective row is its overlay entry if any, else its row in
+//     the big table;
+//   - an overlay entry leaves the map only after the big table holds its
+//     value in a committed transaction, so a look-up that misses the
+//     overlay and then reads the big table (a read transaction that starts
+//     after the miss) sees that value;
+//   - only entries at or below the applied sequence are merged. A hot-list
+//     change ahead of the segments stays in the overlay until the segments
+//     catch up, so an older change of the same key arriving later in a
+//     segment is recognised (overlay seq ≥ its seq) and skipped. This is
+//     why the big tables need no per-row sequence.
+
+// ovCard is a pending card change (flags carries FlagDeleted for an
+// unbinding).
+type ovCard struct {
+	person uint64
+	flags  uint8
+	seq    uint64
+}
+
+// ovPerson is a pending person change (del: the person row is removed).
+type ovPerson struct {
+	st  int64
+	seq uint64
+	del bool
+}
+
+type overlay struct {
+	// gen counts removals of merged entries. A card look-up reads the big
+	// tables before it knows the holder's key, so it checks the holder's
+	// overlay entry afterwards; if a removal happened in between, the big
+	// table it read may predate the merge, and it looks up again.
+	gen     atomic.Uint64
+	mu      sync.RWMutex
+	cards   map[wire.CardHash]ovCard
+	persons map[uint64]ovPerson
+	rows    int64 // pending table rows (≥ len(cards)+len(persons))
+}
+
+func newOverlay() *overlay {
+	return &overlay{cards: map[wire.CardHash]ovCard{}, persons: map[uint64]ovPerson{}}
+}
+
+func (o *overlay) card(h wire.CardHash) (ovCard, bool) {
+	o.mu.RLock()
+	v, ok := o.cards[h]
+	o.mu.RUnlock()
+	return v, ok
+}
+
+func (o *overlay) person(p uint64) (ovPerson, bool) {
+	o.mu.RLock()
+	v, ok := o.persons[p]
+	o.mu.RUnlock()
+	return v, ok
+}
+
+// size returns the entries held (for stats).
+func (o *overlay) size() int {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return len(o.cards) + len(o.persons)
+}
+
+// pendingRow is one row of the pending table as written by an apply and
+// folded into the overlay after its commit.
+type pendingRow struct {
+	card   bool
+	h      wire.CardHash
+	key    uint64 // person key (person rows) or card holder (card rows)
+	val    int64  // card flags, or person st (-1: person deleted)
+	seq    uint64
+	hasVal bool
+}
+
+// overlayBatch is how many entries an overlay update changes per write
+// lock, so look-ups interleave with a large segment's update.
+const overlayBatch = 256
+
+// add folds committed pending rows into the overlay (newest seq wins).
+func (o *overlay) add(rows []pendingRow) {
+	for i := 0; i < len(rows); i += overlayBatch {
+		o.mu.Lock()
+		for _, r := range rows[i:min(i+overlayBatch, len(rows))] {
+			o.rows++
+			if r.card {
+				if old, ok := o.cards[r.h]; ok && old.seq >= r.seq {
+					continue
+				}
+				o.cards[r.h] = ovCard{person: r.key, flags: uint8(r.val), seq: r.seq}
+			} else {
+				if old, ok := o.persons[r.key]; ok && old.seq >= r.seq {
+					continue
+				}
+				o.persons[r.key] = ovPerson{st: max(r.val, 0), seq: r.seq, del: r.val < 0}
+			}
+		}
+		o.mu.Unlock()
+	}
+}
+
+const pendingSchema = `CREATE TABLE IF NOT EXISTS pending(id INTEGER PRIMARY KEY, h BLOB, p INTEGER NOT NULL, v INTEGER NOT NULL, seq INTEGER NOT NULL);`
+
+// loadOverlay reads the pending table into a new overlay.
+func loadOverlay(ctx context.Context, db *sql.DB) (*overlay, error) {
+	o := newOverlay()
+	rows, err := db.QueryContext(ctx, `SELECT h, p, v, seq FROM pending ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("%w: pending: %v", errDamaged, err)
+	}
+	defer rows.Close()
+	var batch []pendingRow
+	for rows.Next() {
+		var h []byte
+		var p, v, seq int64
+		if err := rows.Scan(&h, &p, &v, &seq); err != nil {
+			return nil, fmt.Errorf("%w: pending row: %v", errDamaged, err)
+		}
+		r := pendingRow{key: uint64(p), val: v, seq: uint64(seq)}
+		if h != nil {
+			if len(h) != wire.HashSize {
+				return nil, fmt.Errorf("%w: pending card hash of %d bytes", errDamaged, len(h))
+			}
+			r.card = true
+			copy(r.h[:], h)
+		}
+		batch = append(batch, r)
+		if len(batch) == 4096 {
+			o.add(batch)
+			batch = batch[:0]
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	o.add(batch)
+	return o, nil
+}
+
+// MergeStats describes the merges of an open cache file.
+type MergeStats struct {
+	Pending    int64         // changes in the pending table now
+	Merges     int64         // merges completed since open
+	Merged     int64         // changes written into the big tables since open
+	MergeTime  time.Duration // wall time spent merging since open
+	LastMerge  time.Time
+	LastMerged int64
+}
+
+// MergeStats returns the merge counters.
+func (c *Cache) MergeStats() MergeStats {
+	c.statsMu.Lock()
+	s := c.stats
+	c.statsMu.Unlock()
+	c.mu.RLock()
+	if !c.closed {
+		c.ov.mu.RLock()
+		s.Pending = c.ov.rows
+		c.ov.mu.RUnlock()
+	}
+	c.mu.RUnlock()
+	return s
+}
+
+// mergeChunk is how many changes one merge transaction writes: one key
+// range of the sorted changes, so the write lock is free between chunks
+// for segments and the hot list (a chunk takes tens of milliseconds).
+const mergeChunk = 20_000
+
+type mergeCard struct {
+	h wire.CardHash
+	ovCard
+}
+
+type mergePerson struct {
+	p uint64
+	ovPerson
+}
+
+// Flush merges every pending change at or below the applied sequence into
+// the big tables and checkpoints the WAL. The background merger does the
+// same on its own once MergeAt changes are pending; Flush is for a clean
+// shutdown, tests and measurements.
+func (c *Cache) Flush(ctx context.Context) error {
+	if err := c.merge(ctx); err != nil {
+		return err
+	}
+	return c.Checkpoint(ctx)
+}
+
+// merge writes the mergeable overlay entries into the big tables in key
+// order, then drops them from the pending table and the overlay.
+func (c *Cache) merge(ctx context.Context) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	c.mergeMu.Lock()
+	defer c.mergeMu.Unlock()
+	start := time.Now()
+
+	// 1. What to merge: entries at or below the applied sequence, and the
+	// pending rows that exist now.
+	c.wmu.Lock()
+	st, err := readState(ctx, c.w)
+	var maxID int64
+	if err == nil {
+		err = c.w.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM pending`).Scan(&maxID)
+	}
+	if err != nil {
+		c.wmu.Unlock()
+		return err
+	}
+	limit := st.AppliedSeq
+	cards := make([]mergeCard, 0, len(c.ov.cards))
+	for h, v := range c.ov.cards {
+		if v.seq <= limit {
+			cards = append(cards, mergeCard{h, v})
+		}
+	}
+	persons := make([]mergePerson, 0, len(c.ov.persons))
+	for p, v := range c.ov.persons {
+		if v.seq <= limit {
+			persons = append(persons, mergePerson{p, v})
+		}
+	}
+	c.wmu.Unlock()
+	if maxID == 0 {
+		return nil
+	}
+	slices.SortFunc(cards, func(a, b mergeCard) int { return bytes.Compare(a.h[:], b.h[:]) })
+	slices.SortFunc(persons, func(a, b mergePerson) int { return cmp.Compare(a.p, b.p) })
+
+	// 2. Write them, one key range per transaction. A crash here leaves
+	// the pending rows in place; the next open reloads them and the next
+	// merge writes the same values again.
+	for i := 0; i < len(cards); i += mergeChunk {
+		part := cards[i:min(i+mergeChunk, len(cards))]
+		if err := c.mergeTx(ctx, func(tx *sql.Tx) error { return mergeCards(ctx, tx, part) }); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < len(persons); i += mergeChunk {
+		part := persons[i:min(i+mergeChunk, len(persons))]
+		if err := c.mergeTx(ctx, func(tx *sql.Tx) error { return mergePersons(ctx, tx, part) }); err != nil {
+			return err
+		}
+	}
+
+	// 3. Drop the merged pending rows; then the overlay entries that were
+	// not replaced meanwhile (their values are committed in the big tables).
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	res, err := c.w.ExecContext(ctx, `DELETE FROM pending WHERE id <= ? AND seq <= ?`, maxID, int64(limit))
+	if err != nil {
+		return fmt.Errorf("merge: drop pending rows: %w", err)
+	}
+	gone, _ := res.RowsAffected()
+	c.ov.gen.Add(1)
+	for i := 0; i < len(cards); i += overlayBatch {
+		c.ov.mu.Lock()
+		for _, m := range cards[i:min(i+overlayBatch, len(cards))] {
+			if v, ok := c.ov.cards[m.h]; ok && v.seq == m.seq {
+				delete(c.ov.cards, m.h)
+			}
+		}
+		c.ov.mu.Unlock()
+	}
+	for i := 0; i < len(persons); i += overlayBatch {
+		c.ov.mu.Lock()
+		for _, m := range persons[i:min(i+overlayBatch, len(persons))] {
+			if v, ok := c.ov.persons[m.p]; ok && v.seq == m.seq {
+				delete(c.ov.persons, m.p)
+			}
+		}
+		c.ov.mu.Unlock()
+	}
+	c.ov.mu.Lock()
+	c.ov.rows -= gone
+	c.ov.mu.Unlock()
+	c.statsMu.Lock()
+	c.stats.Merges++
+	c.stats.Merged += int64(len(cards) + len(persons))
+	c.stats.MergeTime += time.Since(start)
+	c.stats.LastMerge, c.stats.LastMerged = time.Now(), int64(len(cards)+len(persons))
+	c.statsMu.Unlock()
+	c.opts.Logger.Info("gate cache merge", "changes", len(cards)+len(persons), "pending_rows_dropped", gone, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (c *Cache) mergeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	tx, err := c.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return fmt.Errorf("merge: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	runtime.Gosched()
+	return nil
+}
+
+func mergeCards(ctx context.Context, tx *sql.Tx, part []mergeCard) error {
+	up, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO card(h, person, flags) VALUES(?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	del, err := tx.PrepareContext(ctx, `DELETE FROM card WHERE h = ?`)
+	if err != nil {
+		return err
+	}
+	defer del.Close()
+	var y yielder
+	for _, m := range part {
+		if m.flags&wire.FlagDeleted != 0 {
+			_, err = del.ExecContext(ctx, m.h[:])
+		} else {
+			_, err = up.ExecContext(ctx, m.h[:], int64(m.person), int64(m.flags))
+		}
+		if err != nil {
+			return err
+		}
+		y.row()
+	}
+	return nil
+}
+
+func mergePersons(ctx context.Context, tx *sql.Tx, part []mergePerson) error {
+	up, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO person(p, st) VALUES(?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	del, err := tx.PrepareContext(ctx, `DELETE FROM person WHERE p = ?`)
+	if err != nil {
+		return err
+	}
+	defer del.Close()
+	var y yielder
+	for _, m := range part {
+		if m.del {
+			_, err = del.ExecContext(ctx, int64(m.p))
+		} else {
+			_, err = up.ExecContext(ctx, int64(m.p), m.st)
+		}
+		if err != nil {
+			return err
+		}
+		y.row()
+	}
+	return nil
+}
+
+// merger runs merges in the background whenever an apply leaves MergeAt or
+// more changes pending. It stops when stop is closed.
+func (c *Cache) merger(stop <-chan struct{}, kick <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-kick:
+		}
+		if err := c.merge(ctx); err != nil && ctx.Err() == nil {
+			c.opts.Logger.Warn("gate cache merge failed; retried after the next apply", "err", err)
+		}
+	}
+}
+
+// kickMerge wakes the merger when enough changes are pending.
+func (c *Cache) kickMerge() {
+	c.ov.mu.RLock()
+	n := c.ov.rows
+	c.ov.mu.RUnlock()
+	if n < int64(c.opts.MergeAt) || c.kick == nil {
+		return
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// dropBucket removes a repaired bucket's entries (its pending rows, n of
+// them, were deleted in the repair's transaction).
+func (o *overlay) dropBucket(kind, bucket int, shift uint, n int64) {
+	o.gen.Add(1)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.rows -= n
+	if kind == 0 {
+		for h := range o.cards {
+			if wire.CardBucket(h) == bucket {
+				delete(o.cards, h)
+			}
+		}
+		return
+	}
+	for p := range o.persons {
+		if wire.PersonBucket(p, shift) == bucket {
+			delete(o.persons, p)
+		}
+	}
+}

@@ -1,0 +1,263 @@
+package cache_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"stationdesk/app"
+	"stationdesk/offline/cache"
+	"stationdesk/offline/syncpub/wire"
+
+	_ "modernc.org/sqlite"
+)
+
+func mustLookup(t *testing.T, c *cache.Cache, h wire.CardHash) app.GateStatus {
+	t.Helper()
+	st, err := c.Lookup(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func checkDigests(t *testing.T, c *cache.Cache) {
+	t.Helper()
+	ctx := context.Background()
+	sc, sp, err1 := c.Digests(ctx)
+	rc, rp, err2 := c.Recompute(ctx)
+	if err1 != nil || err2 != nil || sc != rc || sp != rp {
+		t.Fatalf("stored digests disagree with the effective rows (%v %v)", err1, err2)
+	}
+}
+
+// TestChangesSurviveMergeAndReopen applies bindings, an unbinding, a block
+// and health changes; they are visible from the overlay, after a merge
+// into the big tables, and after a reopen, with digests that always add up.
+func TestChangesSurviveMergeAndReopen(t *testing.T) {
+	ctx := context.Background()
+	path := build(t, t.TempDir(), 100, cache.Options{})
+	c, err := cache.Open(ctx, path, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCard := cardHash(5000)
+	seg := wire.Segment{From: 1, To: 6,
+		Cards: []wire.Card{
+			{Hash: cardHash(6), Flags: wire.FlagDeleted, Seq: 2},        // person 4's card unbound
+			{Hash: cardHash(8), Person: 5, Flags: wire.FlagBlocked, Seq: 3}, // blocked
+			{Hash: newCard, Person: 4, Seq: 4},                          // new binding
+		},
+		Persons: []wire.Person{
+			{Person: 4, Color: wire.ColorRed, TestMin: 27_000_000, Seq: 5}, // green → red
+			{Person: 3, Flags: wire.FlagDeleted, Seq: 6},                  // person gone
+		}}
+	if res, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil || res.Upserts != 5 {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	check := func(stage string) {
+		t.Helper()
+		if st := mustLookup(t, c, cardHash(6)); st.Found {
+			t.Fatalf("%s: unbound card still found: %+v", stage, st)
+		}
+		if st := mustLookup(t, c, cardHash(8)); !st.Found || !st.Blocked {
+			t.Fatalf("%s: blocked card: %+v", stage, st)
+		}
+		if st := mustLookup(t, c, newCard); !st.Found || st.Person != 4 || st.Color != app.ColorRed {
+			t.Fatalf("%s: new card of person 4 (now red): %+v", stage, st)
+		}
+		if st := mustLookup(t, c, cardHash(7)); st.Person != 4 || st.Color != app.ColorRed {
+			t.Fatalf("%s: old card of person 4 sees the new colour: %+v", stage, st)
+		}
+		if st := mustLookup(t, c, cardHash(4)); !st.Found || st.Person != 3 || st.Color != app.ColorNone {
+			t.Fatalf("%s: card of a deleted person has no status: %+v", stage, st)
+		}
+		if st, err := c.LookupPerson(ctx, 3); err != nil || st.Found {
+			t.Fatalf("%s: deleted person: %+v %v", stage, st, err)
+		}
+		checkDigests(t, c)
+	}
+	check("overlay")
+	if got := c.MergeStats().Pending; got != 5 {
+		t.Fatalf("pending %d, want 5", got)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.MergeStats(); s.Pending != 0 || s.Merges != 1 || s.Merged != 5 {
+		t.Fatalf("after flush: %+v", s)
+	}
+	check("merged")
+	// Re-applying the same segment changes nothing.
+	if res, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil || res.Upserts != 0 {
+		t.Fatalf("re-apply: %+v %v", res, err)
+	}
+	// More changes, left pending, then a reopen.
+	seg2 := wire.Segment{From: 6, To: 7, Persons: []wire.Person{{Person: 4, Color: wire.ColorGreen, TestMin: 27_000_100, Seq: 7}}}
+	if _, err := c.ApplySegment(ctx, seg2, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	c, err = cache.Open(ctx, path, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if st := mustLookup(t, c, newCard); st.Color != app.ColorGreen || c.MergeStats().Pending != 1 {
+		t.Fatalf("pending change lost on reopen: %+v %+v", st, c.MergeStats())
+	}
+	checkDigests(t, c)
+}
+
+// TestHotRowAheadIsNotRegressed: a hot-list change ahead of the segments
+// wins over an older change of the same key arriving later in a segment,
+// also across a merge (which must leave the hot row pending).
+func TestHotRowAheadIsNotRegressed(t *testing.T) {
+	ctx := context.Background()
+	c, err := cache.Open(ctx, build(t, t.TempDir(), 100, cache.Options{}), cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	hot := wire.Segment{From: 10, To: 10, Persons: []wire.Person{{Person: 4, Color: wire.ColorRed, TestMin: 27_000_000, Seq: 10}}}
+	if _, err := c.ApplyHot(ctx, hot); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.MergeStats().Pending != 1 {
+		t.Fatal("a hot row ahead of the applied sequence was merged")
+	}
+	older := wire.Segment{From: 1, To: 5, Persons: []wire.Person{{Person: 4, Color: wire.ColorGreen, TestMin: 27_000_000, Seq: 5}}}
+	if res, err := c.ApplySegment(ctx, older, time.Time{}); err != nil || res.Skipped != 1 {
+		t.Fatalf("older change: %+v %v", res, err)
+	}
+	if st := mustLookup(t, c, cardHash(6)); st.Color != app.ColorRed {
+		t.Fatalf("hot change regressed by an older segment row: %+v", st)
+	}
+	rest := wire.Segment{From: 5, To: 12, Persons: []wire.Person{{Person: 4, Color: wire.ColorRed, TestMin: 27_000_000, Seq: 10}}}
+	if res, err := c.ApplySegment(ctx, rest, time.Time{}); err != nil || res.Skipped != 1 {
+		t.Fatalf("segment with the hot row: %+v %v", res, err)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := mustLookup(t, c, cardHash(6)); st.Color != app.ColorRed || c.MergeStats().Pending != 0 {
+		t.Fatalf("after catching up and merging: %+v %+v", st, c.MergeStats())
+	}
+	checkDigests(t, c)
+}
+
+// TestBackgroundMergeWhileLooking: with a small MergeAt the merger runs on
+// its own while gates look up keys that are being merged; every answer is
+// the newest value.
+func TestBackgroundMergeWhileLooking(t *testing.T) {
+	ctx := context.Background()
+	n := 2000
+	c, err := cache.Open(ctx, build(t, t.TempDir(), n, cache.Options{}), cache.Options{MergeAt: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	persons := uint64(n/2 + 1)
+	var round atomic.Int64 // colour of every person: even rounds green, odd red
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				before := round.Load()
+				card := (i*7 + g) % n
+				if card/2+1 == 2 { // person 2 has no status row
+					continue
+				}
+				st, err := c.Lookup(ctx, cardHash(card))
+				after := round.Load()
+				if err != nil || !st.Found {
+					t.Errorf("lookup: %+v %v", st, err)
+					return
+				}
+				if before == after && before > 0 {
+					want := app.ColorGreen
+					if before%2 == 1 {
+						want = app.ColorRed
+					}
+					if st.Color != want {
+						t.Errorf("round %d: card %d colour %s, want %s", before, card, st.Color, want)
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	seq := uint64(1)
+	for r := int64(1); r <= 6; r++ {
+		color := uint8(wire.ColorGreen)
+		if r%2 == 1 {
+			color = wire.ColorRed
+		}
+		seg := wire.Segment{From: seq}
+		for p := uint64(1); p <= persons; p++ {
+			if p == 2 {
+				continue
+			}
+			seq++
+			seg.Persons = append(seg.Persons, wire.Person{Person: p, Color: color, TestMin: 27_000_000, Seq: seq})
+		}
+		seg.To = seq
+		round.Store(-r) // in flight: not checked
+		if _, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		round.Store(r)
+		time.Sleep(20 * time.Millisecond)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.MergeStats().Merges == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if c.MergeStats().Merges == 0 {
+		t.Fatal("the background merger never ran")
+	}
+	checkDigests(t, c)
+}
+
+// TestOlderFormatIsRebuilt: a cache file written by an older StationDesk
+// (other user_version) is removed and recreated empty, not served.
+func TestOlderFormatIsRebuilt(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cache.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE card(h BLOB PRIMARY KEY, person INTEGER, flags INTEGER, seq INTEGER) WITHOUT ROWID; INSERT INTO card VALUES(x'01', 1, 0, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	c, err := cache.Open(ctx, path, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n, _, err := c.Counts(ctx); err != nil || n != 0 {
+		t.Fatalf("old file served: %d cards, %v", n, err)
+	}
+	if st, err := c.State(ctx); err != nil || st.AppliedSeq != 0 {
+		t.Fatalf("state %+v %v", st, err)
+	}
+}
