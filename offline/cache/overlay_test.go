@@ -48,13 +48,13 @@ func TestChangesSurviveMergeAndReopen(t *testing.T) {
 	newCard := cardHash(5000)
 	seg := wire.Segment{From: 1, To: 6,
 		Cards: []wire.Card{
-			{Hash: cardHash(6), Flags: wire.FlagDeleted, Seq: 2},        // person 4's card unbound
+			{Hash: cardHash(6), Flags: wire.FlagDeleted, Seq: 2},            // person 4's card unbound
 			{Hash: cardHash(8), Person: 5, Flags: wire.FlagBlocked, Seq: 3}, // blocked
-			{Hash: newCard, Person: 4, Seq: 4},                          // new binding
+			{Hash: newCard, Person: 4, Seq: 4},                              // new binding
 		},
 		Persons: []wire.Person{
 			{Person: 4, Color: wire.ColorRed, TestMin: 27_000_000, Seq: 5}, // green → red
-			{Person: 3, Flags: wire.FlagDeleted, Seq: 6},                  // person gone
+			{Person: 3, Flags: wire.FlagDeleted, Seq: 6},                   // person gone
 		}}
 	if res, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil || res.Upserts != 5 {
 		t.Fatalf("apply: %+v %v", res, err)
