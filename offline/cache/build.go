@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"strings"
+	"slices"
 
 	"stationdesk/offline/syncpub/wire"
+
+	"modernc.org/sqlite/vtab"
 )
 
 // Builder fills a new cache file from key-sorted snapshot chunks while the
@@ -21,26 +23,24 @@ import (
 // mode; after a power cut the unfinished build is simply redone: it is
 // never served before Finish and the digest check).
 type Builder struct {
-	path    string
-	id      string
-	db      *sql.DB
-	shift   uint
-	cardD   [wire.Buckets]wire.Digest
-	persD   [wire.Buckets]wire.Digest
-	done    map[string]int64
-	insC    *sql.Stmt
-	insP    *sql.Stmt
-	batchSz int
+	path  string
+	id    string
+	db    *sql.DB
+	shift uint
+	cardD [wire.Buckets]wire.Digest
+	persD [wire.Buckets]wire.Digest
+	done  map[string]int64
+	// chunk sources for INSERT … SELECT (one each; used from the
+	// builder's goroutine only)
+	cardRows, personRows *goRows
 }
-
-const buildBatch = 100
 
 // OpenBuilder opens or creates the build file at path for the snapshot
 // identified by buildID (any string that changes when the snapshot or the
 // card key changes).
 func OpenBuilder(ctx context.Context, path, buildID, cardKeyID string, personShift uint, opts Options) (*Builder, error) {
 	opts.defaults()
-	b := &Builder{path: path, id: buildID, shift: personShift, done: map[string]int64{}, batchSz: buildBatch}
+	b := &Builder{path: path, id: buildID, shift: personShift, done: map[string]int64{}}
 	for attempt := 0; attempt < 2; attempt++ {
 		db, err := sql.Open("sqlite", writerDSN(path))
 		if err != nil {
@@ -99,20 +99,8 @@ func OpenBuilder(ctx context.Context, path, buildID, cardKeyID string, personShi
 		b.db.Close()
 		return nil, err
 	}
-	b.insC, err = b.db.PrepareContext(ctx, "INSERT INTO card(h, person, flags) VALUES "+placeholders(3, buildBatch))
-	if err == nil {
-		b.insP, err = b.db.PrepareContext(ctx, "INSERT INTO person(p, st) VALUES "+placeholders(2, buildBatch))
-	}
-	if err != nil {
-		b.db.Close()
-		return nil, err
-	}
+	b.cardRows, b.personRows = newGoRows("h", "person", "flags"), newGoRows("p", "st")
 	return b, nil
-}
-
-func placeholders(cols, rows int) string {
-	one := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
-	return strings.TrimSuffix(strings.Repeat(one+",", rows), ",")
 }
 
 // Done reports whether the named chunk is already in the file.
@@ -128,46 +116,32 @@ func (b *Builder) Rows() int64 {
 }
 
 // AddCards inserts one chunk of key-sorted card rows (deleted rows are not
-// expected in a snapshot and are skipped).
+// expected in a snapshot and are skipped) with one INSERT … SELECT from the
+// chunk in memory (gorows.go): no statement per row or per 100 rows.
 func (b *Builder) AddCards(ctx context.Context, name string, rows []wire.Card) error {
 	if b.Done(name) {
 		return nil
 	}
+	rows = slices.DeleteFunc(slices.Clone(rows), func(r wire.Card) bool { return r.Flags&wire.FlagDeleted != 0 })
 	return b.chunkTx(ctx, name, int64(len(rows)), func(tx *sql.Tx) error {
-		ins := tx.StmtContext(ctx, b.insC)
-		args := make([]any, 0, 3*buildBatch)
 		var touched [wire.Buckets]wire.Digest
 		var touchedAny [wire.Buckets]bool
-		flush := func(n int) error {
-			if n == 0 {
-				return nil
-			}
-			if n == buildBatch {
-				_, err := ins.ExecContext(ctx, args...)
-				args = args[:0]
-				return err
-			}
-			_, err := tx.ExecContext(ctx, "INSERT INTO card(h, person, flags) VALUES "+placeholders(3, n), args...)
-			args = args[:0]
-			return err
-		}
-		n := 0
 		for _, r := range rows {
-			if r.Flags&wire.FlagDeleted != 0 {
-				continue
-			}
-			args = append(args, r.Hash[:], int64(r.Person), int64(r.Flags))
 			bk := wire.CardBucket(r.Hash)
 			touched[bk].Add(wire.CardRowHash(r))
 			touchedAny[bk] = true
-			if n++; n == buildBatch {
-				if err := flush(n); err != nil {
-					return err
-				}
-				n = 0
-			}
 		}
-		if err := flush(n); err != nil {
+		err := b.cardRows.exec(ctx, tx, "chunk_cards", `INSERT INTO card(h, person, flags) SELECT h, person, flags FROM temp.chunk_cards`, len(rows),
+			func(i, col int) vtab.Value {
+				switch col {
+				case 0:
+					return rows[i].Hash[:]
+				case 1:
+					return int64(rows[i].Person)
+				}
+				return int64(rows[i].Flags)
+			})
+		if err != nil {
 			return err
 		}
 		return b.writeDigests(ctx, tx, 0, &b.cardD, &touched, &touchedAny)
@@ -179,41 +153,23 @@ func (b *Builder) AddPersons(ctx context.Context, name string, rows []wire.Perso
 	if b.Done(name) {
 		return nil
 	}
+	rows = slices.DeleteFunc(slices.Clone(rows), func(r wire.Person) bool { return r.Flags&wire.FlagDeleted != 0 })
 	return b.chunkTx(ctx, name, int64(len(rows)), func(tx *sql.Tx) error {
-		ins := tx.StmtContext(ctx, b.insP)
-		args := make([]any, 0, 2*buildBatch)
 		var touched [wire.Buckets]wire.Digest
 		var touchedAny [wire.Buckets]bool
-		flush := func(n int) error {
-			if n == 0 {
-				return nil
-			}
-			if n == buildBatch {
-				_, err := ins.ExecContext(ctx, args...)
-				args = args[:0]
-				return err
-			}
-			_, err := tx.ExecContext(ctx, "INSERT INTO person(p, st) VALUES "+placeholders(2, n), args...)
-			args = args[:0]
-			return err
-		}
-		n := 0
 		for _, r := range rows {
-			if r.Flags&wire.FlagDeleted != 0 {
-				continue
-			}
-			args = append(args, int64(r.Person), encodeSt(r))
 			bk := wire.PersonBucket(r.Person, b.shift)
 			touched[bk].Add(wire.PersonRowHash(r))
 			touchedAny[bk] = true
-			if n++; n == buildBatch {
-				if err := flush(n); err != nil {
-					return err
-				}
-				n = 0
-			}
 		}
-		if err := flush(n); err != nil {
+		err := b.personRows.exec(ctx, tx, "chunk_persons", `INSERT INTO person(p, st) SELECT p, st FROM temp.chunk_persons`, len(rows),
+			func(i, col int) vtab.Value {
+				if col == 0 {
+					return int64(rows[i].Person)
+				}
+				return encodeSt(rows[i])
+			})
+		if err != nil {
 			return err
 		}
 		return b.writeDigests(ctx, tx, 1, &b.persD, &touched, &touchedAny)
@@ -288,8 +244,8 @@ func (b *Builder) Close() error {
 	if b.db == nil {
 		return nil
 	}
-	b.insC.Close()
-	b.insP.Close()
+	b.cardRows.release()
+	b.personRows.release()
 	err := b.db.Close()
 	b.db = nil
 	return err

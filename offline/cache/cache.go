@@ -69,6 +69,13 @@ type Options struct {
 	Logger         *slog.Logger
 }
 
+// WithDefaults returns the options with every zero value replaced by its
+// default.
+func (o Options) WithDefaults() Options {
+	o.defaults()
+	return o
+}
+
 func (o *Options) defaults() {
 	if o.PageSize == 0 {
 		o.PageSize = 4096

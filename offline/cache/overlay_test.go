@@ -261,3 +261,26 @@ func TestOlderFormatIsRebuilt(t *testing.T) {
 		t.Fatalf("state %+v %v", st, err)
 	}
 }
+
+// TestBuilderChunkIsAllOrNothing: a chunk that cannot go in (a duplicate
+// key) is rolled back whole and not recorded, so the build can retry it.
+func TestBuilderChunkIsAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	b, err := cache.OpenBuilder(ctx, filepath.Join(t.TempDir(), "b.db"), "t", "k", 0, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	bad := []wire.Card{{Hash: cardHash(1), Person: 1}, {Hash: cardHash(1), Person: 2}}
+	if err := b.AddCards(ctx, "c0", bad); err == nil || b.Done("c0") || b.Rows() != 0 {
+		t.Fatalf("duplicate chunk: err %v done %v rows %d", err, b.Done("c0"), b.Rows())
+	}
+	good := []wire.Card{{Hash: cardHash(1), Person: 1}, {Hash: cardHash(2), Person: 2, Flags: wire.FlagDeleted}}
+	if err := b.AddCards(ctx, "c0", good); err != nil || !b.Done("c0") || b.Rows() != 1 {
+		t.Fatalf("retry: err %v done %v rows %d", err, b.Done("c0"), b.Rows())
+	}
+	cd, _ := b.Digests()
+	if cd[wire.CardBucket(cardHash(1))].N != 1 {
+		t.Fatalf("digest after retry: %+v", cd[wire.CardBucket(cardHash(1))])
+	}
+}

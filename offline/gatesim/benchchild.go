@@ -43,6 +43,10 @@ type serverStats struct {
 	Upserts    int64   `json:"upserts"`
 	Segments   int64   `json:"segments"`
 	ApplySec   float64 `json:"apply_s"`
+	Merges     int64   `json:"merges"`
+	Merged     int64   `json:"merged"`
+	MergeSec   float64 `json:"merge_s"`
+	FlushSec   float64 `json:"flush_s"`
 	WriteBytes int64   `json:"write_bytes"`
 	Err        string  `json:"err,omitempty"`
 }
@@ -194,6 +198,15 @@ func childServer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	aw.Wait()
 	stopServe()
 	<-served
+	// Merge what is still pending and checkpoint, so the bytes written
+	// below cover every applied change all the way into the big tables.
+	tf := time.Now()
+	if err := live.Flush(ctx); err != nil && st.Err == "" {
+		st.Err = err.Error()
+	}
+	st.FlushSec = time.Since(tf).Seconds()
+	ms := live.MergeStats()
+	st.Merges, st.Merged, st.MergeSec = ms.Merges, ms.Merged, ms.MergeTime.Seconds()
 	if ob != nil {
 		if err := ob.Close(); err != nil && st.Err == "" {
 			st.Err = err.Error()

@@ -4,7 +4,7 @@
 // list, the signed manifest and the per-bucket anti-entropy digests.
 //
 // Rows carry no personal data in clear: cards are keyed hashes
-// (HMAC-SHA-256 with the central card key, first 16 bytes), persons are
+// (HMAC-SHA-256 with the central card key, first 12 bytes), persons are
 // opaque central keys; a person row's colour and test time are sensitive
 // health data and are never logged.
 //
@@ -32,9 +32,13 @@ import (
 
 // Row sizes in bytes.
 const (
-	CardRowSize   = 16 + 8 + 1 + 8
+	CardRowSize   = HashSize + 8 + 1 + 8
 	PersonRowSize = 8 + 1 + 4 + 8 + 1
-	HashSize      = 16
+	// HashSize is the stored length of a card hash: 96 bits of the HMAC.
+	// Any two of 30 M cards collide with a probability of about 6e-15,
+	// and without the key nothing can be derived from it. 12 bytes instead
+	// of 16 keep the city's cache file under 1.1 GiB.
+	HashSize = 12
 	Buckets       = 256
 )
 
@@ -55,7 +59,7 @@ const (
 // CardHash is the keyed hash of a card number.
 type CardHash [HashSize]byte
 
-// HashCard computes HMAC-SHA-256(key, normalised number)[:16]. The number is
+// HashCard computes HMAC-SHA-256(key, normalised number)[:HashSize]. The number is
 // normalised by dropping spaces and dashes, so "1000 7510 0000 0001" and
 // "1000751000000001" hash alike. A plain hash would be brute-forceable from
 // a stolen disk (card numbers have little entropy); the key is delivered by
@@ -165,7 +169,7 @@ func TestTime(m uint32) time.Time {
 	return time.Unix(int64(m)*60, 0)
 }
 
-// AppendCard appends the 33-byte encoding of c.
+// AppendCard appends the CardRowSize-byte encoding of c.
 func AppendCard(b []byte, c Card) []byte {
 	b = append(b, c.Hash[:]...)
 	b = binary.BigEndian.AppendUint64(b, c.Person)
@@ -176,10 +180,10 @@ func AppendCard(b []byte, c Card) []byte {
 // DecodeCard decodes one card row from b (len ≥ CardRowSize).
 func DecodeCard(b []byte) Card {
 	var c Card
-	copy(c.Hash[:], b[:16])
-	c.Person = binary.BigEndian.Uint64(b[16:])
-	c.Flags = b[24]
-	c.Seq = binary.BigEndian.Uint64(b[25:])
+	copy(c.Hash[:], b[:HashSize])
+	c.Person = binary.BigEndian.Uint64(b[HashSize:])
+	c.Flags = b[HashSize+8]
+	c.Seq = binary.BigEndian.Uint64(b[HashSize+9:])
 	return c
 }
 
@@ -393,7 +397,7 @@ func mix(x uint64) uint64 {
 // change produced them.
 func CardRowHash(c Card) uint64 {
 	h := mix(binary.BigEndian.Uint64(c.Hash[:8]) ^ 0x43)
-	h = mix(h ^ binary.BigEndian.Uint64(c.Hash[8:]))
+	h = mix(h ^ uint64(binary.BigEndian.Uint32(c.Hash[8:])))
 	h = mix(h ^ c.Person)
 	return mix(h ^ uint64(c.Flags&FlagBlocked))
 }
