@@ -39,7 +39,7 @@ const (
 	// and without the key nothing can be derived from it. 12 bytes instead
 	// of 16 keep the city's cache file under 1.1 GiB.
 	HashSize = 12
-	Buckets       = 256
+	Buckets  = 256
 )
 
 // Card flags.
