@@ -10,6 +10,8 @@ import (
 
 	"stationdesk/app"
 	"stationdesk/offline/syncpub/wire"
+
+	"modernc.org/sqlite/vtab"
 )
 
 // Applied counts what one apply did.
@@ -43,9 +45,14 @@ type applier struct {
 	direct  bool
 
 	selC, selP *sql.Stmt
-	insPend    *sql.Stmt // normal mode
 	upC, delC  *sql.Stmt // direct mode
 	upP, delP  *sql.Stmt
+
+	// normal mode: the big tables' rows of a segment's keys, read in one
+	// statement before the rows are applied (prefetch)
+	src         *applySources
+	mainCards   map[wire.CardHash]mainCard
+	mainPersons map[uint64]int64
 
 	digests map[digestKey]*wire.Digest
 	// this transaction's changes, newest per key, for repeated keys
@@ -58,8 +65,31 @@ type applier struct {
 	yield                 yielder
 }
 
-func newApplier(ctx context.Context, tx *sql.Tx, st State, ov *overlay, direct bool) (*applier, error) {
-	a := &applier{ctx: ctx, tx: tx, shift: st.PersonShift, applied: st.AppliedSeq, ov: ov, direct: direct,
+type mainCard struct {
+	person uint64
+	flags  uint8
+}
+
+// applySources are the writer connection's virtual tables (gorows.go) for
+// a normal apply: the keys to read and the pending rows to append, each
+// one statement per segment instead of one per row.
+type applySources struct {
+	hashes, keys, pending *goRows
+}
+
+func newApplySources() *applySources {
+	return &applySources{hashes: newGoRows("h"), keys: newGoRows("k"), pending: newGoRows("h", "p", "v", "seq")}
+}
+
+func (s *applySources) release() {
+	s.hashes.release()
+	s.keys.release()
+	s.pending.release()
+}
+
+func newApplier(ctx context.Context, tx *sql.Tx, st State, ov *overlay, src *applySources) (*applier, error) {
+	direct := src == nil
+	a := &applier{ctx: ctx, tx: tx, shift: st.PersonShift, applied: st.AppliedSeq, ov: ov, direct: direct, src: src,
 		digests: map[digestKey]*wire.Digest{}, cards: map[wire.CardHash]ovCard{}, persons: map[uint64]ovPerson{}, forceBucket: -1}
 	var err error
 	prep := func(q string) *sql.Stmt {
@@ -77,8 +107,6 @@ func newApplier(ctx context.Context, tx *sql.Tx, st State, ov *overlay, direct b
 		a.delC = prep(`DELETE FROM card WHERE h = ?`)
 		a.upP = prep(`INSERT OR REPLACE INTO person(p, st) VALUES(?, ?)`)
 		a.delP = prep(`DELETE FROM person WHERE p = ?`)
-	} else {
-		a.insPend = prep(`INSERT INTO pending(h, p, v, seq) VALUES(?, ?, ?, ?)`)
 	}
 	if err != nil {
 		a.close()
@@ -87,7 +115,7 @@ func newApplier(ctx context.Context, tx *sql.Tx, st State, ov *overlay, direct b
 }
 
 func (a *applier) close() {
-	for _, s := range []*sql.Stmt{a.selC, a.selP, a.insPend, a.upC, a.delC, a.upP, a.delP} {
+	for _, s := range []*sql.Stmt{a.selC, a.selP, a.upC, a.delC, a.upP, a.delP} {
 		if s != nil {
 			s.Close()
 		}
@@ -130,6 +158,10 @@ func (a *applier) oldCard(h wire.CardHash) (c wire.Card, found bool, pseq uint64
 		if v, ok := a.ov.cards[h]; ok { // c.wmu is held: the overlay cannot change
 			return wire.Card{Hash: h, Person: v.person, Flags: v.flags}, v.flags&wire.FlagDeleted == 0, v.seq, true, nil
 		}
+		if a.mainCards != nil {
+			m, ok := a.mainCards[h]
+			return wire.Card{Hash: h, Person: m.person, Flags: m.flags}, ok, 0, false, nil
+		}
 	}
 	var person, flags int64
 	err = a.selC.QueryRowContext(a.ctx, h[:]).Scan(&person, &flags)
@@ -146,6 +178,10 @@ func (a *applier) oldPerson(p uint64) (r wire.Person, found bool, pseq uint64, p
 	if !a.direct {
 		if v, ok := a.ov.persons[p]; ok {
 			return personRow(p, v.st), !v.del, v.seq, true, nil
+		}
+		if a.mainPersons != nil {
+			st, ok := a.mainPersons[p]
+			return personRow(p, st), ok, 0, false, nil
 		}
 	}
 	var st int64
@@ -188,7 +224,6 @@ func (a *applier) card(r wire.Card) error {
 		_, err = a.upC.ExecContext(a.ctx, r.Hash[:], int64(r.Person), int64(r.Flags))
 	default:
 		// A deletion stays in the overlay as a tombstone until merged.
-		_, err = a.insPend.ExecContext(a.ctx, r.Hash[:], int64(r.Person), int64(r.Flags), int64(r.Seq))
 		a.rows = append(a.rows, pendingRow{card: true, h: r.Hash, key: r.Person, val: int64(r.Flags), seq: r.Seq})
 	}
 	a.cards[r.Hash] = ovCard{person: r.Person, flags: r.Flags, seq: r.Seq}
@@ -229,7 +264,6 @@ func (a *applier) person(r wire.Person) error {
 	case a.direct:
 		_, err = a.upP.ExecContext(a.ctx, int64(r.Person), st)
 	default:
-		_, err = a.insPend.ExecContext(a.ctx, nil, int64(r.Person), st, int64(r.Seq))
 		a.rows = append(a.rows, pendingRow{key: r.Person, val: st, seq: r.Seq})
 	}
 	a.persons[r.Person] = ovPerson{st: max(st, 0), seq: r.Seq, del: deleted}
@@ -253,6 +287,11 @@ func (y *yielder) row() {
 }
 
 func (a *applier) segment(s wire.Segment) error {
+	if !a.direct {
+		if err := a.prefetch(s); err != nil {
+			return fmt.Errorf("read rows to replace: %w", err)
+		}
+	}
 	for _, r := range s.Cards {
 		if err := a.card(r); err != nil {
 			return fmt.Errorf("apply card row: %w", err)
@@ -266,6 +305,82 @@ func (a *applier) segment(s wire.Segment) error {
 		a.yield.row()
 	}
 	return nil
+}
+
+// prefetch reads, in one statement per table, the big tables' rows of the
+// segment's keys that have no pending change.
+func (a *applier) prefetch(s wire.Segment) error {
+	a.mainCards, a.mainPersons = map[wire.CardHash]mainCard{}, map[uint64]int64{}
+	var hs []wire.CardHash
+	for _, r := range s.Cards {
+		if _, ok := a.ov.cards[r.Hash]; !ok && r.Seq > a.applied {
+			hs = append(hs, r.Hash)
+		}
+	}
+	var ks []int64
+	for _, r := range s.Persons {
+		if _, ok := a.ov.persons[r.Person]; !ok && r.Seq > a.applied {
+			ks = append(ks, int64(r.Person))
+		}
+	}
+	// CROSS JOIN keeps the key list as the outer loop: one index look-up
+	// per key, never a scan of the big table.
+	if len(hs) > 0 {
+		err := a.src.hashes.query(a.ctx, a.tx, `SELECT c.h, c.person, c.flags FROM %s k CROSS JOIN card c ON c.h = k.h`, len(hs),
+			func(i, _ int) vtab.Value { return hs[i][:] },
+			func(rows *sql.Rows) error {
+				var h []byte
+				var p, f int64
+				if err := rows.Scan(&h, &p, &f); err != nil {
+					return err
+				}
+				if len(h) != wire.HashSize {
+					return errBadRow
+				}
+				a.mainCards[wire.CardHash(h)] = mainCard{person: uint64(p), flags: uint8(f)}
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	if len(ks) > 0 {
+		return a.src.keys.query(a.ctx, a.tx, `SELECT p.p, p.st FROM %s k CROSS JOIN person p ON p.p = k.k`, len(ks),
+			func(i, _ int) vtab.Value { return ks[i] },
+			func(rows *sql.Rows) error {
+				var p, st int64
+				if err := rows.Scan(&p, &st); err != nil {
+					return err
+				}
+				a.mainPersons[uint64(p)] = st
+				return nil
+			})
+	}
+	return nil
+}
+
+// appendPending writes the transaction's pending rows in one statement.
+func (a *applier) appendPending() error {
+	if a.direct || len(a.rows) == 0 {
+		return nil
+	}
+	rows := a.rows
+	return a.src.pending.exec(a.ctx, a.tx, `INSERT INTO pending(h, p, v, seq) SELECT h, p, v, seq FROM %s`, len(rows),
+		func(i, col int) vtab.Value {
+			r := &rows[i]
+			switch col {
+			case 0:
+				if r.card {
+					return r.h[:]
+				}
+				return nil
+			case 1:
+				return int64(r.key)
+			case 2:
+				return r.val
+			}
+			return int64(r.seq)
+		})
 }
 
 func (a *applier) flushDigests() error {
@@ -315,7 +430,7 @@ func (c *Cache) writeTx(ctx context.Context, fn func(tx *sql.Tx, st State) (func
 // apply runs segments through an applier in the normal (pending) mode and
 // returns the overlay update to run after the commit.
 func (c *Cache) apply(ctx context.Context, tx *sql.Tx, st State, segs ...wire.Segment) (*applier, func(), error) {
-	a, err := newApplier(ctx, tx, st, c.ov, false)
+	a, err := newApplier(ctx, tx, st, c.ov, c.src)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -324,6 +439,9 @@ func (c *Cache) apply(ctx context.Context, tx *sql.Tx, st State, segs ...wire.Se
 		if err := a.segment(s); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := a.appendPending(); err != nil {
+		return nil, nil, fmt.Errorf("append pending rows: %w", err)
 	}
 	if err := a.flushDigests(); err != nil {
 		return nil, nil, err
@@ -453,7 +571,7 @@ func (c *Cache) RepairBucket(ctx context.Context, kind, bucket int, cards []wire
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO digest(kind, b, n, x) VALUES(?, ?, 0, 0)`, kind, bucket); err != nil {
 			return nil, err
 		}
-		a, err := newApplier(ctx, tx, st, c.ov, true)
+		a, err := newApplier(ctx, tx, st, c.ov, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -131,7 +131,7 @@ func (b *Builder) AddCards(ctx context.Context, name string, rows []wire.Card) e
 			touched[bk].Add(wire.CardRowHash(r))
 			touchedAny[bk] = true
 		}
-		err := b.cardRows.exec(ctx, tx, "chunk_cards", `INSERT INTO card(h, person, flags) SELECT h, person, flags FROM temp.chunk_cards`, len(rows),
+		err := b.cardRows.exec(ctx, tx, `INSERT INTO card(h, person, flags) SELECT h, person, flags FROM %s`, len(rows),
 			func(i, col int) vtab.Value {
 				switch col {
 				case 0:
@@ -162,7 +162,7 @@ func (b *Builder) AddPersons(ctx context.Context, name string, rows []wire.Perso
 			touched[bk].Add(wire.PersonRowHash(r))
 			touchedAny[bk] = true
 		}
-		err := b.personRows.exec(ctx, tx, "chunk_persons", `INSERT INTO person(p, st) SELECT p, st FROM temp.chunk_persons`, len(rows),
+		err := b.personRows.exec(ctx, tx, `INSERT INTO person(p, st) SELECT p, st FROM %s`, len(rows),
 			func(i, col int) vtab.Value {
 				if col == 0 {
 					return int64(rows[i].Person)

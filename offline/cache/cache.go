@@ -58,6 +58,9 @@ type Options struct {
 	// MmapSize for readers in bytes (default 4 GiB; without mmap two
 	// readers do not scale).
 	MmapSize int64
+	// ReaderCacheKiB is each reader connection's page cache (default
+	// 16 MiB).
+	ReaderCacheKiB int
 	// Sync is the synchronous pragma for the writer (default NORMAL: the
 	// file is rebuildable; a power cut may roll back the newest segments,
 	// which the next sync re-applies).
@@ -88,6 +91,12 @@ func (o *Options) defaults() {
 	}
 	if o.MmapSize == 0 {
 		o.MmapSize = 4 << 30
+	}
+	if o.MmapSize < 0 {
+		o.MmapSize = 0
+	}
+	if o.ReaderCacheKiB == 0 {
+		o.ReaderCacheKiB = 16 << 10
 	}
 	if o.Sync == "" {
 		o.Sync = "NORMAL"
@@ -136,9 +145,10 @@ type Cache struct {
 
 	wmu sync.Mutex // serialises writers; held for every change of ov
 
-	ov      *overlay   // pending changes (overlay.go)
-	mergeMu sync.Mutex // one merge at a time
-	lifeMu  sync.Mutex // guards kick, stop and done (the merger's lifecycle)
+	ov      *overlay      // pending changes (overlay.go)
+	src     *applySources // the writer's virtual tables (apply.go)
+	mergeMu sync.Mutex    // one merge at a time
+	lifeMu  sync.Mutex    // guards kick, stop and done (the merger's lifecycle)
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -229,8 +239,8 @@ func writerDSN(path string) string {
 	return "file:" + path + "?_pragma=busy_timeout(10000)&_txlock=immediate"
 }
 
-func readerDSN(path string, mmap int64) string {
-	return fmt.Sprintf("file:%s?_pragma=busy_timeout(10000)&_pragma=cache_size(-16384)&_pragma=mmap_size(%d)&_pragma=query_only(1)", path, mmap)
+func readerDSN(path string, o Options) string {
+	return fmt.Sprintf("file:%s?_pragma=busy_timeout(10000)&_pragma=cache_size(-%d)&_pragma=mmap_size(%d)&_pragma=query_only(1)", path, o.ReaderCacheKiB, o.MmapSize)
 }
 
 // initFile sets page size before WAL (the driver sorts DSN pragmas, so
@@ -298,7 +308,7 @@ func (c *Cache) open(ctx context.Context) error {
 		w.Close()
 		return fmt.Errorf("%w: state row (%v)", errDamaged, err)
 	}
-	r, err := sql.Open("sqlite", readerDSN(c.path, c.opts.MmapSize))
+	r, err := sql.Open("sqlite", readerDSN(c.path, c.opts))
 	if err != nil {
 		w.Close()
 		return err
@@ -306,7 +316,7 @@ func (c *Cache) open(ctx context.Context) error {
 	r.SetMaxOpenConns(c.opts.ReadConns)
 	r.SetMaxIdleConns(c.opts.ReadConns)
 	r.SetConnMaxLifetime(0)
-	readers, err := openReaders(ctx, r, readerDSN(c.path, c.opts.MmapSize), c.opts.ReadConns)
+	readers, err := openReaders(ctx, r, readerDSN(c.path, c.opts), c.opts.ReadConns)
 	if err != nil {
 		w.Close()
 		r.Close()
@@ -319,7 +329,7 @@ func (c *Cache) open(ctx context.Context) error {
 		w.Close()
 		return err
 	}
-	c.w, c.r, c.readers, c.ov = w, r, readers, ov
+	c.w, c.r, c.readers, c.ov, c.src = w, r, readers, ov, newApplySources()
 	c.loadFreshness(ctx)
 	c.startMerger()
 	return nil
@@ -667,6 +677,7 @@ func (c *Cache) Close() error {
 }
 
 func (c *Cache) closeLocked() error {
+	c.src.release()
 	closeReaders(c.readers)
 	err := c.r.Close()
 	if err2 := c.w.Close(); err == nil {

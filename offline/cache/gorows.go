@@ -48,20 +48,53 @@ func newGoRows(cols ...string) *goRows {
 
 func (r *goRows) release() { goRowsReg.Delete(r.key) }
 
-// exec runs insert (e.g. "INSERT INTO card(h, person, flags) SELECT h,
-// person, flags FROM temp.<vt>") in tx with temp.<vt> showing n rows whose
-// values col returns. temp.<vt> is created on the tx's connection if that
-// connection lacks it (temp tables are per connection). col is called only
-// during exec, on the calling goroutine; blob values are copied by SQLite, so
-// the caller may reuse its buffers afterwards.
-func (r *goRows) exec(ctx context.Context, tx *sql.Tx, vt, insert string, n int, col func(row, col int) vtab.Value) error {
-	if _, err := tx.ExecContext(ctx, "CREATE VIRTUAL TABLE IF NOT EXISTS temp."+vt+" USING "+goRowsModule+"("+r.key+", "+r.cols+")"); err != nil {
-		return err
+// table is the temp virtual table of this source on a connection.
+func (r *goRows) table() string { return "temp.gr_" + r.key }
+
+// attach creates the source's temp virtual table on tx's connection if it
+// lacks it (temp tables are per connection) and makes it show n rows whose
+// values col returns, until the returned reset is called.
+func (r *goRows) attach(ctx context.Context, tx *sql.Tx, n int, col func(row, col int) vtab.Value) (reset func(), err error) {
+	if _, err := tx.ExecContext(ctx, "CREATE VIRTUAL TABLE IF NOT EXISTS "+r.table()+" USING "+goRowsModule+"("+r.key+", "+r.cols+")"); err != nil {
+		return nil, err
 	}
 	r.n, r.col = n, col
-	defer func() { r.n, r.col = 0, nil }()
-	_, err := tx.ExecContext(ctx, insert)
+	return func() { r.n, r.col = 0, nil }, nil
+}
+
+// exec runs q, in which %s names the source's table (e.g. "INSERT INTO
+// card(h, person, flags) SELECT h, person, flags FROM %s"), in tx with the
+// table showing n rows whose values col returns. col is called only during
+// exec, on the calling goroutine; blob values are copied by SQLite, so the
+// caller may reuse its buffers afterwards.
+func (r *goRows) exec(ctx context.Context, tx *sql.Tx, q string, n int, col func(row, col int) vtab.Value) error {
+	reset, err := r.attach(ctx, tx, n, col)
+	if err != nil {
+		return err
+	}
+	defer reset()
+	_, err = tx.ExecContext(ctx, fmt.Sprintf(q, r.table()))
 	return err
+}
+
+// query is exec for a SELECT: each is called for every result row.
+func (r *goRows) query(ctx context.Context, tx *sql.Tx, q string, n int, col func(row, col int) vtab.Value, each func(*sql.Rows) error) error {
+	reset, err := r.attach(ctx, tx, n, col)
+	if err != nil {
+		return err
+	}
+	defer reset()
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(q, r.table()))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 type goRowsMod struct{}

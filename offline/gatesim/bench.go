@@ -72,6 +72,7 @@ func Bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.noLatency, "no-latency", false, "skip the latency figures")
 	fs.BoolVar(&o.noThroughput, "no-throughput", false, "skip the throughput figures")
 	fs.BoolVar(&o.only, "only-verify", false, "skip the page-size comparison and the hot-list figure")
+	fs.StringVar(&o.cacheArgs, "cache-args", "", "extra flags for the server child's cache, e.g. \"--cache-mmap=-1 --cache-kib=262144\" (tuning experiments)")
 	child := fs.String("child", "", "internal: run as the server or load child process")
 	if *child == "" && len(args) > 0 && args[0] == "--child" && len(args) > 1 {
 		return benchChild(ctx, args[1], args[2:], stdout, stderr)
@@ -88,6 +89,12 @@ func Bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	o.self = self
+	if o.dir != "" {
+		if err := os.MkdirAll(o.dir, 0o755); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
 	if o.dir == "" {
 		d, err := os.MkdirTemp("", "stationdesk-bench-")
 		if err != nil {
@@ -110,6 +117,7 @@ type benchOpts struct {
 	dur, satDur       time.Duration
 	loadWait          time.Duration
 	dir, profile      string
+	cacheArgs         string
 	pagesize, only    bool
 	allocs            bool
 	noLatency         bool
@@ -281,7 +289,7 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 		load string
 	}
 	latency := func(deltas, what string) (serverStats, error) {
-		srv, err := o.self.startServer(ctx, 0, o.latProcs, append([]string{"--dir", dir, "--deltas", deltas, "--persons", persons}, prof("latency-"+deltas)...)...)
+		srv, err := o.self.startServer(ctx, 0, o.latProcs, append(append([]string{"--dir", dir, "--deltas", deltas, "--persons", persons}, strings.Fields(o.cacheArgs)...), prof("latency-"+deltas)...)...)
 		if err != nil {
 			return serverStats{}, err
 		}
@@ -334,7 +342,7 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 
 	// --- saturation: DB vs constant answer, same run ---
 	throughput := func() error {
-		dbSrv, err := o.self.startServer(ctx, 0, 1, append([]string{"--dir", dir, "--deltas", "city", "--persons", persons}, prof("throughput-db")...)...)
+		dbSrv, err := o.self.startServer(ctx, 0, 1, append(append([]string{"--dir", dir, "--deltas", "city", "--persons", persons}, strings.Fields(o.cacheArgs)...), prof("throughput-db")...)...)
 		if err != nil {
 			return err
 		}

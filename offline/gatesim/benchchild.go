@@ -89,6 +89,9 @@ func childServer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile")
 	memprof := fs.String("memprofile", "", "write an allocation profile")
 	traceOut := fs.String("trace", "", "write an execution trace (diagnostics)")
+	var copts cache.Options
+	fs.Int64Var(&copts.MmapSize, "cache-mmap", 0, "cache readers' mmap_size in bytes (0: the default, -1: off)")
+	fs.IntVar(&copts.ReaderCacheKiB, "cache-kib", 0, "cache readers' page cache in KiB (0: the default)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -115,7 +118,7 @@ func childServer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if *memprof != "" {
 		runtime.MemProfileRate = 4096
 	}
-	live, err := cache.Open(ctx, filepath.Join(*dir, "cache.db"), cache.Options{})
+	live, err := cache.Open(ctx, filepath.Join(*dir, "cache.db"), copts)
 	if err != nil {
 		return fail(err)
 	}
