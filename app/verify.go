@@ -227,5 +227,8 @@ type GateService interface {
 	RevokeGate(id, operator string) error
 	Recent(n int) []GateEvent
 	Freshness() CacheFreshness
+	// Policy is the rules in force: central's, from the last verified
+	// manifest, or DefaultPolicy before the first sync.
+	Policy() Policy
 	Outbox() OutboxStats
 }

@@ -76,6 +76,7 @@ type gatesData struct {
 	gates  []app.GateInfo
 	recent []app.GateEvent
 	fresh  app.CacheFreshness
+	policy app.Policy
 	outbox app.OutboxStats
 	sync   *app.SyncProgress
 }
@@ -179,7 +180,7 @@ func (s *gatesScreen) tick(d gatesData) bool {
 // collect gathers what the screen shows (any goroutine).
 func (s *gatesScreen) collect() gatesData {
 	d := gatesData{now: s.k.d.Clock.Now(), mode: s.svc.Mode(), gates: s.svc.Gates(), recent: s.svc.Recent(gatesRecentN),
-		fresh: s.svc.Freshness(), outbox: s.svc.Outbox()}
+		fresh: s.svc.Freshness(), policy: s.svc.Policy(), outbox: s.svc.Outbox()}
 	if s.k.d.GateSync != nil {
 		p := s.k.d.GateSync.Progress()
 		d.sync = &p
@@ -209,17 +210,18 @@ func (s *gatesScreen) apply(d gatesData) {
 }
 
 func (s *gatesScreen) applyCache(d gatesData) {
-	pol := app.DefaultPolicy()
+	// Central's thresholds (the ones the gate answers use), not defaults.
+	pol := d.policy
 	age := d.fresh.Age(d.now)
 	switch {
 	case d.fresh.FreshAsOf.IsZero():
 		s.cache.SetText(T("Never synced: every gate gets \"manual\" (staff check) until the first sync."))
 		s.cache.Importance = widget.DangerImportance
 	case age > pol.CacheManualAfter:
-		s.cache.SetText(T("Cache version {{.V}}, {{.Age}} old: too old — gates get \"manual\" (staff check).", map[string]any{"V": d.fresh.Version, "Age": ageText(age)}))
+		s.cache.SetText(T("Cache version {{.V}}, {{.Age}} old: older than central's limit of {{.Limit}} — gates get \"manual\" (staff check).", map[string]any{"V": d.fresh.Version, "Age": ageText(age), "Limit": ageText(pol.CacheManualAfter)}))
 		s.cache.Importance = widget.DangerImportance
 	case age > pol.CacheWarnAfter:
-		s.cache.SetText(T("Cache version {{.V}}, {{.Age}} old: no sync for over 10 minutes — check the central link.", map[string]any{"V": d.fresh.Version, "Age": ageText(age)}))
+		s.cache.SetText(T("Cache version {{.V}}, {{.Age}} old: no sync for over {{.Warn}} — check the central link. Gates answer \"manual\" after {{.Limit}}.", map[string]any{"V": d.fresh.Version, "Age": ageText(age), "Warn": ageText(pol.CacheWarnAfter), "Limit": ageText(pol.CacheManualAfter)}))
 		s.cache.Importance = widget.WarningImportance
 	default:
 		s.cache.SetText(T("Cache version {{.V}}, {{.Age}} old.", map[string]any{"V": d.fresh.Version, "Age": ageText(age)}))

@@ -23,7 +23,8 @@ type fakeGates struct {
 	recent  []app.GateEvent
 	fresh   app.CacheFreshness
 	outbox  app.OutboxStats
-	setMode []string // "mode by operator"
+	policy  *app.Policy // nil: the default
+	setMode []string    // "mode by operator"
 	added   []string
 	revoked []string
 	rotated []string
@@ -75,6 +76,14 @@ func (f *fakeGates) RevokeGate(id, op string) error {
 func (f *fakeGates) Recent(n int) []app.GateEvent  { f.mu.Lock(); defer f.mu.Unlock(); return f.recent }
 func (f *fakeGates) Freshness() app.CacheFreshness { f.mu.Lock(); defer f.mu.Unlock(); return f.fresh }
 func (f *fakeGates) Outbox() app.OutboxStats       { f.mu.Lock(); defer f.mu.Unlock(); return f.outbox }
+func (f *fakeGates) Policy() app.Policy {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.policy != nil {
+		return *f.policy
+	}
+	return app.DefaultPolicy()
+}
 
 type fakeSync struct{ calls int }
 
@@ -344,20 +353,27 @@ func TestGatesRotateShowsNewKey(t *testing.T) {
 func TestGatesCacheAgeWarns(t *testing.T) {
 	r := newGatesRig(t, app.RoleClerk, nil)
 	now := r.clock.Now()
+	// Central's manifest may set other thresholds than the defaults; the
+	// screen follows the ones the gate answers use.
+	central := app.DefaultPolicy()
+	central.CacheWarnAfter, central.CacheManualAfter = 2*time.Minute, time.Hour
 	for _, tc := range []struct {
 		name string
+		pol  *app.Policy
 		f    app.CacheFreshness
 		imp  widget.Importance
 		want string
 	}{
-		{"Fresh", app.CacheFreshness{Version: 7, FreshAsOf: now.Add(-4 * time.Minute)}, widget.SuccessImportance, "Cache version 7, 4 min old."},
-		{"WarnAfter10Min", app.CacheFreshness{Version: 7, FreshAsOf: now.Add(-11 * time.Minute)}, widget.WarningImportance, "no sync for over 10 minutes"},
-		{"ManualAfter6h", app.CacheFreshness{Version: 7, FreshAsOf: now.Add(-7 * time.Hour)}, widget.DangerImportance, "7 h 00 min old: too old"},
-		{"NeverSynced", app.CacheFreshness{}, widget.DangerImportance, "Never synced"},
+		{"Fresh", nil, app.CacheFreshness{Version: 7, FreshAsOf: now.Add(-4 * time.Minute)}, widget.SuccessImportance, "Cache version 7, 4 min old."},
+		{"WarnAfter10Min", nil, app.CacheFreshness{Version: 7, FreshAsOf: now.Add(-11 * time.Minute)}, widget.WarningImportance, "no sync for over 10 min — check the central link. Gates answer \"manual\" after 6 h 00 min."},
+		{"ManualAfter6h", nil, app.CacheFreshness{Version: 7, FreshAsOf: now.Add(-7 * time.Hour)}, widget.DangerImportance, "7 h 00 min old: older than central's limit of 6 h 00 min"},
+		{"CentralWarnAfter2Min", &central, app.CacheFreshness{Version: 7, FreshAsOf: now.Add(-4 * time.Minute)}, widget.WarningImportance, "no sync for over 2 min"},
+		{"CentralManualAfter1h", &central, app.CacheFreshness{Version: 7, FreshAsOf: now.Add(-90 * time.Minute)}, widget.DangerImportance, "limit of 1 h 00 min"},
+		{"NeverSynced", nil, app.CacheFreshness{}, widget.DangerImportance, "Never synced"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r.svc.mu.Lock()
-			r.svc.fresh = tc.f
+			r.svc.fresh, r.svc.policy = tc.f, tc.pol
 			r.svc.mu.Unlock()
 			r.s.tick(r.s.collect())
 			if r.s.cache.Importance != tc.imp || !strings.Contains(r.s.cache.Text, tc.want) {

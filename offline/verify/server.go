@@ -380,10 +380,7 @@ func (s *Server) decide(ctx context.Context, req verifyRequest, fresh app.CacheF
 	mode := *s.mode.Load()
 	ev := app.GateEvent{Mode: mode}
 	t := s.cfg.Trust()
-	pol := app.DefaultPolicy()
-	if t != nil {
-		pol = t.Policy
-	}
+	pol := policyOf(t)
 	var d app.GateDecision
 	var r app.GateReason
 	switch {
@@ -462,13 +459,20 @@ func (s *Server) seen(gate string, now time.Time) {
 	g.count.Add(1)
 }
 
+// policyOf is the policy of a trust state (the default without one).
+func policyOf(t *Trust) app.Policy {
+	if t == nil {
+		return app.DefaultPolicy()
+	}
+	return t.Policy
+}
+
+func (s *Server) policy() app.Policy { return policyOf(s.cfg.Trust()) }
+
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	f := s.cfg.Lookup.Freshness()
 	now := s.now()
-	pol := app.DefaultPolicy()
-	if t := s.cfg.Trust(); t != nil {
-		pol = t.Policy
-	}
+	pol := s.policy()
 	state := "ok"
 	switch {
 	case f.FreshAsOf.IsZero():

@@ -71,6 +71,10 @@ func (s *Server) Recent(n int) []app.GateEvent { return s.recent.last(n) }
 // Freshness returns the cache version and freshness.
 func (s *Server) Freshness() app.CacheFreshness { return s.cfg.Lookup.Freshness() }
 
+// Policy returns central's policy from the last verified manifest, or the
+// default before the first sync (the same the decisions use).
+func (s *Server) Policy() app.Policy { return s.policy() }
+
 // Outbox returns the gate-event backlog (zero without an outbox).
 func (s *Server) Outbox() app.OutboxStats {
 	if s.cfg.OutboxStats == nil {
