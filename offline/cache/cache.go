@@ -380,6 +380,65 @@ type reader struct {
 	cardC, perC io.Closer
 	arg         [1]driver.NamedValue
 	dest        [3]driver.Value
+
+	// The reader keeps one read transaction open across look-ups (see
+	// readFor): tx, the overlay generation it was begun at, and when.
+	tx    driver.Tx
+	gen   uint64
+	began time.Time
+}
+
+// readRefresh is the longest a reader keeps its read transaction.
+//
+// Why keep one at all: when a read transaction begins after any commit to
+// the file, SQLite unmaps the whole file in that connection (the pager's
+// unfetch on a changed WAL) and maps it again, so every page touched
+// afterwards costs a page fault; with a segment committed every second
+// (the city's rate) that was most of the look-up's cost at 30 M cards,
+// besides two lock syscalls per look-up. The big tables change only in
+// merges and repairs, which bump the overlay generation, so a reader
+// renews its transaction when the generation moved, and otherwise only
+// after readRefresh, so checkpoints can recycle the WAL.
+const readRefresh = 20 * time.Second
+
+// readFor makes r's read transaction current for overlay generation gen.
+func (r *reader) readFor(gen uint64, now time.Time) error {
+	if r.tx != nil && r.gen == gen && now.Sub(r.began) < readRefresh {
+		return nil
+	}
+	r.end()
+	tx, err := r.conn.(driver.ConnBeginTx).BeginTx(context.Background(), driver.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	r.tx, r.gen, r.began = tx, gen, now
+	return nil
+}
+
+// endReads ends the read transactions of the readers (every one when
+// all, else those older than readRefresh), so a checkpoint can recycle the
+// WAL. It waits for readers in use; callers hold c.mu for reading.
+func (c *Cache) endReads(all bool) {
+	n := cap(c.readers)
+	held := make([]*reader, 0, n)
+	for len(held) < n {
+		held = append(held, <-c.readers)
+	}
+	now := time.Now()
+	for _, r := range held {
+		if all || now.Sub(r.began) >= readRefresh {
+			r.end()
+		}
+		c.readers <- r
+	}
+}
+
+// end ends r's read transaction, if any.
+func (r *reader) end() {
+	if r.tx != nil {
+		_ = r.tx.Rollback()
+		r.tx = nil
+	}
 }
 
 const (
@@ -425,6 +484,7 @@ func openReaders(ctx context.Context, db *sql.DB, dsn string, n int) (chan *read
 }
 
 func (r *reader) close() {
+	r.end()
 	if r.cardC != nil {
 		r.cardC.Close()
 	}
@@ -516,7 +576,10 @@ func (c *Cache) Lookup(ctx context.Context, h wire.CardHash) (app.GateStatus, er
 func (c *Cache) lookupCard(h wire.CardHash) (gs app.GateStatus, again bool, err error) {
 	gen := c.ov.gen.Load()
 	r := <-c.readers
-	found, err := r.queryRow(r.card, h[:], 3)
+	found, err := false, r.readFor(gen, time.Now())
+	if err == nil {
+		found, err = r.queryRow(r.card, h[:], 3)
+	}
 	person, ok1 := asInt(r.dest[0])
 	flags, ok2 := asInt(r.dest[1])
 	st, hasSt := asInt(r.dest[2])
@@ -528,13 +591,18 @@ func (c *Cache) lookupCard(h wire.CardHash) (gs app.GateStatus, again bool, err 
 		return app.GateStatus{}, false, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存读取失败", "gate cache read failed")
 	}
 	if !found {
+		if c.ov.gen.Load() != gen {
+			return app.GateStatus{}, true, nil
+		}
 		return app.GateStatus{}, false, nil
 	}
 	gs = app.GateStatus{Found: true, Person: uint64(person), Blocked: flags&wire.FlagBlocked != 0, Color: app.ColorNone}
-	if op, ok := c.ov.person(uint64(person)); ok {
+	op, ok := c.ov.person(uint64(person))
+	if c.ov.gen.Load() != gen {
+		return app.GateStatus{}, true, nil // a merge removed entries meanwhile
+	}
+	if ok {
 		hasSt, st = !op.del, op.st
-	} else if c.ov.gen.Load() != gen {
-		return app.GateStatus{}, true, nil
 	}
 	if hasSt {
 		gs.Color, gs.LastNegative = decodeSt(st)
@@ -559,30 +627,46 @@ func (c *Cache) LookupPerson(ctx context.Context, person uint64) (app.GateStatus
 // lookupPerson is LookupPerson with c.mu held: the overlay, then the
 // person table.
 func (c *Cache) lookupPerson(person uint64) (app.GateStatus, error) {
+	for {
+		gs, again, err := c.lookupPersonOnce(person)
+		if !again {
+			return gs, err
+		}
+	}
+}
+
+func (c *Cache) lookupPersonOnce(person uint64) (gs app.GateStatus, again bool, err error) {
+	gen := c.ov.gen.Load()
 	if op, ok := c.ov.person(person); ok {
 		if op.del {
-			return app.GateStatus{}, nil
+			return app.GateStatus{}, false, nil
 		}
 		gs := app.GateStatus{Found: true, Person: person}
 		gs.Color, gs.LastNegative = decodeSt(op.st)
-		return gs, nil
+		return gs, false, nil
 	}
 	r := <-c.readers
-	found, err := r.queryRow(r.pers, int64(person), 1)
+	found, err := false, r.readFor(gen, time.Now())
+	if err == nil {
+		found, err = r.queryRow(r.pers, int64(person), 1)
+	}
 	st, ok := asInt(r.dest[0])
 	c.readers <- r
+	if c.ov.gen.Load() != gen {
+		return app.GateStatus{}, true, nil // a merge removed entries meanwhile
+	}
 	if err == nil && found && !ok {
 		err = errBadRow
 	}
 	if err != nil {
-		return app.GateStatus{}, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存读取失败", "gate cache read failed")
+		return app.GateStatus{}, false, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存读取失败", "gate cache read failed")
 	}
 	if !found {
-		return app.GateStatus{}, nil
+		return app.GateStatus{}, false, nil
 	}
-	gs := app.GateStatus{Found: true, Person: person}
+	gs = app.GateStatus{Found: true, Person: person}
 	gs.Color, gs.LastNegative = decodeSt(st)
-	return gs, nil
+	return gs, false, nil
 }
 
 // State reads the sync bookkeeping.
@@ -694,6 +778,7 @@ func (c *Cache) Checkpoint(ctx context.Context) error {
 	if c.closed {
 		return ErrClosed
 	}
+	c.endReads(true)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	_, err := c.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")

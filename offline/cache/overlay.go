@@ -392,7 +392,8 @@ func mergePersons(ctx context.Context, tx *sql.Tx, part []mergePerson) error {
 }
 
 // merger runs merges in the background whenever an apply leaves MergeAt or
-// more changes pending. It stops when stop is closed.
+// more changes pending, and ends idle readers' old read transactions. It
+// stops when stop is closed.
 func (c *Cache) merger(stop <-chan struct{}, kick <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -404,10 +405,21 @@ func (c *Cache) merger(stop <-chan struct{}, kick <-chan struct{}, done chan<- s
 		case <-ctx.Done():
 		}
 	}()
+	// Readers keep read transactions open (cache.go, readRefresh); an idle
+	// one is ended here, so an idle reader cannot pin the WAL.
+	tick := time.NewTicker(readRefresh / 2)
+	defer tick.Stop()
 	for {
 		select {
 		case <-stop:
 			return
+		case <-tick.C:
+			c.mu.RLock()
+			if !c.closed {
+				c.endReads(false)
+			}
+			c.mu.RUnlock()
+			continue
 		case <-kick:
 		}
 		if err := c.merge(ctx); err != nil && ctx.Err() == nil {
