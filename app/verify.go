@@ -188,6 +188,18 @@ type SyncProgress struct {
 	AppliedSeq uint64
 	FreshAsOf  time.Time
 	Detail     string
+	// ClockSkew is central's clock minus the station's, measured at the
+	// last manifest; SkewKnown is false before the first. Beyond
+	// GateClockWindow the gates' signed requests and ride codes, checked
+	// against the station's clock, start to be refused.
+	ClockSkew time.Duration
+	SkewKnown bool
+}
+
+// SkewTooLarge reports whether the station clock is off central's by more
+// than the gate window.
+func (p SyncProgress) SkewTooLarge() bool {
+	return p.SkewKnown && (p.ClockSkew > GateClockWindow || p.ClockSkew < -GateClockWindow)
 }
 
 // GateSync is the sync use case the GUI consumes.

@@ -252,8 +252,16 @@ func (s *gatesScreen) applyCache(d gatesData) {
 	if p.AppliedSeq > 0 {
 		line += " · " + T("applied up to {{.Seq}}", map[string]any{"Seq": p.AppliedSeq})
 	}
+	if p.SkewTooLarge() {
+		args := map[string]any{"D": ageText(max(p.ClockSkew, -p.ClockSkew)), "W": ageText(app.GateClockWindow)}
+		if p.ClockSkew < 0 {
+			line += "\n" + T("Station clock is {{.D}} ahead of central: gates' signed requests and ride codes may be refused beyond {{.W}} — correct the station's time (NTP).", args)
+		} else {
+			line += "\n" + T("Station clock is {{.D}} behind central: gates' signed requests and ride codes may be refused beyond {{.W}} — correct the station's time (NTP).", args)
+		}
+	}
 	s.syncText.SetText(line)
-	if p.Phase == app.SyncError {
+	if p.Phase == app.SyncError || p.SkewTooLarge() {
 		s.syncText.Importance = widget.DangerImportance
 	} else {
 		s.syncText.Importance = widget.MediumImportance

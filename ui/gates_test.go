@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,10 +86,17 @@ func (f *fakeGates) Policy() app.Policy {
 	return app.DefaultPolicy()
 }
 
-type fakeSync struct{ calls int }
+type fakeSync struct {
+	calls int
+	skew  atomic.Int64 // central minus station, ns; 0: unknown
+}
 
 func (f *fakeSync) Progress() app.SyncProgress {
-	return app.SyncProgress{Phase: app.SyncSnapshot, Rows: 250, Total: 1000, ETA: 90 * time.Second}
+	p := app.SyncProgress{Phase: app.SyncSnapshot, Rows: 250, Total: 1000, ETA: 90 * time.Second}
+	if d := f.skew.Load(); d != 0 {
+		p.ClockSkew, p.SkewKnown = time.Duration(d), true
+	}
+	return p
 }
 func (f *fakeSync) SyncNow() { f.calls++ }
 
@@ -386,6 +394,21 @@ func TestGatesCacheAgeWarns(t *testing.T) {
 	}
 	if r.s.syncBar.Value != 250 || r.s.syncBar.Max != 1000 {
 		t.Fatalf("bar %v/%v", r.s.syncBar.Value, r.s.syncBar.Max)
+	}
+}
+
+func TestGatesClockSkewWarns(t *testing.T) {
+	r := newGatesRig(t, app.RoleClerk, nil)
+	fs := r.desk.d.GateSync.(*fakeSync)
+	fs.skew.Store(int64(-3 * time.Minute)) // central 3 min behind: the station is ahead
+	r.s.tick(r.s.collect())
+	if got := r.s.syncText.Text; !strings.Contains(got, "Station clock is 3 min ahead of central") || r.s.syncText.Importance != widget.DangerImportance {
+		t.Fatalf("skew line %q (%v)", got, r.s.syncText.Importance)
+	}
+	fs.skew.Store(int64(5 * time.Second)) // within the window: no warning
+	r.s.tick(r.s.collect())
+	if got := r.s.syncText.Text; strings.Contains(got, "Station clock") || r.s.syncText.Importance == widget.DangerImportance {
+		t.Fatalf("small skew flagged: %q", got)
 	}
 }
 

@@ -397,9 +397,11 @@ type reader struct {
 // (the city's rate) that was most of the look-up's cost at 30 M cards,
 // besides two lock syscalls per look-up. The big tables change only in
 // merges and repairs, which bump the overlay generation, so a reader
-// renews its transaction when the generation moved, and otherwise only
-// after readRefresh, so checkpoints can recycle the WAL.
-const readRefresh = 20 * time.Second
+// renews its transaction when the generation moved, and otherwise after
+// readRefresh, so checkpoints can recycle the WAL. The renewal after
+// readRefresh is done in the background (renewReads) for readers that are
+// idle, so a look-up seldom pays for the remap itself.
+const readRefresh = 60 * time.Second
 
 // readFor makes r's read transaction current for overlay generation gen.
 func (r *reader) readFor(gen uint64, now time.Time) error {
@@ -415,19 +417,34 @@ func (r *reader) readFor(gen uint64, now time.Time) error {
 	return nil
 }
 
-// endReads ends the read transactions of the readers (every one when
-// all, else those older than readRefresh), so a checkpoint can recycle the
-// WAL. It waits for readers in use; callers hold c.mu for reading.
-func (c *Cache) endReads(all bool) {
+// endReads ends every reader's read transaction, so a checkpoint can
+// empty the WAL. It waits for readers in use; callers hold c.mu for
+// reading.
+func (c *Cache) endReads() {
 	n := cap(c.readers)
 	held := make([]*reader, 0, n)
 	for len(held) < n {
 		held = append(held, <-c.readers)
 	}
-	now := time.Now()
 	for _, r := range held {
-		if all || now.Sub(r.began) >= readRefresh {
+		r.end()
+		c.readers <- r
+	}
+}
+
+// renewReads renews, one reader at a time, the read transactions older
+// than half of readRefresh (see readRefresh), priming each with a read so
+// the remap happens here rather than in a gate's look-up. Callers hold c.mu
+// for reading.
+func (c *Cache) renewReads() {
+	now := time.Now()
+	for i := 0; i < cap(c.readers); i++ {
+		r := <-c.readers
+		if r.tx != nil && now.Sub(r.began) >= readRefresh/2 {
 			r.end()
+			if err := r.readFor(c.ov.gen.Load(), now); err == nil {
+				_, _ = r.queryRow(r.pers, int64(0), 1)
+			}
 		}
 		c.readers <- r
 	}
@@ -778,7 +795,7 @@ func (c *Cache) Checkpoint(ctx context.Context) error {
 	if c.closed {
 		return ErrClosed
 	}
-	c.endReads(true)
+	c.endReads()
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	_, err := c.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")

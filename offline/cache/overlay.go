@@ -392,7 +392,7 @@ func mergePersons(ctx context.Context, tx *sql.Tx, part []mergePerson) error {
 }
 
 // merger runs merges in the background whenever an apply leaves MergeAt or
-// more changes pending, and ends idle readers' old read transactions. It
+// more changes pending, and renews readers' old read transactions. It
 // stops when stop is closed.
 func (c *Cache) merger(stop <-chan struct{}, kick <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
@@ -405,9 +405,9 @@ func (c *Cache) merger(stop <-chan struct{}, kick <-chan struct{}, done chan<- s
 		case <-ctx.Done():
 		}
 	}()
-	// Readers keep read transactions open (cache.go, readRefresh); an idle
-	// one is ended here, so an idle reader cannot pin the WAL.
-	tick := time.NewTicker(readRefresh / 2)
+	// Readers keep read transactions open (cache.go, readRefresh); old
+	// ones are renewed here, so an idle reader cannot pin the WAL.
+	tick := time.NewTicker(readRefresh / 4)
 	defer tick.Stop()
 	for {
 		select {
@@ -416,7 +416,7 @@ func (c *Cache) merger(stop <-chan struct{}, kick <-chan struct{}, done chan<- s
 		case <-tick.C:
 			c.mu.RLock()
 			if !c.closed {
-				c.endReads(false)
+				c.renewReads()
 			}
 			c.mu.RUnlock()
 			continue

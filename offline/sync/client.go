@@ -84,6 +84,7 @@ type Client struct {
 	runMu    gosync.Mutex // one sync at a time
 	trust    atomic.Pointer[Trust]
 	progress atomic.Pointer[app.SyncProgress]
+	skew     atomic.Pointer[time.Duration] // central minus station, at the last manifest
 	kick     chan struct{}
 }
 
@@ -154,6 +155,9 @@ var _ app.GateSync = (*Client)(nil)
 func (c *Client) setProgress(p app.SyncProgress) {
 	f := c.cfg.Cache.Freshness()
 	p.AppliedSeq, p.FreshAsOf = f.Version, f.FreshAsOf
+	if d := c.skew.Load(); d != nil {
+		p.ClockSkew, p.SkewKnown = *d, true
+	}
 	c.progress.Store(&p)
 	if c.cfg.OnProgress != nil {
 		c.cfg.OnProgress(p)

@@ -338,3 +338,32 @@ func TestKilledWhileSyncing(t *testing.T) {
 }
 
 var _ = gosync.Mutex{}
+
+// TestClockSkewIsReported: a station clock 2 minutes behind central is
+// measured at the manifest and reported in the progress (the gates screen
+// and /metrics show it); within the window it is not flagged.
+func TestClockSkewIsReported(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 200, nil)
+	for _, tc := range []struct {
+		behind time.Duration
+		flag   bool
+	}{{2 * time.Minute, true}, {10 * time.Second, false}} {
+		station := app.NewFakeClock(e.clock.Now().Add(-tc.behind))
+		cl, err := New(Config{BaseURL: e.srv.URL + "/v1/sync", PinnedKey: syncpub.DemoKeys().ManifestPublic, Cache: e.live,
+			Dir: filepath.Join(e.dir, "sync"), Clock: station, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := cl.Progress(); p.SkewKnown {
+			t.Fatalf("skew known before any manifest: %+v", p)
+		}
+		if err := cl.SyncOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		p := cl.Progress()
+		if !p.SkewKnown || p.ClockSkew < tc.behind-time.Second || p.ClockSkew > tc.behind+time.Second || p.SkewTooLarge() != tc.flag {
+			t.Fatalf("behind %s: skew %s known %v flagged %v", tc.behind, p.ClockSkew, p.SkewKnown, p.SkewTooLarge())
+		}
+	}
+}

@@ -31,8 +31,12 @@ func (c *Client) SyncOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d := m.ServerTime.Sub(c.now()); d > 30*time.Second || d < -30*time.Second {
-		c.log.Warn("station clock differs from central", "skew", d.Round(time.Second))
+	if !m.ServerTime.IsZero() {
+		d := m.ServerTime.Sub(c.now())
+		c.skew.Store(&d)
+		if d > app.GateClockWindow || d < -app.GateClockWindow {
+			c.log.Warn("station clock differs from central", "skew", d.Round(time.Second))
+		}
 	}
 	if err := c.ensureKey(ctx, m, env); err != nil {
 		return err

@@ -95,6 +95,7 @@ type Gauges struct {
 	CacheSeq    func() uint64
 	SyncLag     func() time.Duration // time since the last successful sync step
 	OutboxDepth func() int64
+	ClockSkew   func() (time.Duration, bool) // central minus station; false when unknown
 }
 
 func sortedKeys(m *sync.Map) []string {
@@ -143,6 +144,11 @@ func (m *metrics) write(w io.Writer, g Gauges) {
 	}
 	if g.SyncLag != nil {
 		gauge("stationdesk_sync_lag_seconds", "Time since the last successful sync step.", g.SyncLag().Seconds())
+	}
+	if g.ClockSkew != nil {
+		if d, ok := g.ClockSkew(); ok {
+			gauge("stationdesk_clock_skew_seconds", "Central's clock minus the station's at the last manifest.", d.Seconds())
+		}
 	}
 	if g.OutboxDepth != nil {
 		gauge("stationdesk_gate_outbox_depth", "Gate events not yet uploaded to central.", float64(g.OutboxDepth()))

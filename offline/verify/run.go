@@ -166,7 +166,8 @@ func Start(ctx context.Context, cfg ServeConfig, d Deps) (*Station, error) {
 		Lookup: st.Cache, Trust: TrustFromSync(st.Sync), Keys: keys, Events: st.Outbox, Audit: d.Audit, Clock: d.Clock, Logger: d.Logger,
 		MaxConns: cfg.MaxConns, Terminal: cfg.StationID,
 		Gauges: Gauges{CacheAge: lastOK, CacheSeq: func() uint64 { return st.Cache.Freshness().Version }, SyncLag: lastOK,
-			OutboxDepth: func() int64 { s, _ := st.Outbox.Stats(context.Background()); return s.Pending }},
+			OutboxDepth: func() int64 { s, _ := st.Outbox.Stats(context.Background()); return s.Pending },
+			ClockSkew:   func() (time.Duration, bool) { p := st.Sync.Progress(); return p.ClockSkew, p.SkewKnown }},
 		OutboxStats: func() app.OutboxStats { s, _ := st.Outbox.Stats(context.Background()); return s },
 	})
 	if err != nil {
