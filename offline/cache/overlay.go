@@ -87,22 +87,14 @@ func (o *overlay) person(p uint64) (ovPerson, bool) {
 	return v, ok
 }
 
-// size returns the entries held (for stats).
-func (o *overlay) size() int {
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	return len(o.cards) + len(o.persons)
-}
-
 // pendingRow is one row of the pending table as written by an apply and
 // folded into the overlay after its commit.
 type pendingRow struct {
-	card   bool
-	h      wire.CardHash
-	key    uint64 // person key (person rows) or card holder (card rows)
-	val    int64  // card flags, or person st (-1: person deleted)
-	seq    uint64
-	hasVal bool
+	card bool
+	h    wire.CardHash
+	key  uint64 // person key (person rows) or card holder (card rows)
+	val  int64  // card flags, or person st (-1: person deleted)
+	seq  uint64
 }
 
 // overlayBatch is how many entries an overlay update changes per write
