@@ -140,7 +140,7 @@ func (k *Desk) buildGates() fyne.CanvasObject {
 	s.recentBox = container.NewVBox()
 	parts := []fyne.CanvasObject{
 		s.result,
-		container.NewGridWithColumns(2, section(T("Mode"), modeBox), section(T("Gate cache and sync"), cacheBox)),
+		newColumns(2, 1, section(T("Mode"), modeBox), section(T("Gate cache and sync"), cacheBox)),
 	}
 	if k.d.DemoGate != nil {
 		parts = append(parts, widget.NewSeparator(), s.demoGatePanel())
@@ -306,11 +306,11 @@ func (s *gatesScreen) applyGates(d gatesData) (changed bool) {
 	super := s.k.hasRole(app.RoleSupervisor)
 	cols := 5
 	if super {
-		cols = 7
+		cols = 6
 	}
 	cells := []fyne.CanvasObject{cellHead(T("Gate")), cellHead(T("Keys")), cellHead(T("State")), cellHead(T("Last seen")), cellHead(T("Requests/min"))}
 	if super {
-		cells = append(cells, cell(""), cell(""))
+		cells = append(cells, cell(""))
 	}
 	for _, g := range d.gates {
 		keys := make([]string, len(g.KeyIDs))
@@ -338,14 +338,16 @@ func (s *gatesScreen) applyGates(d gatesData) (changed bool) {
 				rot.Disable()
 				rev.Disable()
 			}
-			cells = append(cells, rot, rev)
+			// Stacked, so the table stays narrow enough for a 1280-pixel
+			// display with the navigation (and the demo drawer) beside it.
+			cells = append(cells, container.NewVBox(rot, rev))
 		}
 	}
 	s.gatesBox.Objects = nil
 	if len(d.gates) == 0 {
 		s.gatesBox.Add(widget.NewLabel(T("No gate is commissioned yet.")))
 	} else {
-		s.gatesBox.Add(container.NewGridWithColumns(cols, cells...))
+		s.gatesBox.Add(newColumns(cols, 0, cells...))
 	}
 	s.gatesBox.Refresh()
 	return true
@@ -378,7 +380,7 @@ func (s *gatesScreen) applyRecent(d gatesData) (changed bool) {
 		reason.Wrapping = fyne.TextWrapWord
 		cells = append(cells, cell(e.At.Local().Format("15:04:05")), cell(e.Gate), cell(medium), dec, reason)
 	}
-	s.recentBox.Add(container.NewGridWithColumns(5, cells...))
+	s.recentBox.Add(newColumns(5, 4, cells...))
 	s.recentBox.Refresh()
 	return true
 }
@@ -532,13 +534,9 @@ func (s *gatesScreen) syncNow() {
 	})
 }
 
-// cell is a table cell: a label that truncates with an ellipsis rather
-// than widen the table (a grid gives every column the widest cell's width,
-// and a too-wide screen would widen the window past the display).
+// cell is a table cell (newColumns sizes each column to its widest cell).
 func cell(t string) *widget.Label {
-	l := widget.NewLabel(t)
-	l.Truncation = fyne.TextTruncateEllipsis
-	return l
+	return widget.NewLabel(t)
 }
 
 // cellHead is a bold cell (column headings, decisions).

@@ -122,8 +122,11 @@ func (s *gatesScreen) demoGatePanel() fyne.CanvasObject {
 	intro.Wrapping = fyne.TextWrapWord
 	return section(T("Simulated gate"), container.NewVBox(
 		intro,
-		container.NewBorder(nil, nil, nil, tap, cardSel),
-		container.NewBorder(nil, nil, nil, container.NewHBox(scan, scanOld), riderSel),
+		// The demo labels are long; capped, the selects truncate them
+		// rather than widen the window past a 1280-pixel display.
+		container.NewBorder(nil, nil, nil, tap, container.New(capWidth(240), cardSel)),
+		container.New(capWidth(240), riderSel),
+		container.NewHBox(scan, scanOld),
 		note,
 		answer,
 	))
