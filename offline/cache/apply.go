@@ -70,21 +70,24 @@ type mainCard struct {
 	flags  uint8
 }
 
-// applySources are the writer connection's virtual tables (gorows.go) for
-// a normal apply: the keys to read and the pending rows to append, each
-// one statement per segment instead of one per row.
+// applySources are the writer connection's virtual tables (gorows.go):
+// the keys an apply reads or a merge deletes, the pending rows an apply
+// appends and the rows a merge writes, one statement per segment or key
+// range instead of one per row. The writer is one connection, serialised
+// by c.wmu, so each source serves one statement at a time.
 type applySources struct {
-	hashes, keys, pending *goRows
+	hashes, keys, pending, cards, persons *goRows
 }
 
 func newApplySources() *applySources {
-	return &applySources{hashes: newGoRows("h"), keys: newGoRows("k"), pending: newGoRows("h", "p", "v", "seq")}
+	return &applySources{hashes: newGoRows("h"), keys: newGoRows("k"), pending: newGoRows("h", "p", "v", "seq"),
+		cards: newGoRows("h", "person", "flags"), persons: newGoRows("p", "st")}
 }
 
 func (s *applySources) release() {
-	s.hashes.release()
-	s.keys.release()
-	s.pending.release()
+	for _, r := range []*goRows{s.hashes, s.keys, s.pending, s.cards, s.persons} {
+		r.release()
+	}
 }
 
 func newApplier(ctx context.Context, tx *sql.Tx, st State, ov *overlay, src *applySources) (*applier, error) {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"stationdesk/offline/syncpub/wire"
+
+	"modernc.org/sqlite/vtab"
 )
 
 // The cache is log-structured. An applied change does not rewrite the page
@@ -261,13 +263,13 @@ func (c *Cache) merge(ctx context.Context) error {
 	// merge writes the same values again.
 	for i := 0; i < len(cards); i += mergeChunk {
 		part := cards[i:min(i+mergeChunk, len(cards))]
-		if err := c.mergeTx(ctx, func(tx *sql.Tx) error { return mergeCards(ctx, tx, part) }); err != nil {
+		if err := c.mergeTx(ctx, func(tx *sql.Tx) error { return c.mergeCards(ctx, tx, part) }); err != nil {
 			return err
 		}
 	}
 	for i := 0; i < len(persons); i += mergeChunk {
 		part := persons[i:min(i+mergeChunk, len(persons))]
-		if err := c.mergeTx(ctx, func(tx *sql.Tx) error { return mergePersons(ctx, tx, part) }); err != nil {
+		if err := c.mergeTx(ctx, func(tx *sql.Tx) error { return c.mergePersons(ctx, tx, part) }); err != nil {
 			return err
 		}
 	}
@@ -331,56 +333,67 @@ func (c *Cache) mergeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-func mergeCards(ctx context.Context, tx *sql.Tx, part []mergeCard) error {
-	up, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO card(h, person, flags) VALUES(?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer up.Close()
-	del, err := tx.PrepareContext(ctx, `DELETE FROM card WHERE h = ?`)
-	if err != nil {
-		return err
-	}
-	defer del.Close()
-	var y yielder
+// mergeCards writes one key range of card changes: the upserts with one
+// INSERT … SELECT and the deletions with one DELETE … IN, each from a Go
+// virtual table (gorows.go) rather than a statement per row.
+func (c *Cache) mergeCards(ctx context.Context, tx *sql.Tx, part []mergeCard) error {
+	var ups, dels []mergeCard
 	for _, m := range part {
 		if m.flags&wire.FlagDeleted != 0 {
-			_, err = del.ExecContext(ctx, m.h[:])
+			dels = append(dels, m)
 		} else {
-			_, err = up.ExecContext(ctx, m.h[:], int64(m.person), int64(m.flags))
+			ups = append(ups, m)
 		}
+	}
+	if len(ups) > 0 {
+		err := c.src.cards.exec(ctx, tx, `INSERT OR REPLACE INTO card(h, person, flags) SELECT h, person, flags FROM %s`, len(ups),
+			func(i, col int) vtab.Value {
+				switch col {
+				case 0:
+					return ups[i].h[:]
+				case 1:
+					return int64(ups[i].person)
+				}
+				return int64(ups[i].flags)
+			})
 		if err != nil {
 			return err
 		}
-		y.row()
 	}
-	return nil
+	if len(dels) == 0 {
+		return nil
+	}
+	return c.src.hashes.exec(ctx, tx, `DELETE FROM card WHERE h IN (SELECT h FROM %s)`, len(dels),
+		func(i, _ int) vtab.Value { return dels[i].h[:] })
 }
 
-func mergePersons(ctx context.Context, tx *sql.Tx, part []mergePerson) error {
-	up, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO person(p, st) VALUES(?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer up.Close()
-	del, err := tx.PrepareContext(ctx, `DELETE FROM person WHERE p = ?`)
-	if err != nil {
-		return err
-	}
-	defer del.Close()
-	var y yielder
+// mergePersons is mergeCards for person changes.
+func (c *Cache) mergePersons(ctx context.Context, tx *sql.Tx, part []mergePerson) error {
+	var ups, dels []mergePerson
 	for _, m := range part {
 		if m.del {
-			_, err = del.ExecContext(ctx, int64(m.p))
+			dels = append(dels, m)
 		} else {
-			_, err = up.ExecContext(ctx, int64(m.p), m.st)
+			ups = append(ups, m)
 		}
+	}
+	if len(ups) > 0 {
+		err := c.src.persons.exec(ctx, tx, `INSERT OR REPLACE INTO person(p, st) SELECT p, st FROM %s`, len(ups),
+			func(i, col int) vtab.Value {
+				if col == 0 {
+					return int64(ups[i].p)
+				}
+				return ups[i].st
+			})
 		if err != nil {
 			return err
 		}
-		y.row()
 	}
-	return nil
+	if len(dels) == 0 {
+		return nil
+	}
+	return c.src.keys.exec(ctx, tx, `DELETE FROM person WHERE p IN (SELECT k FROM %s)`, len(dels),
+		func(i, _ int) vtab.Value { return int64(dels[i].p) })
 }
 
 // merger runs merges in the background whenever an apply leaves MergeAt or
