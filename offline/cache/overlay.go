@@ -188,6 +188,9 @@ func (c *Cache) MergeStats() MergeStats {
 	return s
 }
 
+// mergeRetry is the pause after a failed merge.
+const mergeRetry = time.Minute
+
 // mergeChunk is how many changes one merge transaction writes: one key
 // range of the sorted changes, so the write lock is free between chunks
 // for segments and the hot list (a chunk takes tens of milliseconds).
@@ -428,7 +431,15 @@ func (c *Cache) merger(stop <-chan struct{}, kick <-chan struct{}, done chan<- s
 		case <-kick:
 		}
 		if err := c.merge(ctx); err != nil && ctx.Err() == nil {
-			c.opts.Logger.Warn("gate cache merge failed; retried after the next apply", "err", err)
+			// A disk that is full stays full for a while: wait before the
+			// next attempt rather than re-sorting the overlay on every
+			// apply. The changes stay pending and answered meanwhile.
+			c.opts.Logger.Warn("gate cache merge failed; retrying in a minute", "err", err)
+			select {
+			case <-stop:
+				return
+			case <-time.After(mergeRetry):
+			}
 		}
 	}
 }
