@@ -461,7 +461,12 @@ func (c *Cache) apply(ctx context.Context, tx *sql.Tx, st State, segs ...wire.Se
 // for the same key, are skipped. A segment starting after the applied
 // sequence returns ErrGap. fresh may be zero (freshness then stays
 // unchanged).
-func (c *Cache) ApplySegment(ctx context.Context, seg wire.Segment, fresh time.Time) (Applied, error) {
+func (c *Cache) ApplySegment(ctx context.Context, seg wire.Segment, fresh time.Time) (res Applied, err error) {
+	background(func() { res, err = c.applySegment(ctx, seg, fresh) })
+	return res, err
+}
+
+func (c *Cache) applySegment(ctx context.Context, seg wire.Segment, fresh time.Time) (Applied, error) {
 	var res Applied
 	err := c.writeTx(ctx, func(tx *sql.Tx, st State) (func(), error) {
 		if seg.To <= st.AppliedSeq {

@@ -404,6 +404,10 @@ func (c *Cache) mergePersons(ctx context.Context, tx *sql.Tx, part []mergePerson
 // stops when stop is closed.
 func (c *Cache) merger(stop <-chan struct{}, kick <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
+	// Background work at a lower priority than the gates' look-ups (see
+	// background); the thread ends with this goroutine.
+	runtime.LockOSThread()
+	lowerThreadPriority()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
