@@ -15,10 +15,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"stationdesk/app"
+	"stationdesk/offline/forward/rounds"
 )
 
 // Completer settles one pending item (app.Upgrades implements it).
@@ -48,7 +48,7 @@ type Config struct {
 type Worker struct {
 	cfg  Config
 	log  *slog.Logger
-	kick chan struct{}
+	loop *rounds.Loop
 }
 
 // New returns a Worker.
@@ -56,14 +56,11 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Outbox == nil || cfg.Completer == nil {
 		return nil, errors.New("forward: Outbox and Completer are required")
 	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = 2 * time.Second
-	}
 	if cfg.RetryMin <= 0 {
-		cfg.RetryMin = 2 * time.Second
+		cfg.RetryMin = rounds.DefaultRetryMin
 	}
 	if cfg.RetryMax <= 0 {
-		cfg.RetryMax = 2 * time.Minute
+		cfg.RetryMax = rounds.DefaultRetryMax
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 20
@@ -74,33 +71,19 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1)}, nil
+	return &Worker{cfg: cfg, log: cfg.Logger, loop: rounds.New(cfg.Interval)}, nil
 }
 
 // Kick starts a round now (e.g. after an item was queued or the link came
 // back). It never blocks.
-func (w *Worker) Kick() {
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
-}
+func (w *Worker) Kick() { w.loop.Kick() }
 
 // Run does rounds until ctx ends; it returns ctx.Err().
 func (w *Worker) Run(ctx context.Context) error {
-	t := time.NewTicker(w.cfg.Interval)
-	defer t.Stop()
-	for {
-		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			w.log.Debug("forward round stopped", "reason", app.ErrorReason(err))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		case <-w.kick:
-		}
-	}
+	return w.loop.Run(ctx, func(ctx context.Context) (bool, error) {
+		_, err := w.RunOnce(ctx)
+		return false, err
+	}, func(err error) { w.log.Debug("forward round stopped", "reason", app.ErrorReason(err)) })
 }
 
 // RunOnce sends every due item once, oldest first, and returns how many
@@ -132,16 +115,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	return settled, nil
 }
 
-// backoff is RetryMin·2^attempts capped at RetryMax, with ±25 % jitter so
-// stations coming back after a city-wide outage do not retry in step.
+// backoff is RetryMin·2^attempts capped at RetryMax, with jitter.
 func (w *Worker) backoff(attempts int) time.Duration {
-	d := w.cfg.RetryMin
-	for i := 0; i < attempts && d < w.cfg.RetryMax; i++ {
-		d *= 2
-	}
-	if d > w.cfg.RetryMax {
-		d = w.cfg.RetryMax
-	}
-	j := time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
-	return d + j
+	return rounds.Backoff(w.cfg.RetryMin, w.cfg.RetryMax, attempts)
 }

@@ -19,13 +19,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"stationdesk/app"
 	"stationdesk/offline/central"
+	"stationdesk/offline/forward/rounds"
 	"stationdesk/offline/ledger"
 )
 
@@ -62,7 +62,7 @@ type Config struct {
 type Worker struct {
 	cfg  Config
 	log  *slog.Logger
-	kick chan struct{}
+	loop *rounds.Loop
 
 	mu        sync.Mutex
 	lastRound time.Time
@@ -77,14 +77,11 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Ledger == nil || cfg.Sender == nil {
 		return nil, errors.New("salesfwd: Ledger and Sender are required")
 	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = 2 * time.Second
-	}
 	if cfg.RetryMin <= 0 {
-		cfg.RetryMin = 2 * time.Second
+		cfg.RetryMin = rounds.DefaultRetryMin
 	}
 	if cfg.RetryMax <= 0 {
-		cfg.RetryMax = 2 * time.Minute
+		cfg.RetryMax = rounds.DefaultRetryMax
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 200
@@ -98,39 +95,21 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1)}, nil
+	return &Worker{cfg: cfg, log: cfg.Logger, loop: rounds.New(cfg.Interval)}, nil
 }
 
 // Kick starts a round now (after a sale was recorded, or when the link
 // came back). It never blocks.
-func (w *Worker) Kick() {
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
-}
+func (w *Worker) Kick() { w.loop.Kick() }
 
 // Run does rounds until ctx ends and returns ctx.Err(). After a full
 // batch it goes on at once, so a backlog drains without waiting for the
 // ticker.
 func (w *Worker) Run(ctx context.Context) error {
-	t := time.NewTicker(w.cfg.Interval)
-	defer t.Stop()
-	for {
+	return w.loop.Run(ctx, func(ctx context.Context) (bool, error) {
 		n, err := w.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.log.Debug("sales forwarding round stopped", "reason", app.ErrorReason(err))
-		}
-		if err == nil && n >= w.cfg.Batch {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		case <-w.kick:
-		}
-	}
+		return n >= w.cfg.Batch, err
+	}, func(err error) { w.log.Debug("sales forwarding round stopped", "reason", app.ErrorReason(err)) })
 }
 
 // Drain runs rounds until nothing is due or a round stops on an error;
@@ -289,14 +268,9 @@ func (w *Worker) send(ctx context.Context, it ledger.Item) outcome {
 	return o
 }
 
-// backoff is RetryMin·2^attempts capped at RetryMax, ±25 % jitter.
+// backoff is RetryMin·2^(attempts-1) capped at RetryMax, with jitter.
 func (w *Worker) backoff(attempts int) time.Duration {
-	d := w.cfg.RetryMin
-	for i := 1; i < attempts && d < w.cfg.RetryMax; i++ {
-		d *= 2
-	}
-	d = min(d, w.cfg.RetryMax)
-	return d + time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
+	return rounds.Backoff(w.cfg.RetryMin, w.cfg.RetryMax, attempts-1)
 }
 
 // Backlog implements app.Backlog: the records not yet confirmed by
