@@ -43,10 +43,11 @@ type Reader struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex
-	waiters []chan result
-	up      bool   // port open and SAM answering
-	samID   string // for diagnostics
+	waiting serial.Pending[struct{}, result] // ReadID callers
+
+	mu    sync.Mutex
+	up    bool   // port open and SAM answering
+	samID string // for diagnostics
 }
 
 type result struct {
@@ -118,12 +119,8 @@ func (r *Reader) Run(ctx context.Context) error {
 func (r *Reader) markDown() {
 	r.mu.Lock()
 	r.up = false
-	ws := r.waiters
-	r.waiters = nil
 	r.mu.Unlock()
-	for _, w := range ws {
-		w <- result{err: errDisconnected}
-	}
+	r.failAll(errDisconnected)
 }
 
 // ReadID waits for a card to be placed (or for one already lying on the
@@ -142,62 +139,20 @@ func (r *Reader) ReadID(ctx context.Context) (app.Identity, error) {
 	if r.cfg.Port == "" {
 		return app.Identity{}, errNotConfigured
 	}
-	w := make(chan result, 1)
-	r.mu.Lock()
-	r.waiters = append(r.waiters, w)
-	r.mu.Unlock()
-	select {
-	case res := <-w:
+	res, ok := r.waiting.Wait(ctx, r.waiting.Add(struct{}{}))
+	if ok {
 		return res.id, res.err
-	case <-ctx.Done():
-		r.mu.Lock()
-		for i, x := range r.waiters {
-			if x == w {
-				r.waiters = append(r.waiters[:i], r.waiters[i+1:]...)
-				break
-			}
-		}
-		up := r.up
-		r.mu.Unlock()
-		select { // delivered meanwhile
-		case res := <-w:
-			return res.id, res.err
-		default:
-		}
-		if !up {
-			return app.Identity{}, errNoAnswer
-		}
-		return app.Identity{}, errTimeout
 	}
-}
-
-// takeWaiter removes and returns the first waiter, or nil.
-func (r *Reader) takeWaiter() chan result {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.waiters) == 0 {
-		return nil
-	}
-	w := r.waiters[0]
-	r.waiters = r.waiters[1:]
-	return w
-}
-
-func (r *Reader) hasWaiter() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.waiters) > 0
-}
-
-func (r *Reader) failAll(err error) {
-	r.mu.Lock()
-	ws := r.waiters
-	r.waiters = nil
+	up := r.up
 	r.mu.Unlock()
-	for _, w := range ws {
-		w <- result{err: err}
+	if !up {
+		return app.Identity{}, errNoAnswer
 	}
+	return app.Identity{}, errTimeout
 }
+
+func (r *Reader) failAll(err error) { r.waiting.AnswerAll(result{err: err}) }
 
 // conn is one session's view of the port.
 type conn struct {
@@ -290,7 +245,7 @@ func (r *Reader) session(ctx context.Context, p *serial.Port) error {
 				continue
 			}
 			r.set(app.StateBusy, "card present")
-			if r.hasWaiter() {
+			if r.waiting.Waiting() {
 				if err := c.readCard(ctx); err != nil {
 					return err
 				}
@@ -326,11 +281,11 @@ func (c *conn) readCard(ctx context.Context) error {
 		}
 		id, err := c.readOnce(ctx)
 		if err == nil || app.ErrorCode(err) == app.CodeInvalid {
-			w := r.takeWaiter()
+			w := r.waiting.Next()
 			if w == nil {
 				return nil // the caller gave up meanwhile; drop the data
 			}
-			w <- result{id: id, err: err}
+			w.Answer(result{id: id, err: err})
 			if err != nil {
 				r.log.Info("card rejected", "reason", app.ErrorReason(err))
 			} else {
@@ -345,8 +300,8 @@ func (c *conn) readCard(ctx context.Context) error {
 		r.log.Warn("card read failed", "attempt", attempt+1, "err", err)
 	}
 	_ = last
-	if w := r.takeWaiter(); w != nil {
-		w <- result{err: errReplace}
+	if w := r.waiting.Next(); w != nil {
+		w.Answer(result{err: errReplace})
 	}
 	return nil
 }

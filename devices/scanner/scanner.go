@@ -35,8 +35,8 @@ type Scanner struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	queue   []scanned // codes not yet taken, oldest first (at most 8)
-	waiters []chan scanned
+	queue   []scanned                         // codes not yet taken, oldest first (at most 8)
+	waiting serial.Pending[struct{}, scanned] // added and taken with mu held (mu orders them against queue)
 }
 
 type scanned struct {
@@ -140,11 +140,9 @@ func (s *Scanner) deliver(x scanned) {
 		s.log.Info("code scanned", "len", len(x.code))
 	}
 	s.mu.Lock()
-	if len(s.waiters) > 0 {
-		w := s.waiters[0]
-		s.waiters = s.waiters[1:]
+	if w := s.waiting.Next(); w != nil {
 		s.mu.Unlock()
-		w <- x
+		w.Answer(x)
 		return
 	}
 	s.queue = append(s.queue, x)
@@ -154,15 +152,7 @@ func (s *Scanner) deliver(x scanned) {
 	s.mu.Unlock()
 }
 
-func (s *Scanner) failAll(err error) {
-	s.mu.Lock()
-	ws := s.waiters
-	s.waiters = nil
-	s.mu.Unlock()
-	for _, w := range ws {
-		w <- scanned{err: err}
-	}
-}
+func (s *Scanner) failAll(err error) { s.waiting.AnswerAll(scanned{err: err}) }
 
 // Scan returns the next code: one scanned within the last Freshness while
 // nobody waited, or the next one to arrive, until ctx ends. Errors (*app.Error):
@@ -181,26 +171,10 @@ func (s *Scanner) Scan(ctx context.Context) (string, error) {
 			return x.code, x.err
 		}
 	}
-	w := make(chan scanned, 1)
-	s.waiters = append(s.waiters, w)
+	w := s.waiting.Add(struct{}{})
 	s.mu.Unlock()
-	select {
-	case x := <-w:
+	if x, ok := s.waiting.Wait(ctx, w); ok {
 		return x.code, x.err
-	case <-ctx.Done():
-		s.mu.Lock()
-		for i, x := range s.waiters {
-			if x == w {
-				s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
-				break
-			}
-		}
-		s.mu.Unlock()
-		select {
-		case x := <-w:
-			return x.code, x.err
-		default:
-		}
-		return "", errTimeout
 	}
+	return "", errTimeout
 }

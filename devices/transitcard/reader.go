@@ -37,15 +37,16 @@ type Reader struct {
 	cfg Config
 	log *slog.Logger
 
+	jobs serial.Pending[job, jobResult] // waiting ReadCard and IssueSingleJourney callers
+
 	mu    sync.Mutex
-	jobs  []*job
 	up    bool
 	model string
 }
 
+// job is what a caller waits for: a read, or the issue of a token.
 type job struct {
 	issue *app.TicketSpec
-	res   chan jobResult
 }
 
 type jobResult struct {
@@ -120,21 +121,13 @@ func (r *Reader) markDown() {
 	r.failAll(errDisconnected)
 }
 
-func (r *Reader) failAll(err error) {
-	r.mu.Lock()
-	js := r.jobs
-	r.jobs = nil
-	r.mu.Unlock()
-	for _, j := range js {
-		j.res <- jobResult{err: err}
-	}
-}
+func (r *Reader) failAll(err error) { r.jobs.AnswerAll(jobResult{err: err}) }
 
 // ReadCard waits for a card in the field (one already lying there counts)
 // and returns what it says; see app.CardReader and ReadCard (the
 // function) for the number and the errors.
 func (r *Reader) ReadCard(ctx context.Context) (app.Card, error) {
-	res := r.submit(ctx, &job{})
+	res := r.submit(ctx, job{})
 	return res.card, res.err
 }
 
@@ -145,52 +138,24 @@ func (r *Reader) IssueSingleJourney(ctx context.Context, spec app.TicketSpec) (s
 	if err := CheckTicketSpec(spec, r.cfg.Clock.Now()); err != nil {
 		return "", err
 	}
-	res := r.submit(ctx, &job{issue: &spec})
+	res := r.submit(ctx, job{issue: &spec})
 	return res.token, res.err
 }
 
-func (r *Reader) submit(ctx context.Context, j *job) jobResult {
+func (r *Reader) submit(ctx context.Context, j job) jobResult {
 	if r.cfg.Port == "" {
 		return jobResult{err: errNotConfigured}
 	}
-	j.res = make(chan jobResult, 1)
-	r.mu.Lock()
-	r.jobs = append(r.jobs, j)
-	r.mu.Unlock()
-	select {
-	case res := <-j.res:
+	if res, ok := r.jobs.Wait(ctx, r.jobs.Add(j)); ok {
 		return res
-	case <-ctx.Done():
-		r.mu.Lock()
-		for i, x := range r.jobs {
-			if x == j {
-				r.jobs = append(r.jobs[:i], r.jobs[i+1:]...)
-				break
-			}
-		}
-		up := r.up
-		r.mu.Unlock()
-		select {
-		case res := <-j.res:
-			return res
-		default:
-		}
-		if !up {
-			return jobResult{err: errNoAnswer}
-		}
-		return jobResult{err: errTimeout}
 	}
-}
-
-func (r *Reader) nextJob() *job {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.jobs) == 0 {
-		return nil
+	up := r.up
+	r.mu.Unlock()
+	if !up {
+		return jobResult{err: errNoAnswer}
 	}
-	j := r.jobs[0]
-	r.jobs = r.jobs[1:]
-	return j
+	return jobResult{err: errTimeout}
 }
 
 var (
@@ -274,7 +239,7 @@ func (r *Reader) session(ctx context.Context, p *serial.Port) error {
 			continue
 		}
 		r.set(app.StateBusy, "card present")
-		if j := r.nextJob(); j != nil {
+		if j := r.jobs.Next(); j != nil {
 			if err := c.run(ctx, j, found); err != nil {
 				return err
 			}
@@ -298,7 +263,8 @@ func (c *conn) find(ctx context.Context) (FoundCard, bool, error) {
 // run executes one job on the card in the field, retrying once (with a
 // fresh find) when the card stops answering. Only port failures are
 // returned; everything else goes to the job.
-func (c *conn) run(ctx context.Context, j *job, found FoundCard) error {
+func (c *conn) run(ctx context.Context, call *serial.Call[job, jobResult], found FoundCard) error {
+	j := call.Req
 	r := c.r
 	for attempt := 0; attempt < 2; attempt++ {
 		if attempt > 0 {
@@ -320,7 +286,7 @@ func (c *conn) run(ctx context.Context, j *job, found FoundCard) error {
 		}
 		if err == nil || app.ErrorCode(err) == app.CodeInvalid {
 			res.err = err
-			j.res <- res
+			call.Answer(res)
 			if err != nil {
 				r.log.Info("card refused", "reason", app.ErrorReason(err))
 			} else if j.issue != nil {
@@ -334,12 +300,12 @@ func (c *conn) run(ctx context.Context, j *job, found FoundCard) error {
 			return nil
 		}
 		if errors.Is(err, serial.ErrDisconnected) || ctx.Err() != nil {
-			j.res <- jobResult{err: errDisconnected}
+			call.Answer(jobResult{err: errDisconnected})
 			return err
 		}
 		r.log.Warn("card operation failed", "attempt", attempt+1, "err", err)
 	}
-	j.res <- jobResult{err: errReplace}
+	call.Answer(jobResult{err: errReplace})
 	return nil
 }
 
