@@ -371,10 +371,11 @@ func (s *buyerScreen) manualDone(next app.BuyerCheck, res app.ManualCheckResult)
 	s.redraw()
 }
 
-// saleView is the single-journey form: destination or fare, payment,
-// assisted, sell.
-func (s *buyerScreen) saleView() []fyne.CanvasObject {
-	k, f := s.k, s.f
+// destinationSelect lists the fare table's destinations with line and
+// fare, shows the form's destination selected, and on a choice calls pick
+// with its code and redraws.
+func (s *buyerScreen) destinationSelect(pick func(code string)) *deskSelect {
+	k := s.k
 	fares := k.d.Sales.Fares()
 	dests := fares.Destinations()
 	opts := make([]string, len(dests))
@@ -382,7 +383,7 @@ func (s *buyerScreen) saleView() []fyne.CanvasObject {
 	for i, d := range dests {
 		fare, _ := fares.FareTo(d.Code)
 		opts[i] = d.Name(k.lang) + "  ·  " + d.Line + "  ·  " + money(fare, k.lang)
-		if d.Code == f.dest {
+		if d.Code == s.f.dest {
 			sel = i
 		}
 	}
@@ -392,12 +393,20 @@ func (s *buyerScreen) saleView() []fyne.CanvasObject {
 	}
 	dest.OnChanged = func(string) {
 		if i := dest.SelectedIndex(); i >= 0 {
-			f.dest, f.fare = dests[i].Code, 0
+			pick(dests[i].Code)
 			s.redraw()
 		}
 	}
+	return dest
+}
+
+// saleView is the single-journey form: destination or fare, payment,
+// assisted, sell.
+func (s *buyerScreen) saleView() []fyne.CanvasObject {
+	k, f := s.k, s.f
+	dest := s.destinationSelect(func(code string) { f.dest, f.fare = code, 0 })
 	fareBox := container.NewHBox(widget.NewLabel(T("or fare:")))
-	for _, fen := range fares.Fares() {
+	for _, fen := range k.d.Sales.Fares().Fares() {
 		b := k.newButton(money(fen, k.lang), func() { f.fare, f.dest = fen, ""; s.redraw() })
 		if f.dest == "" && f.fare == fen {
 			b.Importance = widget.HighImportance

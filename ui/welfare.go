@@ -29,27 +29,7 @@ func (s *buyerScreen) welfareView() []fyne.CanvasObject {
 	default:
 		out = append(out, note(T("Not entitled according to central:")+" "+langText(k.lang, f.welfare.ReasonZH, f.welfare.Reason), widget.DangerImportance))
 	}
-	fares := k.d.Sales.Fares()
-	dests := fares.Destinations()
-	opts := make([]string, len(dests))
-	sel := -1
-	for i, d := range dests {
-		fare, _ := fares.FareTo(d.Code)
-		opts[i] = d.Name(k.lang) + "  ·  " + d.Line + "  ·  " + money(fare, k.lang)
-		if d.Code == f.dest {
-			sel = i
-		}
-	}
-	dest := k.newSelect(opts, nil)
-	if sel >= 0 {
-		dest.SetSelectedIndex(sel)
-	}
-	dest.OnChanged = func(string) {
-		if i := dest.SelectedIndex(); i >= 0 {
-			f.dest = dests[i].Code
-			s.redraw()
-		}
-	}
+	dest := s.destinationSelect(func(code string) { f.dest = code })
 	assisted := widget.NewCheck(T("Assisted purchase (elderly rider or child)"), func(v bool) { f.assisted = v })
 	assisted.SetChecked(f.assisted)
 	out = append(out, widget.NewForm(widget.NewFormItem(T("Destination"), dest), widget.NewFormItem("", assisted)))
