@@ -50,26 +50,17 @@ func summarise(d []time.Duration) LatencyResult {
 // production defaults (200 ms poll), and the placement at a random phase
 // of the poll cycle.
 func BenchIDCard(ctx context.Context, n, baud int) (LatencyResult, error) {
-	dir, err := os.MkdirTemp("", "stationdesk-bench-")
+	var r *idcard.Reader
+	s, _, stop, err := startRig(ctx, "ttyID", app.CompIDReader,
+		func(ctx context.Context, path string) (*sim.IDReader, error) { return sim.NewIDReader(ctx, path, baud) },
+		func(port string, board *app.StatusBoard) func(context.Context) error {
+			r = idcard.New(idcard.Config{Port: port, Baud: 115200, Board: board, Clock: app.NewFakeClock(demo.RefTime)})
+			return r.Run
+		})
 	if err != nil {
 		return LatencyResult{}, err
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s, err := sim.NewIDReader(ctx, filepath.Join(dir, "ttyID"), baud)
-	if err != nil {
-		return LatencyResult{}, err
-	}
-	defer s.Close()
-	board := app.NewStatusBoard(app.SystemClock{})
-	r := idcard.New(idcard.Config{Port: s.Path(), Baud: 115200, Board: board, Clock: app.NewFakeClock(demo.RefTime)})
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	if err := waitReady(ctx, board, app.CompIDReader); err != nil {
-		return LatencyResult{}, err
-	}
+	defer stop()
 	var riders []demo.Rider
 	for _, rd := range demo.Riders() {
 		if t := rd.Identity.Doc.Type(); t == app.DocCNID || t == app.DocResidencePermit || t == app.DocForeignPR {
@@ -106,26 +97,19 @@ func BenchIDCard(ctx context.Context, n, baud int) (LatencyResult, error) {
 // BenchTransitCard times "card placed → Yikatong number returned by
 // ReadCard" n times, like BenchIDCard (100 ms poll).
 func BenchTransitCard(ctx context.Context, n, baud int) (LatencyResult, error) {
-	dir, err := os.MkdirTemp("", "stationdesk-bench-")
+	var r *transitcard.Reader
+	s, _, stop, err := startRig(ctx, "ttyCARD", app.CompCardReader,
+		func(ctx context.Context, path string) (*sim.CardReader, error) {
+			return sim.NewCardReader(ctx, path, baud)
+		},
+		func(port string, board *app.StatusBoard) func(context.Context) error {
+			r = transitcard.New(transitcard.Config{Port: port, Board: board})
+			return r.Run
+		})
 	if err != nil {
 		return LatencyResult{}, err
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s, err := sim.NewCardReader(ctx, filepath.Join(dir, "ttyCARD"), baud)
-	if err != nil {
-		return LatencyResult{}, err
-	}
-	defer s.Close()
-	board := app.NewStatusBoard(app.SystemClock{})
-	r := transitcard.New(transitcard.Config{Port: s.Path(), Board: board})
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	if err := waitReady(ctx, board, app.CompCardReader); err != nil {
-		return LatencyResult{}, err
-	}
+	defer stop()
 	var cards []app.Card
 	for _, c := range demo.Cards() {
 		if c.Kind == app.CardOrdinary || c.Kind == app.CardStudent || c.Kind == app.CardUnion {
@@ -318,26 +302,15 @@ func startChild(ctx context.Context, exe string, args []string) (sim.DemoPorts, 
 // BenchReplug times "device plugged back in under the same name → driver
 // Ready again" n times for the ID-card reader at its default backoff.
 func BenchReplug(ctx context.Context, n, baud int) (LatencyResult, error) {
-	dir, err := os.MkdirTemp("", "stationdesk-bench-")
+	s, board, stop, err := startRig(ctx, "ttyID", app.CompIDReader,
+		func(ctx context.Context, path string) (*sim.IDReader, error) { return sim.NewIDReader(ctx, path, baud) },
+		func(port string, board *app.StatusBoard) func(context.Context) error {
+			return idcard.New(idcard.Config{Port: port, Board: board}).Run
+		})
 	if err != nil {
 		return LatencyResult{}, err
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s, err := sim.NewIDReader(ctx, filepath.Join(dir, "ttyID"), baud)
-	if err != nil {
-		return LatencyResult{}, err
-	}
-	defer s.Close()
-	board := app.NewStatusBoard(app.SystemClock{})
-	r := idcard.New(idcard.Config{Port: s.Path(), Board: board})
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	if err := waitReady(ctx, board, app.CompIDReader); err != nil {
-		return LatencyResult{}, err
-	}
+	defer stop()
 	var lat []time.Duration
 	for i := 0; i < n; i++ {
 		s.Line().Unplug()
@@ -359,6 +332,42 @@ func BenchReplug(ctx context.Context, n, baud int) (LatencyResult, error) {
 		lat = append(lat, time.Since(t0))
 	}
 	return summarise(lat), nil
+}
+
+// startRig starts a simulator on a pseudo-terminal named link in a
+// temporary folder and the driver that newDriver makes for it, and waits
+// until the driver reports comp ready. stop ends the driver and removes
+// the simulator.
+func startRig[S interface {
+	Path() string
+	Close() error
+}](ctx context.Context, link string, comp app.Component, newSim func(context.Context, string) (S, error),
+	newDriver func(port string, board *app.StatusBoard) func(context.Context) error) (s S, board *app.StatusBoard, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "stationdesk-bench-")
+	if err != nil {
+		return s, nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	if s, err = newSim(ctx, filepath.Join(dir, link)); err != nil {
+		cancel()
+		os.RemoveAll(dir)
+		return s, nil, nil, err
+	}
+	board = app.NewStatusBoard(app.SystemClock{})
+	run := newDriver(s.Path(), board)
+	done := make(chan struct{})
+	go func() { _ = run(ctx); close(done) }()
+	stop = func() {
+		cancel()
+		<-done
+		s.Close()
+		os.RemoveAll(dir)
+	}
+	if err := waitReady(ctx, board, comp); err != nil {
+		stop()
+		return s, nil, nil, err
+	}
+	return s, board, stop, nil
 }
 
 func waitReady(ctx context.Context, b *app.StatusBoard, c app.Component) error {
