@@ -322,3 +322,60 @@ func TestReadersDoNotPinTheWAL(t *testing.T) {
 		t.Fatalf("after checkpoint: %+v", st)
 	}
 }
+
+// TestFailedMergeLosesNothing: a merge that stops part-way (here its
+// context ends while it writes the big tables) leaves every change pending
+// and answered, and the next merge completes it.
+func TestFailedMergeLosesNothing(t *testing.T) {
+	ctx := context.Background()
+	n := 120_000 // 60 k persons: three merge transactions
+	c, err := cache.Open(ctx, build(t, t.TempDir(), n, cache.Options{}), cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	seg := wire.Segment{From: 1}
+	seq := uint64(1)
+	for p := uint64(1); p <= uint64(n/2+1); p++ {
+		if p == 2 {
+			continue
+		}
+		seq++
+		seg.Persons = append(seg.Persons, wire.Person{Person: p, Color: wire.ColorYellow, TestMin: 27_000_000, Seq: seq})
+	}
+	seg.To = seq
+	if _, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	pending := c.MergeStats().Pending
+	for _, stopAfter := range []time.Duration{0, 30 * time.Millisecond} {
+		mctx, cancel := context.WithTimeout(ctx, stopAfter)
+		err := c.Flush(mctx)
+		cancel()
+		if err == nil {
+			t.Logf("merge finished within %s; nothing to check", stopAfter)
+			continue
+		}
+		if got := c.MergeStats().Pending; got != pending {
+			t.Fatalf("after a failed merge %d changes pending, want %d", got, pending)
+		}
+		for _, card := range []int{0, 7, n / 2, n - 1} {
+			if st := mustLookup(t, c, cardHash(card)); st.Color != app.ColorYellow {
+				t.Fatalf("card %d after a failed merge: %+v", card, st)
+			}
+		}
+		checkDigests(t, c)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.MergeStats(); s.Pending != 0 {
+		t.Fatalf("after the retry: %+v", s)
+	}
+	for _, card := range []int{0, 7, n / 2, n - 1} {
+		if st := mustLookup(t, c, cardHash(card)); st.Color != app.ColorYellow {
+			t.Fatalf("card %d after the merge: %+v", card, st)
+		}
+	}
+	checkDigests(t, c)
+}
