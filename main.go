@@ -39,14 +39,10 @@ import (
 	"stationdesk/assets"
 	"stationdesk/devices"
 	"stationdesk/devices/diag"
-	"stationdesk/devices/sim"
 	"stationdesk/offline/central"
-	"stationdesk/offline/centralsim"
-	"stationdesk/offline/forward"
-	"stationdesk/offline/gatesim"
 	"stationdesk/offline/ledger"
-	"stationdesk/offline/salesfwd"
-	"stationdesk/offline/syncpub"
+	"stationdesk/offline/outbox/sales"
+	"stationdesk/offline/outbox/upgrades"
 	"stationdesk/offline/verify"
 	"stationdesk/ui"
 )
@@ -85,30 +81,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // returns its exit code.
 var subcommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
 	"devices":    diag.Main,
-	"centralsim": centralsim.Main,
-	"serve":      verify.Main,
-	"gatesim":    gatesim.Main,
+	"centralsim": cmdCentralsim,
+	"serve":      cmdServe,
+	"gatesim":    cmdGatesim,
 	"audit":      ledger.AuditMain,
 	"bench":      cmdBench,
-}
-
-// cmdBench prints the figures the issues ask for: `bench gate [--size N]`
-// (gate cache and verify service) and `bench devices` (readers at real
-// baud over pseudo-terminals). The Go benchmarks of the other parts run
-// from `make bench`.
-func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: stationdesk bench gate [--size N] | bench devices [flags]")
-		return 2
-	}
-	switch args[0] {
-	case "gate":
-		return gatesim.Bench(ctx, args[1:], stdout, stderr)
-	case "devices":
-		return diag.Main(ctx, append([]string{"bench"}, args[1:]...), stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "bench: unknown part %q (gate, devices)\n", args[0])
-	return 2
 }
 
 const usage = `usage:
@@ -460,19 +437,11 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if rt.gate != nil {
 		deps.Gates, deps.GateSync = rt.gate.Server, rt.gate.Sync
 	}
-	if rt.demoGate != nil {
-		deps.DemoGate = rt.demoGate
-	}
 	if rt.sales != nil {
 		deps.Sales, deps.Shifts, deps.Backlog = rt.sales, rt.shifts, rt.salesFwd
 	}
 	deps.Operators, deps.AuditLog = rt.ledger, rt.ledger
-	if rt.demoDevices != nil {
-		deps.Simulator = rt.demoDevices
-	}
-	if rt.centralSim != nil {
-		deps.DemoCentral = rt.centralSim.DemoControl()
-	}
+	rt.demoUIDeps(&deps)
 	if cfg.demo {
 		deps.Mode = "DEMO"
 		for _, d := range ledger.DemoOperators {
@@ -497,16 +466,14 @@ type deskRuntime struct {
 	ledger  *ledger.Ledger
 	closers []func()
 
-	central     *central.Client
-	upgrades    *app.Upgrades
-	sales       *app.Sales
-	shifts      *app.Shifts
-	salesFwd    *salesfwd.Worker
-	devAdmin    *devices.Admin
-	gate        *verify.Station
-	centralSim  *centralsim.Server // demo mode only
-	demoDevices *sim.Demo          // demo mode only
-	demoGate    *gatesim.DemoGate  // demo mode only
+	central  *central.Client
+	upgrades *app.Upgrades
+	sales    *app.Sales
+	shifts   *app.Shifts
+	salesFwd *sales.Worker
+	devAdmin *devices.Admin
+	gate     *verify.Station
+	demo     *demoRig // demo mode only (demo.go)
 	// purgers apply each store's retention periods (see startPurge).
 	purgers []func(context.Context, time.Time) error
 }
@@ -575,9 +542,9 @@ func (rt *deskRuntime) startTicketWindow(ctx context.Context, cancel context.Can
 	var err error
 	switch {
 	case rt.cfg.FareTable != "":
-		fares, err = salesfwd.LoadFares(rt.cfg.FareTable)
+		fares, err = sales.LoadFares(rt.cfg.FareTable)
 	case rt.cfg.demo:
-		fares, err = salesfwd.ParseFares(assets.FaresDemo)
+		fares, err = sales.ParseFares(assets.FaresDemo)
 	default:
 		rt.log.Warn("no fare_table configured: the ticket window is not available")
 		return nil
@@ -585,7 +552,7 @@ func (rt *deskRuntime) startTicketWindow(ctx context.Context, cancel context.Can
 	if err != nil {
 		return fmt.Errorf("fare table: %w", err)
 	}
-	sfw, err := salesfwd.New(salesfwd.Config{Ledger: rt.ledger, Sender: cc, Clock: rt.clock, Logger: rt.log.With("part", "salesfwd")})
+	sfw, err := sales.New(sales.Config{Ledger: rt.ledger, Sender: cc, Clock: rt.clock, Logger: rt.log.With("part", "salesfwd")})
 	if err != nil {
 		return err
 	}
@@ -594,7 +561,7 @@ func (rt *deskRuntime) startTicketWindow(ctx context.Context, cancel context.Can
 	rt.closers = append(rt.closers, func() { cancel(); <-done })
 	rt.salesFwd = sfw
 	rt.sales, err = app.NewSales(app.SalesConfig{Store: rt.ledger, Audit: rt.ledger, Cards: rt.devAdmin.CardReader(), Tokens: tokens, Fares: fares,
-		Health: salesfwd.Central{Client: cc}, Welfare: salesfwd.Central{Client: cc}, Auth: rt.ledger, Station: rt.cfg.StationID,
+		Health: sales.Central{Client: cc}, Welfare: sales.Central{Client: cc}, Auth: rt.ledger, Station: rt.cfg.StationID,
 		Forwarded: sfw.Kick, Clock: rt.clock, Logger: rt.log.With("part", "sales")})
 	if err != nil {
 		return err
@@ -645,10 +612,6 @@ func (rt *deskRuntime) startPurge(ctx context.Context) {
 	}()
 }
 
-// demoStationToken is the bearer token the embedded central simulator
-// accepts; it is public and only ever used on loopback.
-const demoStationToken = centralsim.DefaultStationToken
-
 // startServices starts what the configuration asks for. In demo mode that
 // is everything, on loopback and pseudo-terminals: the central simulator
 // with the demo riders, the three simulated readers driven through the real
@@ -668,36 +631,16 @@ func (rt *deskRuntime) startServices(ctx context.Context) error {
 	gateListen := cfg.Gate.Listen
 
 	if cfg.demo {
-		cs, err := centralsim.New(centralsim.Config{DataDir: filepath.Join(cfg.DataDir, "central-sim"), Clock: rt.clock, Logger: rt.log.With("part", "centralsim")})
-		if err != nil {
-			return fmt.Errorf("central simulator: %w", err)
-		}
-		rt.closers = append(rt.closers, func() { cs.Close() })
-		if _, err := cs.EnableSync(ctx, syncpub.DemoKeys()); err != nil {
-			return fmt.Errorf("central simulator sync: %w", err)
-		}
-		if err := cs.Start(ctx, "127.0.0.1:0"); err != nil {
-			return fmt.Errorf("central simulator: %w", err)
-		}
-		rt.closers = append(rt.closers, cs.Stop)
-		rt.centralSim = cs
-		centralURL, token = cs.URL(), demoStationToken
-
-		portDir := filepath.Join(cfg.DataDir, "ports")
-		if err := os.MkdirAll(portDir, 0o700); err != nil {
+		rt.demo = &demoRig{}
+		var err error
+		if centralURL, token, err = rt.startDemoCentral(ctx); err != nil {
 			return err
 		}
-		d, err := sim.StartDemo(ctx, sim.DemoConfig{Dir: portDir, Baud: 115200})
-		if err != nil {
-			return fmt.Errorf("simulated readers: %w", err)
+		if err := rt.startDemoDevices(ctx, &devCfg); err != nil {
+			return err
 		}
-		rt.closers = append(rt.closers, func() { d.Close() })
-		rt.demoDevices = d
-		ports := d.Ports()
-		devCfg.IDReader.Port, devCfg.CardReader.Port, devCfg.Scanner.Port = ports.IDReader, ports.CardReader, ports.Scanner
-		devCfg.Scanner.Baud = 115200
 		gateListen = "127.0.0.1:0"
-		rt.log.Info("demo mode", "central", centralURL, "id_reader", ports.IDReader, "card_reader", ports.CardReader, "scanner", ports.Scanner)
+		rt.log.Info("demo mode", "central", centralURL, "id_reader", devCfg.IDReader.Port, "card_reader", devCfg.CardReader.Port, "scanner", devCfg.Scanner.Port)
 	} else if cfg.Central.TokenFile != "" {
 		b, err := os.ReadFile(cfg.Central.TokenFile)
 		if err != nil {
@@ -714,15 +657,7 @@ func (rt *deskRuntime) startServices(ctx context.Context) error {
 	} else {
 		devCfg = merged
 	}
-	var extraPorts []app.PortInfo
-	if rt.demoDevices != nil {
-		p := rt.demoDevices.Ports()
-		extraPorts = []app.PortInfo{
-			{Path: p.IDReader, Description: "simulated ID-card reader (pty)"},
-			{Path: p.CardReader, Description: "simulated transit-card reader (pty)"},
-			{Path: p.Scanner, Description: "simulated QR scanner (pty)"},
-		}
-	}
+	extraPorts := rt.demoPorts()
 	adm, err := devices.StartAdmin(ctx, devices.AdminConfig{Config: devCfg, SettingsPath: settingsPath, Board: rt.board, Clock: rt.clock,
 		Logger: rt.log.With("part", "devices"), Audit: rt.ledger, Terminal: cfg.TerminalID, ExtraPorts: extraPorts})
 	if err != nil {
@@ -744,7 +679,7 @@ func (rt *deskRuntime) startServices(ctx context.Context) error {
 		rt.central = cc
 		go func() { _ = cc.Probe(ctx) }()
 
-		outbox, err := forward.OpenOutbox(ctx, filepath.Join(cfg.DataDir, "pending.db"), forward.OutboxOptions{Sealer: rt.ledger.Keys(), Clock: rt.clock, Logger: rt.log})
+		outbox, err := upgrades.OpenOutbox(ctx, filepath.Join(cfg.DataDir, "pending.db"), upgrades.OutboxOptions{Sealer: rt.ledger.Keys(), Clock: rt.clock, Logger: rt.log})
 		if err != nil {
 			return err
 		}
@@ -765,7 +700,7 @@ func (rt *deskRuntime) startServices(ctx context.Context) error {
 		if err := rt.startTicketWindow(ctx, cancel, cc, tokens); err != nil {
 			return err
 		}
-		w, err := forward.New(forward.Config{Outbox: outbox, Completer: up, Clock: rt.clock, Logger: rt.log.With("part", "forward")})
+		w, err := upgrades.New(upgrades.Config{Outbox: outbox, Completer: up, Clock: rt.clock, Logger: rt.log.With("part", "forward")})
 		if err != nil {
 			return err
 		}
@@ -782,13 +717,9 @@ func (rt *deskRuntime) startServices(ctx context.Context) error {
 		sc.Central.TokenFile = cfg.Central.TokenFile
 		d := verify.Deps{Clock: rt.clock, Logger: rt.log.With("part", "gate"), Status: rt.board, Audit: rt.ledger}
 		if cfg.demo {
-			// The simulator's token goes through a 0600 file like a real one.
-			tf := filepath.Join(cfg.DataDir, "central-sim", "station-token")
-			if err := os.WriteFile(tf, []byte(token), 0o600); err != nil {
+			if err := rt.demoGateConfig(&sc, &d, token); err != nil {
 				return err
 			}
-			sc.Central.TokenFile = tf
-			d.PinnedKey = syncpub.DemoKeys().ManifestPublic
 		}
 		st, err := verify.Start(ctx, sc, d)
 		if err != nil {
@@ -797,12 +728,9 @@ func (rt *deskRuntime) startServices(ctx context.Context) error {
 		rt.gate = st
 		rt.closers = append(rt.closers, func() { st.Stop() })
 		if cfg.demo {
-			dg, err := gatesim.NewDemoGate(ctx, "http://"+st.Addr.String(), st.Server, rt.centralSim.RideQRFunc(syncpub.DemoKeys()),
-				gatesim.DemoGateOptions{Clock: rt.clock})
-			if err != nil {
-				return fmt.Errorf("simulated gate: %w", err)
+			if err := rt.startDemoGate(ctx, st); err != nil {
+				return err
 			}
-			rt.demoGate = dg
 		}
 	}
 	return nil

@@ -333,7 +333,7 @@ func TestDemoRuntime(t *testing.T) {
 			t.Error("closing the demo runtime hangs")
 		}
 	}()
-	if rt.upgrades == nil || rt.sales == nil || rt.shifts == nil || rt.devAdmin == nil || rt.gate == nil || rt.demoDevices == nil || rt.demoGate == nil {
+	if rt.upgrades == nil || rt.sales == nil || rt.shifts == nil || rt.devAdmin == nil || rt.gate == nil || rt.demo == nil || rt.demo.devices == nil || rt.demo.gate == nil {
 		t.Fatalf("demo runtime incomplete: %+v", rt)
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -351,7 +351,7 @@ func TestDemoRuntime(t *testing.T) {
 	}
 	// A demo ID card placed on the simulated reader reaches app as a
 	// validated identity through the real serial driver.
-	items := rt.demoDevices.IDCards()
+	items := rt.demo.devices.IDCards()
 	if len(items) == 0 {
 		t.Fatal("no demo ID cards")
 	}
@@ -360,7 +360,7 @@ func TestDemoRuntime(t *testing.T) {
 	got := make(chan error, 1)
 	go func() { _, err := rt.devAdmin.IDReader().ReadID(ctx); got <- err }()
 	time.Sleep(300 * time.Millisecond)
-	if err := rt.demoDevices.PlaceIDCard(items[0].ID); err != nil {
+	if err := rt.demo.devices.PlaceIDCard(items[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-got; err != nil {
@@ -404,11 +404,11 @@ func BenchmarkDeskUpgradeFlow(b *testing.B) {
 		}()
 		time.Sleep(50 * time.Millisecond) // the reader is waiting, as on the screen
 		t0 := time.Now()
-		if err := rt.demoDevices.PlaceIDCard(rider); err != nil {
+		if err := rt.demo.devices.PlaceIDCard(rider); err != nil {
 			b.Fatal(err)
 		}
 		id := <-idc
-		if err := rt.demoDevices.PlaceTransitCard(card); err != nil {
+		if err := rt.demo.devices.PlaceTransitCard(card); err != nil {
 			b.Fatal(err)
 		}
 		c, err := rt.devAdmin.CardReader().ReadCard(ctx)
@@ -424,8 +424,8 @@ func BenchmarkDeskUpgradeFlow(b *testing.B) {
 		if _, err := rt.upgrades.Unbind(ctx, op, app.UnbindInput{Key: app.NewIdempotencyKey(), Holder: id.Doc, CardNumber: c.Number}); err != nil {
 			b.Fatal(err)
 		}
-		rt.demoDevices.LiftIDCard()
-		rt.demoDevices.LiftTransitCard()
+		rt.demo.devices.LiftIDCard()
+		rt.demo.devices.LiftTransitCard()
 		cancel()
 		time.Sleep(300 * time.Millisecond) // the readers notice the cards are gone
 		b.StartTimer()

@@ -2,11 +2,25 @@ package app_test
 
 import (
 	"encoding/json"
+	"go/parser"
+	"go/token"
 	"io"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
+
+// pkg is what the layering checks read from `go list -json`.
+type pkg struct {
+	ImportPath string
+	Dir        string
+	GoFiles    []string
+	Imports    []string
+	Deps       []string
+}
 
 // TestLayering enforces DESIGN §3: dependencies point inward at app.
 // Each rule names the banned import prefixes for a folder and why.
@@ -36,11 +50,6 @@ func TestLayering(t *testing.T) {
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
-	}
-	type pkg struct {
-		ImportPath string
-		Imports    []string
-		Deps       []string
 	}
 	var pkgs []pkg
 	dec := json.NewDecoder(strings.NewReader(string(out)))
@@ -95,5 +104,84 @@ func TestLayering(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no package matched any rule")
+	}
+	checkNoSimulators(t, pkgs, depsOf)
+}
+
+// Simulators and demo data: what plays central, a gate, a load or a
+// reader, and the public demo keys and riders. Production code never
+// depends on them, so a production desk or gate service cannot run a
+// simulator or trust a demo key by accident.
+var simulators = []string{"stationdesk/offline/sim/", "stationdesk/app/demo", "stationdesk/devices/sim"}
+
+// simTools are the non-simulator packages allowed to depend on
+// simulators, and why.
+var simTools = map[string]string{
+	// Field diagnostics: `stationdesk devices sim|bench` drive the reader
+	// drivers against the simulated readers.
+	"stationdesk/devices/diag":             "device diagnostics and benches run the readers against their simulators",
+	"stationdesk/devices/diag/cmd/devdiag": "the stand-alone device diagnostics command",
+}
+
+// simFiles are the only files of the packages below that may import a
+// simulator directly; every other file of the package must not.
+var simFiles = map[string][]string{
+	// The composition root: demo mode's wiring is confined to demo.go;
+	// the simulator and load tools ship as sub-commands of the same binary,
+	// one file each.
+	"stationdesk": {"demo.go", "cmd_centralsim.go", "cmd_gatesim.go", "cmd_bench.go"},
+	// The demo-mode panels (simulated readers, simulated gate), shown only
+	// when the composition root hands the ui a simulator.
+	"stationdesk/ui": {"simpanel.go", "gates_demo.go"},
+}
+
+func isSimulator(path string) bool {
+	for _, s := range simulators {
+		if path == strings.TrimSuffix(s, "/") || strings.HasPrefix(path, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkNoSimulators fails when a production package depends on a
+// simulator (transitively, test files excluded), or when a package with
+// demo wiring imports one outside its allowed files.
+func checkNoSimulators(t *testing.T, pkgs []pkg, depsOf func(string) []string) {
+	t.Helper()
+	seen := 0
+	for _, p := range pkgs {
+		if isSimulator(p.ImportPath) || simTools[p.ImportPath] != "" {
+			continue
+		}
+		allowed, fileLevel := simFiles[p.ImportPath]
+		if !fileLevel {
+			for _, d := range depsOf(p.ImportPath) {
+				if isSimulator(d) {
+					t.Errorf("%s depends on %s: production code must not reach a simulator or demo keys", p.ImportPath, d)
+				}
+			}
+			continue
+		}
+		fset := token.NewFileSet()
+		for _, name := range p.GoFiles {
+			f, err := parser.ParseFile(fset, filepath.Join(p.Dir, name), nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, im := range f.Imports {
+				path, _ := strconv.Unquote(im.Path.Value)
+				if !isSimulator(path) {
+					continue
+				}
+				seen++
+				if !slices.Contains(allowed, name) {
+					t.Errorf("%s/%s imports %s: only %v may reach simulators or demo keys", p.ImportPath, name, path, allowed)
+				}
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no file imports a simulator: the allowed-file lists are stale")
 	}
 }

@@ -60,7 +60,7 @@ type Deps struct {
 	// Ticket window (issue 5). A nil one hides the screens that need it.
 	Sales     *app.Sales        // ID/health check, sale, welfare exchange, manual checks, incomplete sales
 	Shifts    *app.Shifts       // shift open/close and the shift report
-	Backlog   app.Backlog       // records waiting to be forwarded (offline/salesfwd.Worker)
+	Backlog   app.Backlog       // records waiting to be forwarded (offline/outbox/sales.Worker)
 	Operators app.OperatorAdmin // supervisor's account screen (the ledger)
 	AuditLog  app.AuditBrowser  // supervisor's audit browser (the ledger)
 

@@ -101,7 +101,7 @@ func (f *fakeSync) Progress() app.SyncProgress {
 func (f *fakeSync) SyncNow() { f.calls++ }
 
 // fakeDemoGate is a fake at the app.DemoGate seam (the real one is tested
-// against a real verify server in offline/gatesim).
+// against a real verify server in offline/sim/gatesim).
 type fakeDemoGate struct {
 	res  app.DemoGateResult
 	err  error

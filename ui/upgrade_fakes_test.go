@@ -20,7 +20,7 @@ import (
 // Fakes at the app interface seams (app.Central, app.UpgradeOutbox,
 // app.AuditLog, app.IDReader, app.CardReader, app.Authenticator): the
 // screens drive a real *app.Upgrades. The central rules are the
-// simulator's (offline/centralsim, tested over HTTP there); this fake keeps
+// simulator's (offline/sim/centralsim, tested over HTTP there); this fake keeps
 // just enough of them — one ordinary card per form, five proxy uses,
 // refusals by kind, idempotency keys — for the screens' paths.
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"stationdesk/app"
-	"stationdesk/offline/syncpub/wire"
+	"stationdesk/offline/syncwire"
 
 	"modernc.org/sqlite/vtab"
 )
@@ -51,12 +51,12 @@ type applier struct {
 	// normal mode: the big tables' rows of a segment's keys, read in one
 	// statement before the rows are applied (prefetch)
 	src         *applySources
-	mainCards   map[wire.CardHash]mainCard
+	mainCards   map[syncwire.CardHash]mainCard
 	mainPersons map[uint64]int64
 
-	digests map[digestKey]*wire.Digest
+	digests map[digestKey]*syncwire.Digest
 	// this transaction's changes, newest per key, for repeated keys
-	cards   map[wire.CardHash]ovCard
+	cards   map[syncwire.CardHash]ovCard
 	persons map[uint64]ovPerson
 	rows    []pendingRow
 	res     Applied
@@ -93,7 +93,7 @@ func (s *applySources) release() {
 func newApplier(ctx context.Context, tx *sql.Tx, st State, ov *overlay, src *applySources) (*applier, error) {
 	direct := src == nil
 	a := &applier{ctx: ctx, tx: tx, shift: st.PersonShift, applied: st.AppliedSeq, ov: ov, direct: direct, src: src,
-		digests: map[digestKey]*wire.Digest{}, cards: map[wire.CardHash]ovCard{}, persons: map[uint64]ovPerson{}, forceBucket: -1}
+		digests: map[digestKey]*syncwire.Digest{}, cards: map[syncwire.CardHash]ovCard{}, persons: map[uint64]ovPerson{}, forceBucket: -1}
 	var err error
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
@@ -125,12 +125,12 @@ func (a *applier) close() {
 	}
 }
 
-func (a *applier) digest(kind, b int) (*wire.Digest, error) {
+func (a *applier) digest(kind, b int) (*syncwire.Digest, error) {
 	k := digestKey{kind, b}
 	if d, ok := a.digests[k]; ok {
 		return d, nil
 	}
-	d := &wire.Digest{}
+	d := &syncwire.Digest{}
 	var x int64
 	err := a.tx.QueryRowContext(a.ctx, `SELECT n, x FROM digest WHERE kind = ? AND b = ?`, kind, b).Scan(&d.N, &x)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -153,28 +153,28 @@ func (a *applier) skip(seq, pendingSeq uint64, pending bool) bool {
 
 // oldCard returns the effective card row before this change and the seq of
 // its pending change (0 when it has none).
-func (a *applier) oldCard(h wire.CardHash) (c wire.Card, found bool, pseq uint64, pending bool, err error) {
+func (a *applier) oldCard(h syncwire.CardHash) (c syncwire.Card, found bool, pseq uint64, pending bool, err error) {
 	if v, ok := a.cards[h]; ok {
-		return wire.Card{Hash: h, Person: v.person, Flags: v.flags}, v.flags&wire.FlagDeleted == 0, v.seq, true, nil
+		return syncwire.Card{Hash: h, Person: v.person, Flags: v.flags}, v.flags&syncwire.FlagDeleted == 0, v.seq, true, nil
 	}
 	if !a.direct {
 		if v, ok := a.ov.cards[h]; ok { // c.wmu is held: the overlay cannot change
-			return wire.Card{Hash: h, Person: v.person, Flags: v.flags}, v.flags&wire.FlagDeleted == 0, v.seq, true, nil
+			return syncwire.Card{Hash: h, Person: v.person, Flags: v.flags}, v.flags&syncwire.FlagDeleted == 0, v.seq, true, nil
 		}
 		if a.mainCards != nil {
 			m, ok := a.mainCards[h]
-			return wire.Card{Hash: h, Person: m.person, Flags: m.flags}, ok, 0, false, nil
+			return syncwire.Card{Hash: h, Person: m.person, Flags: m.flags}, ok, 0, false, nil
 		}
 	}
 	var person, flags int64
 	err = a.selC.QueryRowContext(a.ctx, h[:]).Scan(&person, &flags)
 	if errors.Is(err, sql.ErrNoRows) {
-		return wire.Card{}, false, 0, false, nil
+		return syncwire.Card{}, false, 0, false, nil
 	}
-	return wire.Card{Hash: h, Person: uint64(person), Flags: uint8(flags)}, err == nil, 0, false, err
+	return syncwire.Card{Hash: h, Person: uint64(person), Flags: uint8(flags)}, err == nil, 0, false, err
 }
 
-func (a *applier) oldPerson(p uint64) (r wire.Person, found bool, pseq uint64, pending bool, err error) {
+func (a *applier) oldPerson(p uint64) (r syncwire.Person, found bool, pseq uint64, pending bool, err error) {
 	if v, ok := a.persons[p]; ok {
 		return personRow(p, v.st), !v.del, v.seq, true, nil
 	}
@@ -190,13 +190,13 @@ func (a *applier) oldPerson(p uint64) (r wire.Person, found bool, pseq uint64, p
 	var st int64
 	err = a.selP.QueryRowContext(a.ctx, int64(p)).Scan(&st)
 	if errors.Is(err, sql.ErrNoRows) {
-		return wire.Person{}, false, 0, false, nil
+		return syncwire.Person{}, false, 0, false, nil
 	}
 	return personRow(p, st), err == nil, 0, false, err
 }
 
-func (a *applier) card(r wire.Card) error {
-	b := wire.CardBucket(r.Hash)
+func (a *applier) card(r syncwire.Card) error {
+	b := syncwire.CardBucket(r.Hash)
 	if a.forceBucket >= 0 && (a.forceKnd != 0 || a.forceBucket != b) {
 		return nil
 	}
@@ -213,11 +213,11 @@ func (a *applier) card(r wire.Card) error {
 		return err
 	}
 	if found {
-		d.Remove(wire.CardRowHash(old))
+		d.Remove(syncwire.CardRowHash(old))
 	}
-	deleted := r.Flags&wire.FlagDeleted != 0
+	deleted := r.Flags&syncwire.FlagDeleted != 0
 	if !deleted {
-		d.Add(wire.CardRowHash(r))
+		d.Add(syncwire.CardRowHash(r))
 	}
 	a.res.Upserts++
 	switch {
@@ -233,8 +233,8 @@ func (a *applier) card(r wire.Card) error {
 	return err
 }
 
-func (a *applier) person(r wire.Person) error {
-	b := wire.PersonBucket(r.Person, a.shift)
+func (a *applier) person(r syncwire.Person) error {
+	b := syncwire.PersonBucket(r.Person, a.shift)
 	if a.forceBucket >= 0 && (a.forceKnd != 1 || a.forceBucket != b) {
 		return nil
 	}
@@ -251,14 +251,14 @@ func (a *applier) person(r wire.Person) error {
 		return err
 	}
 	if found {
-		d.Remove(wire.PersonRowHash(old))
+		d.Remove(syncwire.PersonRowHash(old))
 	}
-	deleted := r.Flags&wire.FlagDeleted != 0
+	deleted := r.Flags&syncwire.FlagDeleted != 0
 	st := encodeSt(r)
 	if deleted {
 		st = -1
 	} else {
-		d.Add(wire.PersonRowHash(personRow(r.Person, st)))
+		d.Add(syncwire.PersonRowHash(personRow(r.Person, st)))
 	}
 	a.res.Upserts++
 	switch {
@@ -289,7 +289,7 @@ func (y *yielder) row() {
 	}
 }
 
-func (a *applier) segment(s wire.Segment) error {
+func (a *applier) segment(s syncwire.Segment) error {
 	if !a.direct {
 		if err := a.prefetch(s); err != nil {
 			return fmt.Errorf("read rows to replace: %w", err)
@@ -312,9 +312,9 @@ func (a *applier) segment(s wire.Segment) error {
 
 // prefetch reads, in one statement per table, the big tables' rows of the
 // segment's keys that have no pending change.
-func (a *applier) prefetch(s wire.Segment) error {
-	a.mainCards, a.mainPersons = map[wire.CardHash]mainCard{}, map[uint64]int64{}
-	var hs []wire.CardHash
+func (a *applier) prefetch(s syncwire.Segment) error {
+	a.mainCards, a.mainPersons = map[syncwire.CardHash]mainCard{}, map[uint64]int64{}
+	var hs []syncwire.CardHash
 	for _, r := range s.Cards {
 		if _, ok := a.ov.cards[r.Hash]; !ok && r.Seq > a.applied {
 			hs = append(hs, r.Hash)
@@ -337,10 +337,10 @@ func (a *applier) prefetch(s wire.Segment) error {
 				if err := rows.Scan(&h, &p, &f); err != nil {
 					return err
 				}
-				if len(h) != wire.HashSize {
+				if len(h) != syncwire.HashSize {
 					return errBadRow
 				}
-				a.mainCards[wire.CardHash(h)] = mainCard{person: uint64(p), flags: uint8(f)}
+				a.mainCards[syncwire.CardHash(h)] = mainCard{person: uint64(p), flags: uint8(f)}
 				return nil
 			})
 		if err != nil {
@@ -432,7 +432,7 @@ func (c *Cache) writeTx(ctx context.Context, fn func(tx *sql.Tx, st State) (func
 
 // apply runs segments through an applier in the normal (pending) mode and
 // returns the overlay update to run after the commit.
-func (c *Cache) apply(ctx context.Context, tx *sql.Tx, st State, segs ...wire.Segment) (*applier, func(), error) {
+func (c *Cache) apply(ctx context.Context, tx *sql.Tx, st State, segs ...syncwire.Segment) (*applier, func(), error) {
 	a, err := newApplier(ctx, tx, st, c.ov, c.src)
 	if err != nil {
 		return nil, nil, err
@@ -461,12 +461,12 @@ func (c *Cache) apply(ctx context.Context, tx *sql.Tx, st State, segs ...wire.Se
 // for the same key, are skipped. A segment starting after the applied
 // sequence returns ErrGap. fresh may be zero (freshness then stays
 // unchanged).
-func (c *Cache) ApplySegment(ctx context.Context, seg wire.Segment, fresh time.Time) (res Applied, err error) {
+func (c *Cache) ApplySegment(ctx context.Context, seg syncwire.Segment, fresh time.Time) (res Applied, err error) {
 	background(func() { res, err = c.applySegment(ctx, seg, fresh) })
 	return res, err
 }
 
-func (c *Cache) applySegment(ctx context.Context, seg wire.Segment, fresh time.Time) (Applied, error) {
+func (c *Cache) applySegment(ctx context.Context, seg syncwire.Segment, fresh time.Time) (Applied, error) {
 	var res Applied
 	err := c.writeTx(ctx, func(tx *sql.Tx, st State) (func(), error) {
 		if seg.To <= st.AppliedSeq {
@@ -499,7 +499,7 @@ func (c *Cache) applySegment(ctx context.Context, seg wire.Segment, fresh time.T
 // segment) in one transaction. It does not move the applied sequence (the
 // hot list is partial); it records the highest hot seq so digests are only
 // compared when no hot row is ahead of the segments.
-func (c *Cache) ApplyHot(ctx context.Context, seg wire.Segment) (Applied, error) {
+func (c *Cache) ApplyHot(ctx context.Context, seg syncwire.Segment) (Applied, error) {
 	var res Applied
 	err := c.writeTx(ctx, func(tx *sql.Tx, st State) (func(), error) {
 		a, committed, err := c.apply(ctx, tx, st, seg)
@@ -542,7 +542,7 @@ var ErrHotAhead = errors.New("gate cache: hot-list rows ahead of the segments; r
 // filtered to that bucket, in one transaction, straight into the big
 // tables; the bucket's pending changes are dropped. Used when the bucket's
 // digest disagrees with the manifest; other buckets are untouched.
-func (c *Cache) RepairBucket(ctx context.Context, kind, bucket int, cards []wire.Card, persons []wire.Person, later []wire.Segment) (Applied, error) {
+func (c *Cache) RepairBucket(ctx context.Context, kind, bucket int, cards []syncwire.Card, persons []syncwire.Person, later []syncwire.Segment) (Applied, error) {
 	var res Applied
 	err := c.writeTx(ctx, func(tx *sql.Tx, st State) (func(), error) {
 		if st.HotSeq > st.AppliedSeq {
@@ -551,14 +551,14 @@ func (c *Cache) RepairBucket(ctx context.Context, kind, bucket int, cards []wire
 		var err error
 		var dropped sql.Result
 		if kind == 0 {
-			lo := make([]byte, wire.HashSize)
+			lo := make([]byte, syncwire.HashSize)
 			lo[0] = byte(bucket)
-			if bucket == wire.Buckets-1 {
+			if bucket == syncwire.Buckets-1 {
 				if _, err = tx.ExecContext(ctx, `DELETE FROM card WHERE h >= ?`, lo); err == nil {
 					dropped, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE h >= ?`, lo)
 				}
 			} else {
-				hi := make([]byte, wire.HashSize)
+				hi := make([]byte, syncwire.HashSize)
 				hi[0] = byte(bucket + 1)
 				if _, err = tx.ExecContext(ctx, `DELETE FROM card WHERE h >= ? AND h < ?`, lo, hi); err == nil {
 					dropped, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE h >= ? AND h < ?`, lo, hi)
@@ -566,7 +566,7 @@ func (c *Cache) RepairBucket(ctx context.Context, kind, bucket int, cards []wire
 			}
 		} else {
 			lo, hi := int64(bucket)<<st.PersonShift, int64(bucket+1)<<st.PersonShift
-			if bucket == wire.Buckets-1 {
+			if bucket == syncwire.Buckets-1 {
 				hi = 1<<63 - 1
 			}
 			if _, err = tx.ExecContext(ctx, `DELETE FROM person WHERE p >= ? AND p < ?`, lo, hi); err == nil {
@@ -585,7 +585,7 @@ func (c *Cache) RepairBucket(ctx context.Context, kind, bucket int, cards []wire
 		}
 		defer a.close()
 		a.forceBucket, a.forceKnd = bucket, kind
-		if err := a.segment(wire.Segment{Cards: cards, Persons: persons}); err != nil {
+		if err := a.segment(syncwire.Segment{Cards: cards, Persons: persons}); err != nil {
 			return nil, err
 		}
 		for _, s := range later {

@@ -7,7 +7,7 @@ import (
 	"os"
 	"slices"
 
-	"stationdesk/offline/syncpub/wire"
+	"stationdesk/offline/syncwire"
 
 	"modernc.org/sqlite/vtab"
 )
@@ -27,8 +27,8 @@ type Builder struct {
 	id    string
 	db    *sql.DB
 	shift uint
-	cardD [wire.Buckets]wire.Digest
-	persD [wire.Buckets]wire.Digest
+	cardD [syncwire.Buckets]syncwire.Digest
+	persD [syncwire.Buckets]syncwire.Digest
 	done  map[string]int64
 	// chunk sources for INSERT … SELECT (one each; used from the
 	// builder's goroutine only)
@@ -118,17 +118,17 @@ func (b *Builder) Rows() int64 {
 // AddCards inserts one chunk of key-sorted card rows (deleted rows are not
 // expected in a snapshot and are skipped) with one INSERT … SELECT from the
 // chunk in memory (gorows.go): no statement per row or per 100 rows.
-func (b *Builder) AddCards(ctx context.Context, name string, rows []wire.Card) error {
+func (b *Builder) AddCards(ctx context.Context, name string, rows []syncwire.Card) error {
 	if b.Done(name) {
 		return nil
 	}
-	rows = slices.DeleteFunc(slices.Clone(rows), func(r wire.Card) bool { return r.Flags&wire.FlagDeleted != 0 })
+	rows = slices.DeleteFunc(slices.Clone(rows), func(r syncwire.Card) bool { return r.Flags&syncwire.FlagDeleted != 0 })
 	return b.chunkTx(ctx, name, int64(len(rows)), func(tx *sql.Tx) error {
-		var touched [wire.Buckets]wire.Digest
-		var touchedAny [wire.Buckets]bool
+		var touched [syncwire.Buckets]syncwire.Digest
+		var touchedAny [syncwire.Buckets]bool
 		for _, r := range rows {
-			bk := wire.CardBucket(r.Hash)
-			touched[bk].Add(wire.CardRowHash(r))
+			bk := syncwire.CardBucket(r.Hash)
+			touched[bk].Add(syncwire.CardRowHash(r))
 			touchedAny[bk] = true
 		}
 		err := b.cardRows.exec(ctx, tx, `INSERT INTO card(h, person, flags) SELECT h, person, flags FROM %s`, len(rows),
@@ -149,17 +149,17 @@ func (b *Builder) AddCards(ctx context.Context, name string, rows []wire.Card) e
 }
 
 // AddPersons inserts one chunk of key-sorted person rows.
-func (b *Builder) AddPersons(ctx context.Context, name string, rows []wire.Person) error {
+func (b *Builder) AddPersons(ctx context.Context, name string, rows []syncwire.Person) error {
 	if b.Done(name) {
 		return nil
 	}
-	rows = slices.DeleteFunc(slices.Clone(rows), func(r wire.Person) bool { return r.Flags&wire.FlagDeleted != 0 })
+	rows = slices.DeleteFunc(slices.Clone(rows), func(r syncwire.Person) bool { return r.Flags&syncwire.FlagDeleted != 0 })
 	return b.chunkTx(ctx, name, int64(len(rows)), func(tx *sql.Tx) error {
-		var touched [wire.Buckets]wire.Digest
-		var touchedAny [wire.Buckets]bool
+		var touched [syncwire.Buckets]syncwire.Digest
+		var touchedAny [syncwire.Buckets]bool
 		for _, r := range rows {
-			bk := wire.PersonBucket(r.Person, b.shift)
-			touched[bk].Add(wire.PersonRowHash(r))
+			bk := syncwire.PersonBucket(r.Person, b.shift)
+			touched[bk].Add(syncwire.PersonRowHash(r))
 			touchedAny[bk] = true
 		}
 		err := b.personRows.exec(ctx, tx, `INSERT INTO person(p, st) SELECT p, st FROM %s`, len(rows),
@@ -179,7 +179,7 @@ func (b *Builder) AddPersons(ctx context.Context, name string, rows []wire.Perso
 // writeDigests folds a chunk's digests into the running ones, in the
 // chunk's transaction; the in-memory copy is updated only after commit
 // (chunkTx reloads on failure by reopening).
-func (b *Builder) writeDigests(ctx context.Context, tx *sql.Tx, kind int, cur, add *[wire.Buckets]wire.Digest, any *[wire.Buckets]bool) error {
+func (b *Builder) writeDigests(ctx context.Context, tx *sql.Tx, kind int, cur, add *[syncwire.Buckets]syncwire.Digest, any *[syncwire.Buckets]bool) error {
 	for i := range add {
 		if !any[i] {
 			continue
@@ -216,7 +216,9 @@ func (b *Builder) chunkTx(ctx context.Context, name string, rows int64, fn func(
 }
 
 // Digests returns the digests of what has been built so far.
-func (b *Builder) Digests() (cards, persons [wire.Buckets]wire.Digest) { return b.cardD, b.persD }
+func (b *Builder) Digests() (cards, persons [syncwire.Buckets]syncwire.Digest) {
+	return b.cardD, b.persD
+}
 
 // Finish marks the file as a complete snapshot at snapshotSeq (applied
 // sequence = snapshotSeq), checkpoints and closes it. The file can then be

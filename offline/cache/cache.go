@@ -34,7 +34,7 @@ import (
 	"time"
 
 	"stationdesk/app"
-	"stationdesk/offline/syncpub/wire"
+	"stationdesk/offline/syncwire"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
@@ -362,10 +362,10 @@ func (c *Cache) stopMerger() {
 var ErrClosed = app.NewError(app.CodeUnavailable, "cache_closed", "闸机缓存未打开", "gate cache is closed")
 
 func decodeSt(st int64) (app.HealthColor, time.Time) {
-	return wire.HealthColor(uint8(st & 3)), wire.TestTime(uint32(st >> 2))
+	return syncwire.HealthColor(uint8(st & 3)), syncwire.TestTime(uint32(st >> 2))
 }
 
-func encodeSt(p wire.Person) int64 { return int64(p.TestMin)<<2 | int64(p.Color&3) }
+func encodeSt(p syncwire.Person) int64 { return int64(p.TestMin)<<2 | int64(p.Color&3) }
 
 // reader is one read connection of the gate path, used through the
 // driver directly with its two look-up statements prepared once: a look-up
@@ -556,7 +556,7 @@ var errBadRow = errors.New("gate cache: unexpected column type")
 // returns Found=false and no error. Errors are app.CodeUnavailable. ctx is
 // checked before the look-up; the look-up itself (microseconds) is not
 // interruptible.
-func (c *Cache) Lookup(ctx context.Context, h wire.CardHash) (app.GateStatus, error) {
+func (c *Cache) Lookup(ctx context.Context, h syncwire.CardHash) (app.GateStatus, error) {
 	if err := ctx.Err(); err != nil {
 		return app.GateStatus{}, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存读取失败", "gate cache read failed")
 	}
@@ -566,7 +566,7 @@ func (c *Cache) Lookup(ctx context.Context, h wire.CardHash) (app.GateStatus, er
 		return app.GateStatus{}, ErrClosed
 	}
 	if oc, ok := c.ov.card(h); ok {
-		if oc.flags&wire.FlagDeleted != 0 {
+		if oc.flags&syncwire.FlagDeleted != 0 {
 			return app.GateStatus{}, nil
 		}
 		gs, err := c.lookupPerson(oc.person)
@@ -576,7 +576,7 @@ func (c *Cache) Lookup(ctx context.Context, h wire.CardHash) (app.GateStatus, er
 		if !gs.Found {
 			gs.Color = app.ColorNone
 		}
-		gs.Found, gs.Person, gs.Blocked = true, oc.person, oc.flags&wire.FlagBlocked != 0
+		gs.Found, gs.Person, gs.Blocked = true, oc.person, oc.flags&syncwire.FlagBlocked != 0
 		return gs, nil
 	}
 	for {
@@ -590,7 +590,7 @@ func (c *Cache) Lookup(ctx context.Context, h wire.CardHash) (app.GateStatus, er
 // lookupCard reads a card and its holder's status from the big tables,
 // with the holder's overlay entry on top. again is true when a merge
 // removed overlay entries meanwhile (see overlay.gen).
-func (c *Cache) lookupCard(h wire.CardHash) (gs app.GateStatus, again bool, err error) {
+func (c *Cache) lookupCard(h syncwire.CardHash) (gs app.GateStatus, again bool, err error) {
 	gen := c.ov.gen.Load()
 	r := <-c.readers
 	found, err := false, r.readFor(gen, time.Now())
@@ -613,7 +613,7 @@ func (c *Cache) lookupCard(h wire.CardHash) (gs app.GateStatus, again bool, err 
 		}
 		return app.GateStatus{}, false, nil
 	}
-	gs = app.GateStatus{Found: true, Person: uint64(person), Blocked: flags&wire.FlagBlocked != 0, Color: app.ColorNone}
+	gs = app.GateStatus{Found: true, Person: uint64(person), Blocked: flags&syncwire.FlagBlocked != 0, Color: app.ColorNone}
 	op, ok := c.ov.person(uint64(person))
 	if c.ov.gen.Load() != gen {
 		return app.GateStatus{}, true, nil // a merge removed entries meanwhile
@@ -716,7 +716,7 @@ func readState(ctx context.Context, q queryer) (State, error) {
 }
 
 // Digests returns the per-bucket digests of cards and persons.
-func (c *Cache) Digests(ctx context.Context) (cards, persons [wire.Buckets]wire.Digest, err error) {
+func (c *Cache) Digests(ctx context.Context) (cards, persons [syncwire.Buckets]syncwire.Digest, err error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
@@ -727,7 +727,7 @@ func (c *Cache) Digests(ctx context.Context) (cards, persons [wire.Buckets]wire.
 
 func readDigests(ctx context.Context, db interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}) (cards, persons [wire.Buckets]wire.Digest, err error) {
+}) (cards, persons [syncwire.Buckets]syncwire.Digest, err error) {
 	rows, err := db.QueryContext(ctx, `SELECT kind, b, n, x FROM digest`)
 	if err != nil {
 		return cards, persons, err
@@ -738,10 +738,10 @@ func readDigests(ctx context.Context, db interface {
 		if err := rows.Scan(&kind, &b, &n, &x); err != nil {
 			return cards, persons, err
 		}
-		if b < 0 || b >= wire.Buckets {
+		if b < 0 || b >= syncwire.Buckets {
 			continue
 		}
-		d := wire.Digest{N: n, X: uint64(x)}
+		d := syncwire.Digest{N: n, X: uint64(x)}
 		if kind == 0 {
 			cards[b] = d
 		} else {
@@ -856,7 +856,7 @@ func syncDir(dir string) error {
 // stored digests, because rows and digests change in the same transaction.
 // It reads the whole file with writers held off; do not call it on the
 // gate path.
-func (c *Cache) Recompute(ctx context.Context) (cards, persons [wire.Buckets]wire.Digest, err error) {
+func (c *Cache) Recompute(ctx context.Context) (cards, persons [syncwire.Buckets]syncwire.Digest, err error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
@@ -879,20 +879,20 @@ func (c *Cache) Recompute(ctx context.Context) (cards, persons [wire.Buckets]wir
 			rows.Close()
 			return cards, persons, err
 		}
-		r := wire.Card{Person: uint64(p), Flags: uint8(f)}
+		r := syncwire.Card{Person: uint64(p), Flags: uint8(f)}
 		copy(r.Hash[:], h)
 		if _, over := c.ov.cards[r.Hash]; over {
 			continue
 		}
-		cards[wire.CardBucket(r.Hash)].Add(wire.CardRowHash(r))
+		cards[syncwire.CardBucket(r.Hash)].Add(syncwire.CardRowHash(r))
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return cards, persons, err
 	}
 	for h, v := range c.ov.cards {
-		if v.flags&wire.FlagDeleted == 0 {
-			cards[wire.CardBucket(h)].Add(wire.CardRowHash(wire.Card{Hash: h, Person: v.person, Flags: v.flags}))
+		if v.flags&syncwire.FlagDeleted == 0 {
+			cards[syncwire.CardBucket(h)].Add(syncwire.CardRowHash(syncwire.Card{Hash: h, Person: v.person, Flags: v.flags}))
 		}
 	}
 	rows, err = c.w.QueryContext(ctx, `SELECT p, st FROM person`)
@@ -908,20 +908,20 @@ func (c *Cache) Recompute(ctx context.Context) (cards, persons [wire.Buckets]wir
 		if _, over := c.ov.persons[uint64(p)]; over {
 			continue
 		}
-		persons[wire.PersonBucket(uint64(p), st.PersonShift)].Add(wire.PersonRowHash(personRow(uint64(p), stv)))
+		persons[syncwire.PersonBucket(uint64(p), st.PersonShift)].Add(syncwire.PersonRowHash(personRow(uint64(p), stv)))
 	}
 	if err := rows.Err(); err != nil {
 		return cards, persons, err
 	}
 	for p, v := range c.ov.persons {
 		if !v.del {
-			persons[wire.PersonBucket(p, st.PersonShift)].Add(wire.PersonRowHash(personRow(p, v.st)))
+			persons[syncwire.PersonBucket(p, st.PersonShift)].Add(syncwire.PersonRowHash(personRow(p, v.st)))
 		}
 	}
 	return cards, persons, nil
 }
 
 // personRow rebuilds a wire person row from its key and stored st.
-func personRow(p uint64, st int64) wire.Person {
-	return wire.Person{Person: p, Color: uint8(st & 3), TestMin: uint32(st >> 2)}
+func personRow(p uint64, st int64) syncwire.Person {
+	return syncwire.Person{Person: p, Color: uint8(st & 3), TestMin: uint32(st >> 2)}
 }

@@ -13,13 +13,13 @@ import (
 
 	"stationdesk/app"
 	"stationdesk/offline/cache"
-	"stationdesk/offline/syncpub/wire"
+	"stationdesk/offline/syncwire"
 )
 
 var testKey = []byte("cache test key")
 
-func cardHash(i int) wire.CardHash {
-	return wire.HashCard(testKey, "1000751"+strconv.Itoa(100000000+i))
+func cardHash(i int) syncwire.CardHash {
+	return syncwire.HashCard(testKey, "1000751"+strconv.Itoa(100000000+i))
 }
 
 // build makes a cache of n cards held by persons 1..n/2+1 (person i/2+1),
@@ -33,24 +33,24 @@ func build(t testing.TB, dir string, n int, opts cache.Options) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cards := make([]wire.Card, n)
+	cards := make([]syncwire.Card, n)
 	for i := range cards {
-		cards[i] = wire.Card{Hash: cardHash(i), Person: uint64(i/2 + 1), Seq: 1}
+		cards[i] = syncwire.Card{Hash: cardHash(i), Person: uint64(i/2 + 1), Seq: 1}
 		if i == 0 {
-			cards[i].Flags = wire.FlagBlocked
+			cards[i].Flags = syncwire.FlagBlocked
 		}
 	}
-	slices.SortFunc(cards, func(a, b wire.Card) int { return bytes.Compare(a.Hash[:], b.Hash[:]) })
-	var ps []wire.Person
+	slices.SortFunc(cards, func(a, b syncwire.Card) int { return bytes.Compare(a.Hash[:], b.Hash[:]) })
+	var ps []syncwire.Person
 	for p := uint64(1); p <= uint64(n/2+1); p++ {
 		if p == 2 {
 			continue
 		}
-		c := uint8(wire.ColorGreen)
+		c := uint8(syncwire.ColorGreen)
 		if p%2 == 1 {
-			c = wire.ColorRed
+			c = syncwire.ColorRed
 		}
-		ps = append(ps, wire.Person{Person: p, Color: c, TestMin: wire.TestMinutes(time.Unix(1_650_000_000, 0)), Seq: 1})
+		ps = append(ps, syncwire.Person{Person: p, Color: c, TestMin: syncwire.TestMinutes(time.Unix(1_650_000_000, 0)), Seq: 1})
 	}
 	if err := b.AddCards(ctx, "cards", cards); err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestLookup(t *testing.T) {
 	defer c.Close()
 	tests := []struct {
 		name    string
-		h       wire.CardHash
+		h       syncwire.CardHash
 		found   bool
 		blocked bool
 		person  uint64
@@ -134,7 +134,7 @@ func TestLookup(t *testing.T) {
 			}()
 		}
 		for k := uint64(0); k < 5; k++ {
-			seg := wire.Segment{From: 1 + k, To: 2 + k, Persons: []wire.Person{{Person: 3, Color: wire.ColorGreen, Seq: 2 + k}}}
+			seg := syncwire.Segment{From: 1 + k, To: 2 + k, Persons: []syncwire.Person{{Person: 3, Color: syncwire.ColorGreen, Seq: 2 + k}}}
 			if _, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil {
 				t.Fatal(err)
 			}
@@ -165,7 +165,7 @@ func BenchmarkLookup(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	hs := make([]wire.CardHash, 4096)
+	hs := make([]syncwire.CardHash, 4096)
 	for i := range hs {
 		hs[i] = cardHash(i * 37 % n)
 	}
@@ -196,7 +196,7 @@ func BenchmarkApplySegment(b *testing.B) {
 	for done := 0; done < b.N; {
 		k := min(2000, b.N-done)
 		seen := map[uint64]bool{}
-		seg := wire.Segment{From: seq}
+		seg := syncwire.Segment{From: seq}
 		for i := 0; i < k; i++ {
 			x = x*6364136223846793005 + 1442695040888963407
 			p := x>>33%persons + 1
@@ -208,10 +208,10 @@ func BenchmarkApplySegment(b *testing.B) {
 			}
 			seen[p] = true
 			seq++
-			seg.Persons = append(seg.Persons, wire.Person{Person: p, Color: wire.ColorGreen, TestMin: 27_000_000, Seq: seq})
+			seg.Persons = append(seg.Persons, syncwire.Person{Person: p, Color: syncwire.ColorGreen, TestMin: 27_000_000, Seq: seq})
 		}
 		seg.To = seq
-		slices.SortFunc(seg.Persons, func(a, b wire.Person) int {
+		slices.SortFunc(seg.Persons, func(a, b syncwire.Person) int {
 			if a.Person < b.Person {
 				return -1
 			}

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"stationdesk/offline/syncpub/wire"
+	"stationdesk/offline/syncwire"
 
 	"modernc.org/sqlite/vtab"
 )
@@ -66,16 +66,16 @@ type overlay struct {
 	// table it read may predate the merge, and it looks up again.
 	gen     atomic.Uint64
 	mu      sync.RWMutex
-	cards   map[wire.CardHash]ovCard
+	cards   map[syncwire.CardHash]ovCard
 	persons map[uint64]ovPerson
 	rows    int64 // pending table rows (≥ len(cards)+len(persons))
 }
 
 func newOverlay() *overlay {
-	return &overlay{cards: map[wire.CardHash]ovCard{}, persons: map[uint64]ovPerson{}}
+	return &overlay{cards: map[syncwire.CardHash]ovCard{}, persons: map[uint64]ovPerson{}}
 }
 
-func (o *overlay) card(h wire.CardHash) (ovCard, bool) {
+func (o *overlay) card(h syncwire.CardHash) (ovCard, bool) {
 	o.mu.RLock()
 	v, ok := o.cards[h]
 	o.mu.RUnlock()
@@ -93,7 +93,7 @@ func (o *overlay) person(p uint64) (ovPerson, bool) {
 // folded into the overlay after its commit.
 type pendingRow struct {
 	card bool
-	h    wire.CardHash
+	h    syncwire.CardHash
 	key  uint64 // person key (person rows) or card holder (card rows)
 	val  int64  // card flags, or person st (-1: person deleted)
 	seq  uint64
@@ -144,7 +144,7 @@ func loadOverlay(ctx context.Context, db *sql.DB) (*overlay, error) {
 		}
 		r := pendingRow{key: uint64(p), val: v, seq: uint64(seq)}
 		if h != nil {
-			if len(h) != wire.HashSize {
+			if len(h) != syncwire.HashSize {
 				return nil, fmt.Errorf("%w: pending card hash of %d bytes", errDamaged, len(h))
 			}
 			r.card = true
@@ -197,7 +197,7 @@ const mergeRetry = time.Minute
 const mergeChunk = 20_000
 
 type mergeCard struct {
-	h wire.CardHash
+	h syncwire.CardHash
 	ovCard
 }
 
@@ -342,7 +342,7 @@ func (c *Cache) mergeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (c *Cache) mergeCards(ctx context.Context, tx *sql.Tx, part []mergeCard) error {
 	var ups, dels []mergeCard
 	for _, m := range part {
-		if m.flags&wire.FlagDeleted != 0 {
+		if m.flags&syncwire.FlagDeleted != 0 {
 			dels = append(dels, m)
 		} else {
 			ups = append(ups, m)
@@ -471,14 +471,14 @@ func (o *overlay) dropBucket(kind, bucket int, shift uint, n int64) {
 	o.rows -= n
 	if kind == 0 {
 		for h := range o.cards {
-			if wire.CardBucket(h) == bucket {
+			if syncwire.CardBucket(h) == bucket {
 				delete(o.cards, h)
 			}
 		}
 		return
 	}
 	for p := range o.persons {
-		if wire.PersonBucket(p, shift) == bucket {
+		if syncwire.PersonBucket(p, shift) == bucket {
 			delete(o.persons, p)
 		}
 	}

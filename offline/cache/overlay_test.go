@@ -12,12 +12,12 @@ import (
 
 	"stationdesk/app"
 	"stationdesk/offline/cache"
-	"stationdesk/offline/syncpub/wire"
+	"stationdesk/offline/syncwire"
 
 	_ "modernc.org/sqlite"
 )
 
-func mustLookup(t *testing.T, c *cache.Cache, h wire.CardHash) app.GateStatus {
+func mustLookup(t *testing.T, c *cache.Cache, h syncwire.CardHash) app.GateStatus {
 	t.Helper()
 	st, err := c.Lookup(context.Background(), h)
 	if err != nil {
@@ -47,15 +47,15 @@ func TestChangesSurviveMergeAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	newCard := cardHash(5000)
-	seg := wire.Segment{From: 1, To: 6,
-		Cards: []wire.Card{
-			{Hash: cardHash(6), Flags: wire.FlagDeleted, Seq: 2},            // person 4's card unbound
-			{Hash: cardHash(8), Person: 5, Flags: wire.FlagBlocked, Seq: 3}, // blocked
-			{Hash: newCard, Person: 4, Seq: 4},                              // new binding
+	seg := syncwire.Segment{From: 1, To: 6,
+		Cards: []syncwire.Card{
+			{Hash: cardHash(6), Flags: syncwire.FlagDeleted, Seq: 2},            // person 4's card unbound
+			{Hash: cardHash(8), Person: 5, Flags: syncwire.FlagBlocked, Seq: 3}, // blocked
+			{Hash: newCard, Person: 4, Seq: 4},                                  // new binding
 		},
-		Persons: []wire.Person{
-			{Person: 4, Color: wire.ColorRed, TestMin: 27_000_000, Seq: 5}, // green → red
-			{Person: 3, Flags: wire.FlagDeleted, Seq: 6},                   // person gone
+		Persons: []syncwire.Person{
+			{Person: 4, Color: syncwire.ColorRed, TestMin: 27_000_000, Seq: 5}, // green → red
+			{Person: 3, Flags: syncwire.FlagDeleted, Seq: 6},                   // person gone
 		}}
 	if res, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil || res.Upserts != 5 {
 		t.Fatalf("apply: %+v %v", res, err)
@@ -98,7 +98,7 @@ func TestChangesSurviveMergeAndReopen(t *testing.T) {
 		t.Fatalf("re-apply: %+v %v", res, err)
 	}
 	// More changes, left pending, then a reopen.
-	seg2 := wire.Segment{From: 6, To: 7, Persons: []wire.Person{{Person: 4, Color: wire.ColorGreen, TestMin: 27_000_100, Seq: 7}}}
+	seg2 := syncwire.Segment{From: 6, To: 7, Persons: []syncwire.Person{{Person: 4, Color: syncwire.ColorGreen, TestMin: 27_000_100, Seq: 7}}}
 	if _, err := c.ApplySegment(ctx, seg2, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestHotRowAheadIsNotRegressed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	hot := wire.Segment{From: 10, To: 10, Persons: []wire.Person{{Person: 4, Color: wire.ColorRed, TestMin: 27_000_000, Seq: 10}}}
+	hot := syncwire.Segment{From: 10, To: 10, Persons: []syncwire.Person{{Person: 4, Color: syncwire.ColorRed, TestMin: 27_000_000, Seq: 10}}}
 	if _, err := c.ApplyHot(ctx, hot); err != nil {
 		t.Fatal(err)
 	}
@@ -134,14 +134,14 @@ func TestHotRowAheadIsNotRegressed(t *testing.T) {
 	if c.MergeStats().Pending != 1 {
 		t.Fatal("a hot row ahead of the applied sequence was merged")
 	}
-	older := wire.Segment{From: 1, To: 5, Persons: []wire.Person{{Person: 4, Color: wire.ColorGreen, TestMin: 27_000_000, Seq: 5}}}
+	older := syncwire.Segment{From: 1, To: 5, Persons: []syncwire.Person{{Person: 4, Color: syncwire.ColorGreen, TestMin: 27_000_000, Seq: 5}}}
 	if res, err := c.ApplySegment(ctx, older, time.Time{}); err != nil || res.Skipped != 1 {
 		t.Fatalf("older change: %+v %v", res, err)
 	}
 	if st := mustLookup(t, c, cardHash(6)); st.Color != app.ColorRed {
 		t.Fatalf("hot change regressed by an older segment row: %+v", st)
 	}
-	rest := wire.Segment{From: 5, To: 12, Persons: []wire.Person{{Person: 4, Color: wire.ColorRed, TestMin: 27_000_000, Seq: 10}}}
+	rest := syncwire.Segment{From: 5, To: 12, Persons: []syncwire.Person{{Person: 4, Color: syncwire.ColorRed, TestMin: 27_000_000, Seq: 10}}}
 	if res, err := c.ApplySegment(ctx, rest, time.Time{}); err != nil || res.Skipped != 1 {
 		t.Fatalf("segment with the hot row: %+v %v", res, err)
 	}
@@ -205,17 +205,17 @@ func TestBackgroundMergeWhileLooking(t *testing.T) {
 	}
 	seq := uint64(1)
 	for r := int64(1); r <= 6; r++ {
-		color := uint8(wire.ColorGreen)
+		color := uint8(syncwire.ColorGreen)
 		if r%2 == 1 {
-			color = wire.ColorRed
+			color = syncwire.ColorRed
 		}
-		seg := wire.Segment{From: seq}
+		seg := syncwire.Segment{From: seq}
 		for p := uint64(1); p <= persons; p++ {
 			if p == 2 {
 				continue
 			}
 			seq++
-			seg.Persons = append(seg.Persons, wire.Person{Person: p, Color: color, TestMin: 27_000_000, Seq: seq})
+			seg.Persons = append(seg.Persons, syncwire.Person{Person: p, Color: color, TestMin: 27_000_000, Seq: seq})
 		}
 		seg.To = seq
 		round.Store(-r) // in flight: not checked
@@ -272,17 +272,17 @@ func TestBuilderChunkIsAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	bad := []wire.Card{{Hash: cardHash(1), Person: 1}, {Hash: cardHash(1), Person: 2}}
+	bad := []syncwire.Card{{Hash: cardHash(1), Person: 1}, {Hash: cardHash(1), Person: 2}}
 	if err := b.AddCards(ctx, "c0", bad); err == nil || b.Done("c0") || b.Rows() != 0 {
 		t.Fatalf("duplicate chunk: err %v done %v rows %d", err, b.Done("c0"), b.Rows())
 	}
-	good := []wire.Card{{Hash: cardHash(1), Person: 1}, {Hash: cardHash(2), Person: 2, Flags: wire.FlagDeleted}}
+	good := []syncwire.Card{{Hash: cardHash(1), Person: 1}, {Hash: cardHash(2), Person: 2, Flags: syncwire.FlagDeleted}}
 	if err := b.AddCards(ctx, "c0", good); err != nil || !b.Done("c0") || b.Rows() != 1 {
 		t.Fatalf("retry: err %v done %v rows %d", err, b.Done("c0"), b.Rows())
 	}
 	cd, _ := b.Digests()
-	if cd[wire.CardBucket(cardHash(1))].N != 1 {
-		t.Fatalf("digest after retry: %+v", cd[wire.CardBucket(cardHash(1))])
+	if cd[syncwire.CardBucket(cardHash(1))].N != 1 {
+		t.Fatalf("digest after retry: %+v", cd[syncwire.CardBucket(cardHash(1))])
 	}
 }
 
@@ -302,7 +302,7 @@ func TestReadersDoNotPinTheWAL(t *testing.T) {
 		for i := 0; i < 50; i++ { // every reader holds a read transaction
 			mustLookup(t, c, cardHash(i))
 		}
-		seg := wire.Segment{From: seq, To: seq + 1, Persons: []wire.Person{{Person: 5, Color: uint8(1 + k%2), TestMin: 27_000_000, Seq: seq + 1}}}
+		seg := syncwire.Segment{From: seq, To: seq + 1, Persons: []syncwire.Person{{Person: 5, Color: uint8(1 + k%2), TestMin: 27_000_000, Seq: seq + 1}}}
 		if _, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
@@ -334,14 +334,14 @@ func TestFailedMergeLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	seg := wire.Segment{From: 1}
+	seg := syncwire.Segment{From: 1}
 	seq := uint64(1)
 	for p := uint64(1); p <= uint64(n/2+1); p++ {
 		if p == 2 {
 			continue
 		}
 		seq++
-		seg.Persons = append(seg.Persons, wire.Person{Person: p, Color: wire.ColorYellow, TestMin: 27_000_000, Seq: seq})
+		seg.Persons = append(seg.Persons, syncwire.Person{Person: p, Color: syncwire.ColorYellow, TestMin: 27_000_000, Seq: seq})
 	}
 	seg.To = seq
 	if _, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil {

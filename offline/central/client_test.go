@@ -19,7 +19,7 @@ import (
 	"stationdesk/app"
 	"stationdesk/app/demo"
 	"stationdesk/offline/central"
-	"stationdesk/offline/centralsim"
+	"stationdesk/offline/sim/centralsim"
 )
 
 type ca struct {

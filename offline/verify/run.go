@@ -5,18 +5,14 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -24,10 +20,9 @@ import (
 	"stationdesk/app"
 	"stationdesk/offline/cache"
 	"stationdesk/offline/central"
-	"stationdesk/offline/gateevents"
-	gsync "stationdesk/offline/sync"
-	"stationdesk/offline/syncpub"
-	"stationdesk/offline/syncpub/wire"
+	"stationdesk/offline/gatesync"
+	"stationdesk/offline/outbox/gateevents"
+	"stationdesk/offline/syncwire"
 )
 
 // ServeConfig is the TOML configuration of `stationdesk serve --config
@@ -82,8 +77,8 @@ type Deps struct {
 	Status   *app.StatusBoard
 	Audit    app.AuditLog
 	Progress func(app.SyncProgress)
-	// PinnedKey overrides central.manifest_public_key (demo mode passes
-	// syncpub.DemoKeys().ManifestPublic).
+	// PinnedKey overrides central.manifest_public_key (the composition
+	// root passes the public demo key in demo mode only).
 	PinnedKey ed25519.PublicKey
 	// Listener overrides listen (tests, demo on a random loopback port).
 	Listener net.Listener
@@ -94,7 +89,7 @@ type Deps struct {
 // implements app.GateSync for the GUI.
 type Station struct {
 	Server *Server
-	Sync   *gsync.Client
+	Sync   *gatesync.Client
 	Cache  *cache.Cache
 	Outbox *gateevents.Outbox
 	Addr   net.Addr
@@ -156,7 +151,7 @@ func Start(ctx context.Context, cfg ServeConfig, d Deps) (*Station, error) {
 	if st.Outbox, err = gateevents.Open(ctx, gateevents.Options{Path: filepath.Join(dir, "outbox.db"), StationID: cfg.StationID, Uploader: cc, Clock: d.Clock, Logger: d.Logger}); err != nil {
 		return fail(err)
 	}
-	st.Sync, err = gsync.New(gsync.Config{BaseURL: strings.TrimRight(cfg.Central.URL, "/") + "/v1/sync", Token: token, PinnedKey: pinned, Cache: st.Cache,
+	st.Sync, err = gatesync.New(gatesync.Config{BaseURL: strings.TrimRight(cfg.Central.URL, "/") + "/v1/sync", Token: token, PinnedKey: pinned, Cache: st.Cache,
 		Dir: filepath.Join(dir, "sync"), Clock: d.Clock, Logger: d.Logger, OnProgress: d.Progress, Status: d.Status})
 	if err != nil {
 		return fail(err)
@@ -204,9 +199,9 @@ func Start(ctx context.Context, cfg ServeConfig, d Deps) (*Station, error) {
 // TrustFromSync adapts the sync client's verified manifest material. It is
 // called on every verify request, so it takes no lock: the converted value
 // is cached against the sync client's current pointer.
-func TrustFromSync(c *gsync.Client) func() *Trust {
+func TrustFromSync(c *gatesync.Client) func() *Trust {
 	type pair struct {
-		src  *gsync.Trust
+		src  *gatesync.Trust
 		conv *Trust
 	}
 	var cur atomic.Pointer[pair]
@@ -218,7 +213,7 @@ func TrustFromSync(c *gsync.Client) func() *Trust {
 		if p := cur.Load(); p != nil && p.src == t {
 			return p.conv
 		}
-		p := &pair{src: t, conv: &Trust{CardKey: t.CardKey, Hasher: wire.NewCardHasher(t.CardKey), Issuers: t.Issuers, Policy: t.Policy, QRSkew: t.QRSkew}}
+		p := &pair{src: t, conv: &Trust{CardKey: t.CardKey, Hasher: syncwire.NewCardHasher(t.CardKey), Issuers: t.Issuers, Policy: t.Policy, QRSkew: t.QRSkew}}
 		cur.Store(p)
 		return p.conv
 	}
@@ -245,49 +240,4 @@ func (st *Station) close() error {
 		errs = append(errs, st.Cache.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// Main is `stationdesk serve --config FILE [--demo-key]`: the gate verify
-// service, sync and outbox without a GUI, until SIGINT/SIGTERM.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "/etc/stationdesk/serve.toml", "config file")
-	demoKey := fs.Bool("demo-key", false, "pin the public demo manifest key (demo/simulator only)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	cfg, err := LoadServeConfig(*cfgPath)
-	if err != nil {
-		fmt.Fprintln(stderr, "serve:", err)
-		return 2
-	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	d := Deps{Logger: log, Progress: func(p app.SyncProgress) {
-		if p.Phase == app.SyncSnapshot && p.Total > 0 && p.Rows%(1<<20) < 200_000 {
-			fmt.Fprintf(stdout, "snapshot %d/%d rows (%.0f%%), eta %s\n", p.Rows, p.Total, 100*float64(p.Rows)/float64(p.Total), p.ETA.Round(time.Second))
-		}
-	}}
-	if *demoKey {
-		d.PinnedKey = syncpub.DemoKeys().ManifestPublic
-	}
-	st, err := Start(ctx, cfg, d)
-	if err != nil {
-		fmt.Fprintln(stderr, "serve:", app.UserMessage(err, app.LangEN), err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "gate verify service on %s (mode %s)\n", st.Addr, st.Server.Mode())
-	select {
-	case <-ctx.Done():
-	case err := <-st.Errors():
-		log.Error("gate service failed", "err", err)
-		st.Stop()
-		return 1
-	}
-	if err := st.Stop(); err != nil {
-		log.Warn("stop", "err", err)
-	}
-	return 0
 }

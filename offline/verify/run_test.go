@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"stationdesk/app"
-	"stationdesk/offline/gatesim"
-	"stationdesk/offline/syncpub"
+	"stationdesk/offline/sim/gatesim"
+	"stationdesk/offline/sim/syncpub"
 	"stationdesk/offline/verify"
 )
 

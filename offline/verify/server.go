@@ -32,12 +32,12 @@ import (
 	"time"
 
 	"stationdesk/app"
-	"stationdesk/offline/syncpub/wire"
+	"stationdesk/offline/syncwire"
 )
 
 // Lookup is what the server needs from the cache (*cache.Cache).
 type Lookup interface {
-	Lookup(ctx context.Context, h wire.CardHash) (app.GateStatus, error)
+	Lookup(ctx context.Context, h syncwire.CardHash) (app.GateStatus, error)
 	LookupPerson(ctx context.Context, person uint64) (app.GateStatus, error)
 	Freshness() app.CacheFreshness
 }
@@ -47,7 +47,7 @@ type Trust struct {
 	CardKey []byte
 	// Hasher, when set, hashes card numbers with CardKey without a key
 	// schedule per request (TrustFromSync sets it).
-	Hasher  *wire.CardHasher
+	Hasher  *syncwire.CardHasher
 	Issuers map[uint16]ed25519.PublicKey
 	Policy  app.Policy
 	QRSkew  time.Duration
@@ -393,11 +393,11 @@ func (s *Server) decide(ctx context.Context, req verifyRequest, fresh app.CacheF
 		case t == nil:
 			d, r = app.DecisionManual, app.ReasonCacheEmpty
 		default:
-			var h wire.CardHash
+			var h syncwire.CardHash
 			if t.Hasher != nil {
 				h = t.Hasher.Hash(num)
 			} else {
-				h = wire.HashCard(t.CardKey, num)
+				h = syncwire.HashCard(t.CardKey, num)
 			}
 			ev.CardToken = hex.EncodeToString(h[:])
 			st, err := s.cfg.Lookup.Lookup(ctx, h)

@@ -21,7 +21,7 @@ import (
 
 	"stationdesk/app"
 	"stationdesk/offline/cache"
-	"stationdesk/offline/syncpub/wire"
+	"stationdesk/offline/syncwire"
 )
 
 var now0 = time.Date(2022, 6, 1, 8, 0, 0, 0, time.UTC)
@@ -38,12 +38,12 @@ type rider struct {
 }
 
 var riders = []rider{
-	{"1000751000000001", 1, wire.ColorGreen, 5 * time.Hour, false},  // allow
-	{"1000751000000002", 2, wire.ColorGreen, 50 * time.Hour, false}, // test too old
-	{"1000751000000003", 3, wire.ColorYellow, time.Hour, false},
-	{"1000751000000004", 4, wire.ColorRed, time.Hour, false},
-	{"1000751000000005", 5, wire.ColorNone, 0, false},
-	{"1000751000000006", 1, wire.ColorGreen, 5 * time.Hour, true}, // blocked card of person 1
+	{"1000751000000001", 1, syncwire.ColorGreen, 5 * time.Hour, false},  // allow
+	{"1000751000000002", 2, syncwire.ColorGreen, 50 * time.Hour, false}, // test too old
+	{"1000751000000003", 3, syncwire.ColorYellow, time.Hour, false},
+	{"1000751000000004", 4, syncwire.ColorRed, time.Hour, false},
+	{"1000751000000005", 5, syncwire.ColorNone, 0, false},
+	{"1000751000000006", 1, syncwire.ColorGreen, 5 * time.Hour, true}, // blocked card of person 1
 }
 
 type fakeAudit struct {
@@ -112,22 +112,22 @@ func buildCache(t testing.TB, dir string, fresh time.Time) *cache.Cache {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cards []wire.Card
-	persons := map[uint64]wire.Person{}
+	var cards []syncwire.Card
+	persons := map[uint64]syncwire.Person{}
 	for _, r := range riders {
-		c := wire.Card{Hash: wire.HashCard(cardKey, r.card), Person: r.person, Seq: 1}
+		c := syncwire.Card{Hash: syncwire.HashCard(cardKey, r.card), Person: r.person, Seq: 1}
 		if r.blocked {
-			c.Flags = wire.FlagBlocked
+			c.Flags = syncwire.FlagBlocked
 		}
 		cards = append(cards, c)
-		p := wire.Person{Person: r.person, Color: r.color, Seq: 1}
+		p := syncwire.Person{Person: r.person, Color: r.color, Seq: 1}
 		if r.test > 0 {
-			p.TestMin = wire.TestMinutes(now0.Add(-r.test))
+			p.TestMin = syncwire.TestMinutes(now0.Add(-r.test))
 		}
 		persons[r.person] = p
 	}
 	sortCards(cards)
-	var ps []wire.Person
+	var ps []syncwire.Person
 	for i := uint64(1); i <= 5; i++ {
 		ps = append(ps, persons[i])
 	}
@@ -153,7 +153,7 @@ func buildCache(t testing.TB, dir string, fresh time.Time) *cache.Cache {
 	return c
 }
 
-func sortCards(cs []wire.Card) {
+func sortCards(cs []syncwire.Card) {
 	for i := range cs {
 		for j := i + 1; j < len(cs); j++ {
 			if bytes.Compare(cs[j].Hash[:], cs[i].Hash[:]) < 0 {

@@ -1,0 +1,134 @@
+package main
+
+// Demo mode's wiring: the only file of the desk's composition root that
+// reaches the simulators (offline/sim/..., devices/sim) and the public demo
+// keys. app/layering_test.go checks that no other file of package main, and
+// no production package, imports them, so a production desk never runs a
+// simulator or trusts a demo key by accident.
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"stationdesk/app"
+	"stationdesk/devices"
+	"stationdesk/devices/sim"
+	"stationdesk/offline/sim/centralsim"
+	"stationdesk/offline/sim/gatesim"
+	"stationdesk/offline/sim/syncpub"
+	"stationdesk/offline/verify"
+	"stationdesk/ui"
+)
+
+// demoRig is what demo mode runs in place of central and the hardware:
+// the central simulator, the three simulated readers on pseudo-terminals
+// and a simulated gate in front of the real verify service.
+type demoRig struct {
+	central *centralsim.Server
+	devices *sim.Demo
+	gate    *gatesim.DemoGate
+}
+
+// demoStationToken is the bearer token the embedded central simulator
+// accepts; it is public and only ever used on loopback.
+const demoStationToken = centralsim.DefaultStationToken
+
+// demoManifestKey is the public demo manifest key that `serve --demo-key`
+// pins; it signs only what the central simulator publishes.
+func demoManifestKey() ed25519.PublicKey { return syncpub.DemoKeys().ManifestPublic }
+
+// startDemoCentral starts the central simulator on loopback with sync
+// enabled under the demo keys and returns its URL and station token.
+func (rt *deskRuntime) startDemoCentral(ctx context.Context) (url, token string, err error) {
+	cs, err := centralsim.New(centralsim.Config{DataDir: filepath.Join(rt.cfg.DataDir, "central-sim"), Clock: rt.clock, Logger: rt.log.With("part", "centralsim")})
+	if err != nil {
+		return "", "", fmt.Errorf("central simulator: %w", err)
+	}
+	rt.closers = append(rt.closers, func() { cs.Close() })
+	if _, err := cs.EnableSync(ctx, syncpub.DemoKeys()); err != nil {
+		return "", "", fmt.Errorf("central simulator sync: %w", err)
+	}
+	if err := cs.Start(ctx, "127.0.0.1:0"); err != nil {
+		return "", "", fmt.Errorf("central simulator: %w", err)
+	}
+	rt.closers = append(rt.closers, cs.Stop)
+	rt.demo.central = cs
+	return cs.URL(), demoStationToken, nil
+}
+
+// startDemoDevices starts the simulated readers and points devCfg at
+// their pseudo-terminals.
+func (rt *deskRuntime) startDemoDevices(ctx context.Context, devCfg *devices.Config) error {
+	portDir := filepath.Join(rt.cfg.DataDir, "ports")
+	if err := os.MkdirAll(portDir, 0o700); err != nil {
+		return err
+	}
+	d, err := sim.StartDemo(ctx, sim.DemoConfig{Dir: portDir, Baud: 115200})
+	if err != nil {
+		return fmt.Errorf("simulated readers: %w", err)
+	}
+	rt.closers = append(rt.closers, func() { d.Close() })
+	rt.demo.devices = d
+	ports := d.Ports()
+	devCfg.IDReader.Port, devCfg.CardReader.Port, devCfg.Scanner.Port = ports.IDReader, ports.CardReader, ports.Scanner
+	devCfg.Scanner.Baud = 115200
+	return nil
+}
+
+// demoPorts lists the simulated readers' ptys for the Settings port list
+// (nil outside demo mode).
+func (rt *deskRuntime) demoPorts() []app.PortInfo {
+	if rt.demo == nil || rt.demo.devices == nil {
+		return nil
+	}
+	p := rt.demo.devices.Ports()
+	return []app.PortInfo{
+		{Path: p.IDReader, Description: "simulated ID-card reader (pty)"},
+		{Path: p.CardReader, Description: "simulated transit-card reader (pty)"},
+		{Path: p.Scanner, Description: "simulated QR scanner (pty)"},
+	}
+}
+
+// demoGateConfig points the gate service at the simulator: its token goes
+// through a 0600 file like a real one, and the demo manifest key is pinned.
+func (rt *deskRuntime) demoGateConfig(sc *verify.ServeConfig, d *verify.Deps, token string) error {
+	tf := filepath.Join(rt.cfg.DataDir, "central-sim", "station-token")
+	if err := os.WriteFile(tf, []byte(token), 0o600); err != nil {
+		return err
+	}
+	sc.Central.TokenFile = tf
+	d.PinnedKey = demoManifestKey()
+	return nil
+}
+
+// startDemoGate puts a simulated gate in front of the running verify
+// service, with ride QR codes issued by the central simulator.
+func (rt *deskRuntime) startDemoGate(ctx context.Context, st *verify.Station) error {
+	dg, err := gatesim.NewDemoGate(ctx, "http://"+st.Addr.String(), st.Server, rt.demo.central.RideQRFunc(syncpub.DemoKeys()),
+		gatesim.DemoGateOptions{Clock: rt.clock})
+	if err != nil {
+		return fmt.Errorf("simulated gate: %w", err)
+	}
+	rt.demo.gate = dg
+	return nil
+}
+
+// demoUIDeps hands the demo panels their simulators (no-op outside demo
+// mode).
+func (rt *deskRuntime) demoUIDeps(deps *ui.Deps) {
+	if rt.demo == nil {
+		return
+	}
+	if rt.demo.gate != nil {
+		deps.DemoGate = rt.demo.gate
+	}
+	if rt.demo.devices != nil {
+		deps.Simulator = rt.demo.devices
+	}
+	if rt.demo.central != nil {
+		deps.DemoCentral = rt.demo.central.DemoControl()
+	}
+}

@@ -1,0 +1,12 @@
+// Command bench prints the gate verify and sync figures of issue 6
+// (`go run ./offline/sim/gatesim/cmd/bench --size N`; SIZE env sets the default).
+package main
+
+import (
+	"context"
+	"os"
+
+	"stationdesk/offline/sim/gatesim"
+)
+
+func main() { os.Exit(gatesim.Bench(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
