@@ -147,7 +147,7 @@ type env struct {
 
 func loadFares(t testing.TB) *app.FareTable {
 	t.Helper()
-	ft, err := sales.LoadFares(filepath.Join("..", "..", "assets", "config", "fares_demo.toml"))
+	ft, err := sales.LoadFares(filepath.Join("..", "..", "..", "assets", "config", "fares_demo.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
