@@ -59,6 +59,22 @@ func (rt *deskRuntime) startDemoCentral(ctx context.Context) (url, token string,
 	return cs.URL(), demoStationToken, nil
 }
 
+// startDemoLinks starts the central simulator and the simulated readers
+// and points the links at them; the gate service listens on loopback.
+func (rt *deskRuntime) startDemoLinks(ctx context.Context, l links) (links, error) {
+	rt.demo = &demoRig{}
+	var err error
+	if l.centralURL, l.token, err = rt.startDemoCentral(ctx); err != nil {
+		return l, err
+	}
+	if err := rt.startDemoDevices(ctx, &l.devices); err != nil {
+		return l, err
+	}
+	l.gateListen = "127.0.0.1:0"
+	rt.log.Info("demo mode", "central", l.centralURL, "id_reader", l.devices.IDReader.Port, "card_reader", l.devices.CardReader.Port, "scanner", l.devices.Scanner.Port)
+	return l, nil
+}
+
 // startDemoDevices starts the simulated readers and points devCfg at
 // their pseudo-terminals.
 func (rt *deskRuntime) startDemoDevices(ctx context.Context, devCfg *devices.Config) error {

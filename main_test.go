@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"stationdesk/app"
+	"stationdesk/app/config"
 )
 
 // The test binary doubles as the desk for the window test: with
@@ -106,7 +107,7 @@ func TestConfigExampleParses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the shipped example does not load: %v", err)
 	}
-	if c.demo || c.Language != "zh" || c.Devices.IDReaderBaud != 115200 {
+	if c.Demo || c.Language != "zh" || c.Devices.IDReaderBaud != 115200 {
 		t.Errorf("example loaded as %+v", c)
 	}
 }
@@ -149,8 +150,8 @@ func TestStartupFailuresAreClear(t *testing.T) {
 func TestDamagedLedgerRefused(t *testing.T) {
 	dir := t.TempDir()
 	var errOut bytes.Buffer
-	cfg := Config{DataDir: dir, demo: true}
-	cfg.defaults()
+	cfg := config.Config{DataDir: dir, Demo: true}
+	cfg.Defaults()
 	rt, err := startRuntime(context.Background(), cfg, &errOut)
 	if err != nil {
 		t.Fatalf("fresh start: %v", err)
@@ -318,8 +319,8 @@ func startXvfb(t *testing.T) string {
 // waits until the status board says each part is ready, and checks that
 // closing it returns (no goroutine waits on a context nobody cancels).
 func TestDemoRuntime(t *testing.T) {
-	cfg := Config{DataDir: t.TempDir(), demo: true}
-	cfg.defaults()
+	cfg := config.Config{DataDir: t.TempDir(), Demo: true}
+	cfg.Defaults()
 	rt, err := startRuntime(context.Background(), cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -378,8 +379,8 @@ func TestDemoRuntime(t *testing.T) {
 //
 //	go test -tags x11 -run '^$' -bench DeskUpgradeFlow -benchtime 20x .
 func BenchmarkDeskUpgradeFlow(b *testing.B) {
-	cfg := Config{DataDir: b.TempDir(), demo: true}
-	cfg.defaults()
+	cfg := config.Config{DataDir: b.TempDir(), Demo: true}
+	cfg.Defaults()
 	rt, err := startRuntime(context.Background(), cfg, io.Discard)
 	if err != nil {
 		b.Fatal(err)

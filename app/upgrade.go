@@ -699,3 +699,20 @@ func (u *Upgrades) audit(ctx context.Context, op Operator, act AuditAction, doc 
 	}
 	return nil
 }
+
+// waitingScanLimit bounds how many pending items Waiting reads.
+const waitingScanLimit = 1000
+
+// Waiting counts the pending upgrades still waiting for central (not yet
+// confirmed or refused), for the shift report's backlog line. It reads at
+// most the newest 1000 pending items; with no outbox it is 0.
+func (u *Upgrades) Waiting(ctx context.Context) (int, error) {
+	list, err := u.Pending(ctx, waitingScanLimit)
+	n := 0
+	for _, p := range list {
+		if p.State == PendingWaiting {
+			n++
+		}
+	}
+	return n, err
+}
