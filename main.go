@@ -74,14 +74,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runDesk(ctx, args, stdout, stderr)
 }
 
-// subcommands are the headless tools implemented by the adapters; each
-// returns its exit code.
+// subcommands are the headless tools, each in a cmd_NAME.go file of this
+// package (devices: the field diagnostics of devices/diag, also built
+// alone as devdiag); each returns its exit code.
 var subcommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
 	"devices":    diag.Main,
 	"centralsim": cmdCentralsim,
 	"serve":      cmdServe,
 	"gatesim":    cmdGatesim,
-	"audit":      ledger.AuditMain,
+	"audit":      cmdAudit,
 	"bench":      cmdBench,
 }
 

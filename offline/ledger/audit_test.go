@@ -1,11 +1,9 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -151,20 +149,20 @@ func TestAuditTamperFound(t *testing.T) {
 			if res.OK || res.FirstBroken != tc.firstBroken || res.Reason != tc.reason {
 				t.Fatalf("Verify = %+v, want first_broken %d reason %s", res, tc.firstBroken, tc.reason)
 			}
-			// The CLI reports the same and exits 1.
+			// Checking the folder (`stationdesk audit verify`) reports the same.
 			f.l.Close()
 			f.l = nil
-			var out, errOut bytes.Buffer
-			code := AuditMain(context.Background(), []string{"verify", "--data", f.dir}, &out, &errOut)
-			var got app.AuditVerifyResult
-			if err := json.Unmarshal(out.Bytes(), &got); err != nil || code != 1 || got != res {
-				t.Fatalf("audit verify: exit %d, %s (%v); want exit 1 and %+v", code, out.String(), err, res)
+			got, err := VerifyFolder(context.Background(), f.dir, "")
+			if err != nil || got != res {
+				t.Fatalf("VerifyFolder = %+v, %v; want %+v", got, err, res)
 			}
 		})
 	}
 }
 
-func TestAuditMain(t *testing.T) {
+// TestVerifyFolder: the check of a data folder finds the ledger and the
+// keys itself, never creates either, and names what is missing.
+func TestVerifyFolder(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	appendN(t, f, 4)
@@ -175,25 +173,32 @@ func TestAuditMain(t *testing.T) {
 	data, _ := os.ReadFile(f.path)
 	os.WriteFile(filepath.Join(noKeys, FileName), data, 0o600)
 	for _, tc := range []struct {
-		name string
-		args []string
-		code int
-		want string
+		name       string
+		data, keys string
+		ok         bool
+		reason     string
 	}{
-		{"OK", []string{"verify", "--data", f.dir}, 0, `{"entries":4,"ok":true,"first_broken":0,"reason":""}`},
-		{"ErrNoLedger", []string{"verify", "--data", empty}, 2, `"reason":"ledger_missing"`},
-		{"ErrNoKeys", []string{"verify", "--data", noKeys}, 2, `"reason":"keys_missing"`},
-		{"ErrWrongKeys", []string{"verify", "--data", f.dir, "--keys", wrongKeysDir(t)}, 1, `"reason":"hash_mismatch"`},
-		{"ErrUsage", []string{"verify"}, 2, ""},
-		{"ErrUnknownCommand", []string{"rewrite"}, 2, ""},
+		{"OK", f.dir, "", true, ""},
+		{"ErrNoLedger", empty, "", false, "ledger_missing"},
+		{"ErrNoKeys", noKeys, "", false, "keys_missing"},
+		{"ErrWrongKeys", f.dir, wrongKeysDir(t), false, "hash_mismatch"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			code := AuditMain(ctx, tc.args, &out, &errOut)
-			if code != tc.code || !strings.Contains(out.String(), tc.want) {
-				t.Fatalf("exit %d, stdout %s stderr %s; want exit %d and %s", code, out.String(), errOut.String(), tc.code, tc.want)
+			res, err := VerifyFolder(ctx, tc.data, tc.keys)
+			reason := res.Reason
+			if err != nil {
+				reason = app.ErrorReason(err)
+			}
+			if res.OK != tc.ok || reason != tc.reason {
+				t.Fatalf("VerifyFolder = %+v, %v; want ok %v reason %q", res, err, tc.ok, tc.reason)
+			}
+			if tc.ok && res.Entries != 4 {
+				t.Errorf("entries %d, want 4", res.Entries)
 			}
 		})
+	}
+	if _, err := os.Stat(filepath.Join(empty, FileName)); err == nil {
+		t.Error("VerifyFolder created a ledger in an empty folder")
 	}
 }
 

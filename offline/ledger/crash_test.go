@@ -273,8 +273,7 @@ func TestDamagedLedgerRefused(t *testing.T) {
 	if sha256.Sum256(after) != before {
 		t.Fatal("damaged ledger was modified")
 	}
-	var out, errOut strings.Builder
-	if code := AuditMain(context.Background(), []string{"verify", "--data", f.dir}, &out, &errOut); code != 2 || !strings.Contains(out.String(), "db_damaged") {
-		t.Fatalf("audit verify on a damaged ledger: exit %d %s", code, out.String())
+	if _, err := VerifyFolder(context.Background(), f.dir, ""); app.ErrorReason(err) != store.ReasonDamaged {
+		t.Fatalf("VerifyFolder on a damaged ledger: %v, want db_damaged", err)
 	}
 }

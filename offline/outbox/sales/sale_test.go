@@ -627,11 +627,10 @@ func TestTamperedSaleAudit(t *testing.T) {
 		}
 	}
 	db.Close()
-	var out, errb strings.Builder
 	// The keys live in e.dir, the ledger in e.dir/data.
-	code := ledger.AuditMain(ctx, []string{"verify", "--data", filepath.Join(e.dir, "data"), "--keys", e.dir}, &out, &errb)
-	if code != 1 || !strings.Contains(out.String(), `"first_broken":`+itoa(ents[0].Seq)) || !strings.Contains(out.String(), "hash_mismatch") {
-		t.Fatalf("audit verify: exit %d %s %s", code, out.String(), errb.String())
+	res, err := ledger.VerifyFolder(ctx, filepath.Join(e.dir, "data"), e.dir)
+	if err != nil || res.OK || res.FirstBroken != ents[0].Seq || res.Reason != "hash_mismatch" {
+		t.Fatalf("audit verify: %+v, %v; want first_broken %d hash_mismatch", res, err, ents[0].Seq)
 	}
 }
 

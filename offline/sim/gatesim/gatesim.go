@@ -9,17 +9,14 @@
 package gatesim
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,7 +25,6 @@ import (
 	"time"
 
 	"stationdesk/app"
-	"stationdesk/offline/sim/syncpub"
 )
 
 // Options for one load run.
@@ -202,81 +198,4 @@ func send(ctx context.Context, o Options, card, reqID string) sample {
 	_ = json.Unmarshal(b, &a)
 	s.decision = a.Decision + "/" + a.Reason
 	return s
-}
-
-// Main is `stationdesk gatesim --target URL --gate-id ID --key-file F
-// --rate R --duration D [--cards FILE] [--synthetic N]`.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("gatesim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	target := fs.String("target", "http://127.0.0.1:8443", "verify service base URL")
-	gate := fs.String("gate-id", "", "gate id")
-	keyFile := fs.String("key-file", "", "file holding the gate key (64 hex)")
-	rate := fs.Float64("rate", 100, "requests per second (open loop)")
-	dur := fs.Duration("duration", 10*time.Second, "run time")
-	cardsFile := fs.String("cards", "", "file with one card number (or qr:TOKEN) per line")
-	synth := fs.Int("synthetic", 0, "use the first N synthetic-city card numbers")
-	closed := fs.Int("closed", 0, "closed loop with this many workers (saturation) instead of --rate")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	kb, err := os.ReadFile(*keyFile)
-	if err != nil || *gate == "" {
-		fmt.Fprintln(stderr, "gatesim: --gate-id and a readable --key-file are required")
-		return 2
-	}
-	key, err := app.ParseGateKey(strings.TrimSpace(string(kb)))
-	if err != nil {
-		fmt.Fprintln(stderr, "gatesim:", err)
-		return 2
-	}
-	var cards []string
-	if *cardsFile != "" {
-		f, err := os.Open(*cardsFile)
-		if err != nil {
-			fmt.Fprintln(stderr, "gatesim:", err)
-			return 2
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
-				cards = append(cards, l)
-			}
-		}
-		f.Close()
-	}
-	for i := 0; i < *synth; i++ {
-		cards = append(cards, syncpub.SyntheticCardNumber(i))
-	}
-	if len(cards) == 0 {
-		fmt.Fprintln(stderr, "gatesim: give --cards FILE or --synthetic N")
-		return 2
-	}
-	t := strings.TrimRight(*target, "/")
-	if strings.HasPrefix(t, "http://") {
-		// Plain-HTTP station LAN service: the raw generator (precise open
-		// loop, latency from the intended send time, cheap enough not to
-		// measure itself).
-		res, err := Load(ctx, LoadOptions{Target: t, Gate: *gate, Key: key, Rate: *rate, Duration: *dur, Closed: *closed > 0, Conns: max(*closed, 32),
-			Card: func(i int) string { return cards[i%len(cards)] }})
-		if err != nil {
-			fmt.Fprintln(stderr, "gatesim:", err)
-			return 1
-		}
-		fmt.Fprintln(stdout, res.Summary())
-		if res.BadSig > 0 {
-			return 1
-		}
-		return 0
-	}
-	res, err := Run(ctx, Options{Target: t, Gate: *gate, Key: key, Rate: *rate, Duration: *dur, Cards: cards, Closed: *closed})
-	if err != nil {
-		fmt.Fprintln(stderr, "gatesim:", err)
-		return 1
-	}
-	fmt.Fprintln(stdout, res.Summary())
-	if res.BadSig > 0 {
-		return 1
-	}
-	return 0
 }

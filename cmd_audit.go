@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	"stationdesk/app"
+	"stationdesk/offline/ledger"
+)
+
+// cmdAudit runs `stationdesk audit verify --data DIR [--keys DIR]`: it
+// checks the hash chain of DIR/ledger.db with the station keys (in DIR
+// unless --keys says otherwise; never created here) and prints
+// {"entries":N,"ok":bool,"first_broken":seq,"reason":"..."}.
+// Exit status: 0 intact, 1 broken, 2 usage error or the check could not
+// run (then the JSON is {"ok":false,"error":"...","reason":"..."}).
+func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	usage := func() int {
+		fmt.Fprintln(stderr, "usage: stationdesk audit verify --data DIR [--keys DIR]")
+		return 2
+	}
+	if len(args) == 0 || args[0] != "verify" {
+		return usage()
+	}
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "", "data folder holding ledger.db")
+	keysDir := fs.String("keys", "", "folder holding station-keys.json (default: the data folder)")
+	if err := fs.Parse(args[1:]); err != nil || *data == "" || fs.NArg() != 0 {
+		return usage()
+	}
+	enc := json.NewEncoder(stdout)
+	res, err := ledger.VerifyFolder(ctx, *data, *keysDir)
+	if err != nil {
+		_ = enc.Encode(struct {
+			OK     bool   `json:"ok"`
+			Error  string `json:"error"`
+			Reason string `json:"reason,omitempty"`
+		}{false, app.UserMessage(err, app.LangEN), app.ErrorReason(err)})
+		return 2
+	}
+	_ = enc.Encode(res)
+	if !res.OK {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"stationdesk/app"
+	"stationdesk/offline/ledger"
+)
+
+// TestAuditCLI: `stationdesk audit verify` prints the check as JSON and
+// exits 0 intact, 1 broken, 2 when it cannot run or is misused.
+func TestAuditCLI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := ledger.OpenDir(ctx, dir, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := l.Append(ctx, app.AuditEntry{Operator: "1001", Action: app.ActTicketSale,
+			Subject: "tok" + strings.Repeat("0", 28) + string(rune('0'+i)), Outcome: app.OutcomeSuccess, Detail: "fare 3"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	otherKeys := t.TempDir()
+	if _, err := ledger.LoadOrCreateKeys(otherKeys); err != nil {
+		t.Fatal(err)
+	}
+	noKeys := t.TempDir()
+	data, _ := os.ReadFile(filepath.Join(dir, ledger.FileName))
+	os.WriteFile(filepath.Join(noKeys, ledger.FileName), data, 0o600)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"OK", []string{"audit", "verify", "--data", dir}, 0, `{"entries":3,"ok":true,"first_broken":0,"reason":""}`},
+		{"ErrWrongKeys", []string{"audit", "verify", "--data", dir, "--keys", otherKeys}, 1, `"reason":"hash_mismatch"`},
+		{"ErrNoLedger", []string{"audit", "verify", "--data", t.TempDir()}, 2, `"reason":"ledger_missing"`},
+		{"ErrNoKeys", []string{"audit", "verify", "--data", noKeys}, 2, `"reason":"keys_missing"`},
+		{"ErrUsage", []string{"audit", "verify"}, 2, ""},
+		{"ErrUnknownCommand", []string{"audit", "rewrite"}, 2, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, stdout %s stderr %s; want exit %d and %s", code, out, errOut, tc.code, tc.want)
+			}
+		})
+	}
+}
