@@ -84,6 +84,7 @@ var subcommands = map[string]func(ctx context.Context, args []string, stdout, st
 	"gatesim":    cmdGatesim,
 	"audit":      cmdAudit,
 	"bench":      cmdBench,
+	"setup":      cmdSetup,
 }
 
 const usage = `usage:
@@ -91,6 +92,7 @@ const usage = `usage:
   stationdesk version
   stationdesk doc check --type cn-id|residence-permit|foreign-pr|hkmo-permit|tw-permit|passport|auto NUMBER
   stationdesk config example
+  stationdesk setup --station-id ID --central URL --supervisor NUMBER  (production data folder; --help)
   stationdesk devices list | read-id | read-card | scan | sim | bench   (field diagnostics; --help)
   stationdesk centralsim --listen ADDR --data DIR [--synthetic N]      (central simulator)
   stationdesk serve --config FILE                                      (gate verify service, headless)

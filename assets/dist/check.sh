@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# check.sh DIST VERSION — installs and runs what `make dist` built, as a
+# station's IT staff would, and reports which parts ran:
+#   lintian  both .debs, no errors allowed
+#   chroot   the amd64 .deb installed with dpkg into a throw-away Debian
+#            root (mmdebstrap minbase, cached); version, doc check, config
+#            example, setup of a production folder, then an upgrade to a
+#            higher version and a removal that must leave the data alone
+#   qemu     the arm64 binary under qemu-user: version, doc check, devices list
+#   wine     the Windows .exe: version, doc check, config example; the
+#            installer silently, the installed .exe, the uninstaller
+#            (data folder kept)
+# A part whose tool is missing is skipped with a message; a part that runs
+# and fails makes the script fail. Needs root for the chroot part.
+set -uo pipefail
+dist=$1 version=$2
+here=$(cd "$(dirname "$0")" && pwd)
+deb64=$dist/stationdesk_${version}_amd64.deb
+debarm=$dist/stationdesk_${version}_arm64.deb
+exe=$dist/stationdesk-${version}-windows-amd64.exe
+setup=$dist/stationdesk-${version}-windows-amd64-setup.exe
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/stationdesk-dist
+work=$(mktemp -d /tmp/stationdesk-dist-check.XXXXXX)
+declare -A result
+failed=0
+trap 'rm -rf "$work"' EXIT
+
+say() { printf '== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; failed=1; }
+# expect NAME WANT-EXIT CMD... runs CMD, shows its output, checks the exit code.
+expect() {
+	local name=$1 want=$2; shift 2
+	local out rc
+	out=$("$@" 2>&1); rc=$?
+	printf '   $ %s\n%s\n' "$name" "$(printf '%s\n' "$out" | head -n 8 | sed 's/^/     /')"
+	if [ "$rc" != "$want" ]; then fail "$name: exit $rc, want $want"; return 1; fi
+	LAST=$out
+}
+# The document number every part checks: a valid resident ID with its check digit.
+ID=11010519491231002X
+
+sha256sum -c --quiet <(cd "$dist" && cat SHA256SUMS | sed "s#  #  $dist/#") || fail "SHA256SUMS does not match"
+
+# ---- lintian ----
+if command -v lintian >/dev/null; then
+	say "lintian"
+	ok=1
+	for d in "$deb64" "$debarm"; do
+		lintian --fail-on error --no-tag-display-limit "$d" > "$work/lintian.txt" 2>&1 || ok=0
+		printf '   %s: %s errors, %s warnings\n' "$(basename "$d")" "$(grep -c '^E:' "$work/lintian.txt")" "$(grep -c '^W:' "$work/lintian.txt")"
+		grep -E '^(E|W):' "$work/lintian.txt" | sed 's/^/     /'
+	done
+	[ $ok = 1 ] && result[lintian]=passed || { result[lintian]=FAILED; fail "lintian reported errors"; }
+else
+	result[lintian]="skipped (lintian not installed)"
+fi
+
+# ---- chroot: install, set up, upgrade, remove ----
+chroot_part() {
+	local base=$cache/bookworm-amd64.tar r=$work/root
+	if [ ! -f "$base" ]; then
+		command -v mmdebstrap >/dev/null || { result[chroot]="skipped (mmdebstrap not installed)"; return; }
+		say "making the throw-away Debian root (once; cached in $base)"
+		mkdir -p "$cache"
+		if ! mmdebstrap --quiet --variant=minbase --format=tar \
+			--include=adduser,libgl1,libx11-6,libxcursor1,libxrandr2,libxinerama1,libxi6,libxxf86vm1 \
+			bookworm "$cache/bookworm-amd64.partial.tar" >"$work/mmdebstrap.log" 2>&1; then
+			tail -5 "$work/mmdebstrap.log"
+			result[chroot]="skipped (mmdebstrap could not reach a Debian mirror)"; rm -f "$cache/bookworm-amd64.partial.tar"; return
+		fi
+		mv "$cache/bookworm-amd64.partial.tar" "$base"
+	fi
+	[ "$(id -u)" = 0 ] || { result[chroot]="skipped (needs root for chroot)"; return; }
+	say "chroot: dpkg -i $(basename "$deb64")"
+	mkdir -p "$r" && tar -C "$r" -xf "$base" || { fail "unpack $base"; return; }
+	in() { chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+	cp "$deb64" "$r/tmp/new.deb"
+	expect "dpkg -i" 0 in dpkg -i /tmp/new.deb || return
+	expect "stationdesk version" 0 in stationdesk version || return
+	grep -q "\"version\":\"$version\"" <<<"$LAST" || fail "chroot: version is not $version"
+	expect "stationdesk doc check --type cn-id $ID" 0 in stationdesk doc check --type cn-id $ID || return
+	expect "stationdesk doc check (bad check digit)" 1 in stationdesk doc check --type cn-id 110105194912310021
+	expect "stationdesk config example" 0 in stationdesk config example
+	expect "getent passwd stationdesk" 0 in getent passwd stationdesk
+	expect "the unit, udev rule, desktop entry, conffiles" 0 in sh -c 'ls -l /lib/systemd/system/stationdesk-serve.service /lib/udev/rules.d/70-stationdesk-readers.rules /usr/share/applications/cn.bjsubway.stationdesk.desktop /etc/stationdesk/ && dpkg-query -W -f="\${Conffiles}\n" stationdesk'
+	expect "no data folder made by the package" 1 in test -e /var/lib/stationdesk
+	if in stationdesk setup --help >/dev/null 2>&1; then
+		expect "stationdesk setup (PIN twice on stdin)" 0 in sh -c 'printf "735194\n735194\n" | stationdesk setup --station-id BJ-0101 --central https://central.example.invalid --supervisor S001 --name "Supervisor" --data /var/lib/stationdesk-desk --config /etc/stationdesk/stationdesk.toml' || return
+		expect "setup again refuses the existing folder" 1 in sh -c 'printf "735194\n735194\n" | stationdesk setup --station-id BJ-0101 --central https://central.example.invalid --data /var/lib/stationdesk-desk --config /etc/stationdesk/stationdesk.toml'
+	else
+		echo "   (this build has no setup command: a hand-made data folder stands in)"
+		in sh -c 'mkdir -m 0700 /var/lib/stationdesk-desk && echo evidence > /var/lib/stationdesk-desk/ledger.db'
+	fi
+	# The service's folder as systemd would make it, with data in it.
+	in sh -c 'install -d -m 0700 -o stationdesk -g stationdesk /var/lib/stationdesk && echo cache > /var/lib/stationdesk/gate.db && chown stationdesk: /var/lib/stationdesk/gate.db'
+	in sh -c 'echo "# edited by the station" >> /etc/stationdesk/serve.toml'
+	local before; before=$(in sh -c 'cd /var/lib && find stationdesk stationdesk-desk -exec stat -c "%n %a %U %s %Y" {} + | sort; find stationdesk stationdesk-desk -type f -exec sha256sum {} + | sort')
+
+	say "chroot: upgrade to a higher version over it"
+	local up=$work/up r2=$work/upd
+	mkdir -p "$r2" && dpkg-deb -R "$deb64" "$r2" && sed -i "s/^Version: .*/Version: ${version}.1/" "$r2/DEBIAN/control" &&
+		dpkg-deb --root-owner-group -Zxz --build "$r2" "$r/tmp/up.deb" >/dev/null || { fail "repack"; return; }
+	expect "dpkg -i (version ${version}.1)" 0 in dpkg --force-confold -i /tmp/up.deb || return
+	local after; after=$(in sh -c 'cd /var/lib && find stationdesk stationdesk-desk -exec stat -c "%n %a %U %s %Y" {} + | sort; find stationdesk stationdesk-desk -type f -exec sha256sum {} + | sort')
+	[ "$before" = "$after" ] && echo "   data folders unchanged by the upgrade" || fail "the upgrade changed a data folder"
+	in grep -q "edited by the station" /etc/stationdesk/serve.toml && echo "   edited conffile kept" || fail "the upgrade replaced an edited conffile"
+	if in stationdesk setup --help >/dev/null 2>&1; then
+		expect "the new binary on the old folder: setup --upgrade" 0 in stationdesk setup --upgrade --data /var/lib/stationdesk-desk --config /etc/stationdesk/stationdesk.toml
+	fi
+
+	say "chroot: remove and purge"
+	expect "dpkg --purge" 0 in dpkg --purge stationdesk
+	in test -f /var/lib/stationdesk/gate.db && in test -d /var/lib/stationdesk-desk && echo "   data folders kept after purge" || fail "purge removed a data folder"
+	[ $failed = 0 ] && result[chroot]=passed || result[chroot]=FAILED
+}
+if command -v dpkg >/dev/null && command -v chroot >/dev/null; then chroot_part; else result[chroot]="skipped (no dpkg/chroot)"; fi
+[ -n "${result[chroot]:-}" ] || result[chroot]=FAILED
+
+# ---- qemu: the arm64 binary ----
+if command -v qemu-aarch64 >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
+	say "qemu-aarch64: the arm64 binary"
+	f0=$failed
+	dpkg-deb -x "$debarm" "$work/arm64"
+	q() { QEMU_LD_PREFIX=/usr/aarch64-linux-gnu timeout -s KILL 120 qemu-aarch64 "$work/arm64/usr/bin/stationdesk" "$@"; }
+	expect "file" 0 file -b "$work/arm64/usr/bin/stationdesk"
+	expect "stationdesk version" 0 q version && grep -q '"os":"linux/arm64"' <<<"$LAST" || fail "qemu: not linux/arm64"
+	expect "stationdesk doc check --type cn-id $ID" 0 q doc check --type cn-id $ID
+	expect "stationdesk devices list" 0 q devices list
+	[ $failed = $f0 ] && result[qemu]=passed || result[qemu]=FAILED
+else
+	result[qemu]="skipped (qemu-user or the arm64 loader, libc6-dev-arm64-cross, not installed)"
+fi
+
+# ---- wine: the Windows binary and installer ----
+if command -v wine >/dev/null; then
+	say "wine: the Windows binary"
+	f0=$failed
+	export WINEPREFIX=$work/wine WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" WINEARCH=win64
+	env -u DISPLAY wineboot --init >/dev/null 2>&1
+	w() { env -u DISPLAY wine "$@" 2>&1 | tr -d '\r' | grep -v '^it looks like wine32\|^multiarch needs\|^execute "dpkg\|^apt-get install wine32'; return "${PIPESTATUS[0]}"; }
+	expect "stationdesk.exe version" 0 w "$exe" version && grep -q '"os":"windows/amd64"' <<<"$LAST" || fail "wine: not windows/amd64"
+	expect "stationdesk.exe doc check --type cn-id $ID" 0 w "$exe" doc check --type cn-id $ID
+	expect "stationdesk.exe config example" 0 w "$exe" config example
+	if [ -f "$setup" ]; then
+		say "wine: the installer, silently"
+		expect "setup.exe /S" 0 w "$setup" /S
+		pf="$WINEPREFIX/drive_c/Program Files/StationDesk" pd="$WINEPREFIX/drive_c/ProgramData/StationDesk"
+		expect "installed files" 0 ls "$pf"
+		expect "Start-menu entries" 0 ls "$WINEPREFIX/drive_c/ProgramData/Microsoft/Windows/Start Menu/Programs/StationDesk"
+		expect "data folder" 0 test -d "$pd"
+		expect "installed stationdesk.exe version" 0 w "C:\\Program Files\\StationDesk\\stationdesk.exe" version
+		echo evidence > "$pd/ledger.db"
+		expect "uninstall.exe /S" 0 w "C:\\Program Files\\StationDesk\\uninstall.exe" /S
+		# The uninstaller copies itself to %TEMP% and runs from there; wait for it.
+		for _ in $(seq 1 50); do [ -e "$pf/stationdesk.exe" ] || break; sleep 0.2; done
+		[ ! -e "$pf/stationdesk.exe" ] && echo "   program removed" || fail "uninstall left the program"
+		[ -f "$pd/ledger.db" ] && echo "   data folder kept" || fail "uninstall removed the data folder"
+	fi
+	env -u DISPLAY wineserver -k 2>/dev/null
+	[ $failed = $f0 ] && result[wine]=passed || result[wine]=FAILED
+else
+	result[wine]="skipped (wine not installed)"
+fi
+
+say "dist-check summary ($version)"
+for k in lintian chroot qemu wine; do printf '   %-8s %s\n' "$k" "${result[$k]}"; done
+exit $failed
