@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"stationdesk/app"
+	"stationdesk/app/config"
 	"stationdesk/offline/setup"
 )
 
@@ -102,8 +103,8 @@ func runSetup(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// The file must be one the desk accepts, with these values.
 	if c, err := loadConfig(rep.ConfigPath); err != nil {
 		return fail(fmt.Errorf("the configuration written does not load: %w", err))
-	} else if c.defaults(); c.validate() != nil {
-		return fail(fmt.Errorf("the configuration written is not valid: %w", c.validate()))
+	} else if c.Defaults(); c.Validate() != nil {
+		return fail(fmt.Errorf("the configuration written is not valid: %w", c.Validate()))
 	}
 	writeJSON(stdout, rep)
 	fmt.Fprintf(stderr, "\nStationDesk %s: data folder %s (%s), configuration %s (%s).\nStill to do:\n", rep.Action, rep.DataDir, rep.KeyID, rep.ConfigPath, rep.Config)
@@ -130,7 +131,7 @@ func setupDefaults() setupPaths {
 	if os.Geteuid() == 0 {
 		return setupPaths{"/var/lib/stationdesk-desk", "/etc/stationdesk/stationdesk.toml"}
 	}
-	data, _ := defaultDataDir(false)
+	data, _ := config.DefaultDataDir(false)
 	cfg, err := os.UserConfigDir()
 	if err != nil {
 		cfg = filepath.Dir(data)
