@@ -73,44 +73,45 @@ chroot_part() {
 	[ "$(id -u)" = 0 ] || { result[chroot]="skipped (needs root for chroot)"; return; }
 	say "chroot: dpkg -i $(basename "$deb64")"
 	mkdir -p "$r" && tar -C "$r" -xf "$base" || { fail "unpack $base"; return; }
-	in() { chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+	inr() { chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 	cp "$deb64" "$r/tmp/new.deb"
-	expect "dpkg -i" 0 in dpkg -i /tmp/new.deb || return
-	expect "stationdesk version" 0 in stationdesk version || return
+	expect "dpkg -i" 0 inr dpkg -i /tmp/new.deb || return
+	expect "stationdesk version" 0 inr stationdesk version || return
 	grep -q "\"version\":\"$version\"" <<<"$LAST" || fail "chroot: version is not $version"
-	expect "stationdesk doc check --type cn-id $ID" 0 in stationdesk doc check --type cn-id $ID || return
-	expect "stationdesk doc check (bad check digit)" 1 in stationdesk doc check --type cn-id 110105194912310021
-	expect "stationdesk config example" 0 in stationdesk config example
-	expect "getent passwd stationdesk" 0 in getent passwd stationdesk
-	expect "the unit, udev rule, desktop entry, conffiles" 0 in sh -c 'ls -l /lib/systemd/system/stationdesk-serve.service /lib/udev/rules.d/70-stationdesk-readers.rules /usr/share/applications/cn.bjsubway.stationdesk.desktop /etc/stationdesk/ && dpkg-query -W -f="\${Conffiles}\n" stationdesk'
-	expect "no data folder made by the package" 1 in test -e /var/lib/stationdesk
-	if in stationdesk setup --help >/dev/null 2>&1; then
-		expect "stationdesk setup (PIN twice on stdin)" 0 in sh -c 'printf "735194\n735194\n" | stationdesk setup --station-id BJ-0101 --central https://central.example.invalid --supervisor S001 --name "Supervisor" --data /var/lib/stationdesk-desk --config /etc/stationdesk/stationdesk.toml' || return
-		expect "setup again refuses the existing folder" 1 in sh -c 'printf "735194\n735194\n" | stationdesk setup --station-id BJ-0101 --central https://central.example.invalid --data /var/lib/stationdesk-desk --config /etc/stationdesk/stationdesk.toml'
+	expect "stationdesk doc check --type cn-id $ID" 0 inr stationdesk doc check --type cn-id $ID || return
+	expect "stationdesk doc check (bad check digit)" 1 inr stationdesk doc check --type cn-id 110105194912310021
+	expect "stationdesk config example" 0 inr stationdesk config example
+	expect "getent passwd stationdesk" 0 inr getent passwd stationdesk
+	expect "the unit, udev rule, desktop entry, conffiles" 0 inr sh -c 'ls -l /lib/systemd/system/stationdesk-serve.service /lib/udev/rules.d/70-stationdesk-readers.rules /usr/share/applications/cn.bjsubway.stationdesk.desktop /etc/stationdesk/ && dpkg-query -W -f="\${Conffiles}\n" stationdesk'
+	expect "no data folder made by the package" 1 inr test -e /var/lib/stationdesk
+	if inr stationdesk setup --help >/dev/null 2>&1; then
+		inr adduser --quiet --disabled-password --gecos "" clerk >/dev/null
+		expect "stationdesk setup (PIN twice on stdin)" 0 inr sh -c 'printf "735194\n735194\n" | stationdesk setup --station-id BJ-0101 --central https://central.example.invalid --supervisor S001 --name "Supervisor" --user clerk --data /var/lib/stationdesk-desk --config /etc/stationdesk/stationdesk.toml' || return
+		expect "setup again refuses the existing folder" 1 inr sh -c 'printf "735194\n735194\n" | stationdesk setup --station-id BJ-0101 --central https://central.example.invalid --supervisor S001 --user clerk --data /var/lib/stationdesk-desk --config /etc/stationdesk/stationdesk.toml'
 	else
 		echo "   (this build has no setup command: a hand-made data folder stands in)"
-		in sh -c 'mkdir -m 0700 /var/lib/stationdesk-desk && echo evidence > /var/lib/stationdesk-desk/ledger.db'
+		inr sh -c 'mkdir -m 0700 /var/lib/stationdesk-desk && echo evidence > /var/lib/stationdesk-desk/ledger.db'
 	fi
 	# The service's folder as systemd would make it, with data in it.
-	in sh -c 'install -d -m 0700 -o stationdesk -g stationdesk /var/lib/stationdesk && echo cache > /var/lib/stationdesk/gate.db && chown stationdesk: /var/lib/stationdesk/gate.db'
-	in sh -c 'echo "# edited by the station" >> /etc/stationdesk/serve.toml'
-	local before; before=$(in sh -c 'cd /var/lib && find stationdesk stationdesk-desk -exec stat -c "%n %a %U %s %Y" {} + | sort; find stationdesk stationdesk-desk -type f -exec sha256sum {} + | sort')
+	inr sh -c 'install -d -m 0700 -o stationdesk -g stationdesk /var/lib/stationdesk && echo cache > /var/lib/stationdesk/gate.db && chown stationdesk: /var/lib/stationdesk/gate.db'
+	inr sh -c 'echo "# edited by the station" >> /etc/stationdesk/serve.toml'
+	local before; before=$(inr sh -c 'cd /var/lib && find stationdesk stationdesk-desk -exec stat -c "%n %a %U %s %Y" {} + | sort; find stationdesk stationdesk-desk -type f -exec sha256sum {} + | sort')
 
 	say "chroot: upgrade to a higher version over it"
 	local up=$work/up r2=$work/upd
 	mkdir -p "$r2" && dpkg-deb -R "$deb64" "$r2" && sed -i "s/^Version: .*/Version: ${version}.1/" "$r2/DEBIAN/control" &&
 		dpkg-deb --root-owner-group -Zxz --build "$r2" "$r/tmp/up.deb" >/dev/null || { fail "repack"; return; }
-	expect "dpkg -i (version ${version}.1)" 0 in dpkg --force-confold -i /tmp/up.deb || return
-	local after; after=$(in sh -c 'cd /var/lib && find stationdesk stationdesk-desk -exec stat -c "%n %a %U %s %Y" {} + | sort; find stationdesk stationdesk-desk -type f -exec sha256sum {} + | sort')
+	expect "dpkg -i (version ${version}.1)" 0 inr dpkg --force-confold -i /tmp/up.deb || return
+	local after; after=$(inr sh -c 'cd /var/lib && find stationdesk stationdesk-desk -exec stat -c "%n %a %U %s %Y" {} + | sort; find stationdesk stationdesk-desk -type f -exec sha256sum {} + | sort')
 	[ "$before" = "$after" ] && echo "   data folders unchanged by the upgrade" || fail "the upgrade changed a data folder"
-	in grep -q "edited by the station" /etc/stationdesk/serve.toml && echo "   edited conffile kept" || fail "the upgrade replaced an edited conffile"
-	if in stationdesk setup --help >/dev/null 2>&1; then
-		expect "the new binary on the old folder: setup --upgrade" 0 in stationdesk setup --upgrade --data /var/lib/stationdesk-desk --config /etc/stationdesk/stationdesk.toml
+	inr grep -q "edited by the station" /etc/stationdesk/serve.toml && echo "   edited conffile kept" || fail "the upgrade replaced an edited conffile"
+	if inr stationdesk setup --help >/dev/null 2>&1; then
+		expect "the new binary on the old folder: setup --upgrade" 0 inr stationdesk setup --upgrade --data /var/lib/stationdesk-desk --config /etc/stationdesk/stationdesk.toml
 	fi
 
 	say "chroot: remove and purge"
-	expect "dpkg --purge" 0 in dpkg --purge stationdesk
-	in test -f /var/lib/stationdesk/gate.db && in test -d /var/lib/stationdesk-desk && echo "   data folders kept after purge" || fail "purge removed a data folder"
+	expect "dpkg --purge" 0 inr dpkg --purge stationdesk
+	inr test -f /var/lib/stationdesk/gate.db && inr test -d /var/lib/stationdesk-desk && echo "   data folders kept after purge" || fail "purge removed a data folder"
 	[ $failed = 0 ] && result[chroot]=passed || result[chroot]=FAILED
 }
 if command -v dpkg >/dev/null && command -v chroot >/dev/null; then chroot_part; else result[chroot]="skipped (no dpkg/chroot)"; fi
@@ -121,7 +122,7 @@ if command -v qemu-aarch64 >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linu
 	say "qemu-aarch64: the arm64 binary"
 	f0=$failed
 	dpkg-deb -x "$debarm" "$work/arm64"
-	q() { QEMU_LD_PREFIX=/usr/aarch64-linux-gnu timeout -s KILL 120 qemu-aarch64 "$work/arm64/usr/bin/stationdesk" "$@"; }
+	q() { QEMU_LD_PREFIX=/usr/aarch64-linux-gnu timeout -s KILL 30 qemu-aarch64 "$work/arm64/usr/bin/stationdesk" "$@"; }
 	expect "file" 0 file -b "$work/arm64/usr/bin/stationdesk"
 	expect "stationdesk version" 0 q version && grep -q '"os":"linux/arm64"' <<<"$LAST" || fail "qemu: not linux/arm64"
 	expect "stationdesk doc check --type cn-id $ID" 0 q doc check --type cn-id $ID

@@ -92,7 +92,6 @@ Section "StationDesk" SecMain
 
   CreateDirectory "$SMPROGRAMS\StationDesk"
   CreateShortCut "$SMPROGRAMS\StationDesk\StationDesk 站务台.lnk" "$INSTDIR\stationdesk.exe" '--config "$APPDATA\StationDesk\stationdesk.toml"' "$INSTDIR\stationdesk.ico" 0 SW_SHOWNORMAL "" "StationDesk — station window terminal"
-  CreateShortCut "$SMPROGRAMS\StationDesk\StationDesk demo 演示.lnk" "$INSTDIR\stationdesk.exe" "--demo" "$INSTDIR\stationdesk.ico" 0 SW_SHOWNORMAL "" "StationDesk in demo mode (simulated readers, demo data)"
   CreateShortCut "$SMPROGRAMS\StationDesk\Uninstall StationDesk.lnk" "$INSTDIR\uninstall.exe"
 
   WriteRegStr HKLM "Software\StationDesk" "InstallDir" "$INSTDIR"
@@ -119,7 +118,6 @@ Section "Uninstall"
   Delete "$INSTDIR\uninstall.exe"
   RMDir "$INSTDIR"
   Delete "$SMPROGRAMS\StationDesk\StationDesk 站务台.lnk"
-  Delete "$SMPROGRAMS\StationDesk\StationDesk demo 演示.lnk"
   Delete "$SMPROGRAMS\StationDesk\Uninstall StationDesk.lnk"
   RMDir "$SMPROGRAMS\StationDesk"
   DeleteRegKey HKLM "${UNINST_KEY}"
