@@ -369,7 +369,7 @@ func TestDemoRuntime(t *testing.T) {
 	}
 }
 
-// BenchmarkDeskUpgradeFlow measures issue 4's desk flow in the demo
+// BenchmarkDeskUpgradeFlow measures the desk's upgrade flow in the demo
 // runtime: a demo ID card placed on the simulated reader (115200 baud, the
 // real GA 467 driver over a pty) until the validated identity is in app,
 // then the rider's transit card placed until its number is read, then the

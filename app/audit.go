@@ -12,8 +12,9 @@ import (
 // use cases add their own); ValidateAuditEntry checks the shape.
 type AuditAction string
 
-// Actions recorded by the operator and storage code. GB/T 22239 8.1.4.3 and
-// security.md §1.5 ask for every login, failure and lock-out, account and
+// Actions recorded by the operator and storage code. GB/T 22239 8.1.4.3
+// (docs/storage-privacy.md, audit log) asks for every login, failure and
+// lock-out, account and
 // key change, every read of unmasked personal data, every sale, binding,
 // refund, health check and rejected gate request.
 const (

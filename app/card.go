@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// CardKind classifies a fare medium for the upgrade rules (DESIGN §2).
+// CardKind classifies a fare medium for the upgrade rules (docs/rules.md).
 type CardKind string
 
 // Card kinds. The upgrade rules depend only on the kind.

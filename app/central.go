@@ -3,7 +3,7 @@ package app
 import "context"
 
 // Central is what the service desk needs from the city's central backend
-// (DESIGN §3; the contract is offline/central/openapi.yaml). offline/central
+// (docs/contracts.md; the contract is offline/central/openapi.yaml). offline/central
 // implements it over HTTPS; tests may use the simulator or a fake.
 //
 // Every method returns *Error values only:

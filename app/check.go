@@ -20,7 +20,7 @@ const (
 )
 
 // ManualReasons are the reason codes a clerk may record (no free text:
-// security.md §1.6 "category + time + operator, no free text"). The first
+// category + time + operator only, docs/rules.md). The first
 // is the reason of a pass.
 var ManualReasons = []string{
 	"valid_certificate",    // pass: green code and a negative test inside the window

@@ -14,7 +14,7 @@ import (
 // JSON and in stored records; they never change.
 type DocType string
 
-// The document types the desk accepts (DESIGN §2, devices.md §2).
+// The document types the desk accepts (docs/rules.md, docs/devices.md "Identity numbers").
 const (
 	DocCNID            DocType = "cn-id"            // 居民身份证, GB 11643-1999
 	DocResidencePermit DocType = "residence-permit" // 港澳台居民居住证 (chip flag J)
@@ -186,7 +186,7 @@ func (n DocNumber) BirthDate() (time.Time, bool) {
 	return n.data().birth, true
 }
 
-// Masked returns the number masked for display (security.md §1.3: enough
+// Masked returns the number masked for display (docs/storage-privacy.md: enough
 // for a clerk to compare the document in hand, no region or birth date):
 //
 //   - 18-character numbers (cn-id, residence-permit, foreign-pr 2023): first
@@ -581,8 +581,8 @@ func parseResidencePermit(s string, now time.Time) (*docData, *Error) {
 // src/main/java/com/xiahaimoyu/credentialkit/processor/ForeignerPermanentResidenceIdNumberProcessor.java
 // (pattern ^([A-Z]{3}\d{12}|9\d{16}[0-9X])$, field offsets, ICAO check over
 // substring(0,14), MOD 11-2 over the 2023 form) and its test
-// (KAZ110090123105 and 911398199012310021 valid), summarised in devices.md
-// §2.2. Only the province part of the region codes is checked; the
+// (KAZ110090123105 and 911398199012310021 valid), summarised in docs/devices.md
+// "Identity numbers". Only the province part of the region codes is checked; the
 // nationality codes are not checked against the ISO list.
 func parseForeignPR(s string, now time.Time) (*docData, *Error) {
 	switch len(s) {

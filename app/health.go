@@ -39,7 +39,7 @@ func NATWithin(t time.Time, window time.Duration, now time.Time) bool {
 	return now.Sub(t) <= window
 }
 
-// Policy holds the thresholds the central backend sets (DESIGN §2: they are
+// Policy holds the thresholds the central backend sets (docs/rules.md: they are
 // parameters, not constants).
 type Policy struct {
 	NATWindow        time.Duration // default 48 h

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Gender is the GB/T 2261.1 sex code as stored on ID cards (devices.md §1.7).
+// Gender is the GB/T 2261.1 sex code as stored on ID cards (docs/devices.md, text block).
 type Gender uint8
 
 // The GB/T 2261.1 codes.

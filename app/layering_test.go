@@ -22,7 +22,7 @@ type pkg struct {
 	Deps       []string
 }
 
-// TestLayering enforces DESIGN §3: dependencies point inward at app.
+// TestLayering enforces the layering rule of docs/architecture.md: dependencies point inward at app.
 // Each rule names the banned import prefixes for a folder and why.
 func TestLayering(t *testing.T) {
 	type rule struct {

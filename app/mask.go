@@ -86,7 +86,7 @@ var compoundSurnames = []string{
 	"万俟", "赫连", "百里", "东郭", "拓跋", "司空", "鲜于", "闾丘", "子车", "亓官",
 }
 
-// MaskName masks a person's name for display (security.md §1.3, after
+// MaskName masks a person's name for display (docs/storage-privacy.md, after
 // hutool's CHINESE_NAME):
 //
 //   - Chinese names (first letter a Han character): the first character and

@@ -266,7 +266,7 @@ const DefaultIdleLimit = 5 * time.Minute
 
 // Session is a logged-in operator at the desk. It locks itself after
 // IdleLimit without activity (GB/T 22239 8.1.4.1 "log out automatically
-// on idle timeout"; security.md row 22); the UI calls Touch on every input
+// on idle timeout"); the UI calls Touch on every input
 // event and checks Locked on a ticker and before every action. A locked
 // session is resumed only by the same operator after re-authenticating.
 // Safe for concurrent use.

@@ -15,7 +15,7 @@ const MinTokenKey = 32
 // tokens: the first 32 hex characters (128 bits) of HMAC-SHA256 under the
 // station's key. Tokens are the blind index for local matching ("one ticket
 // per person per purchase" offline) and the subject of audit records, so
-// no log or table needs the number itself (DESIGN §4, security.md §1.3).
+// no log or table needs the number itself (docs/storage-privacy.md, "Personal data").
 // Without the key a token cannot be reversed by enumerating the ~10^11
 // plausible ID numbers, which a plain hash could.
 //

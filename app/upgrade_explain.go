@@ -12,7 +12,7 @@ type Explanation struct {
 }
 
 // Explain says whether a card of c's kind can be upgraded at the desk and,
-// if not, why and what the rider can do instead (DESIGN §2). A special
+// if not, why and what the rider can do instead (docs/rules.md). A special
 // card is "upgradeable" in the sense that it is already upgraded by the
 // backend: Upgradeable is false, Reason "special_card_auto", and the text
 // says there is nothing to do. An unknown kind (manual entry) is treated as

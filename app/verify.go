@@ -44,7 +44,7 @@ var Reasons = []GateReason{ReasonOK, ReasonNotBound, ReasonCodeRed, ReasonCodeYe
 	ReasonTestTooOld, ReasonCardBlocked, ReasonCacheStale, ReasonCacheEmpty, ReasonQRUnknownIssuer,
 	ReasonQRExpired, ReasonQRInvalid, ReasonServiceOff, ReasonBadMedium, ReasonUnavailable}
 
-// GateMode is the roll-out mode of the gate service (DESIGN §2).
+// GateMode is the roll-out mode of the gate service (docs/rules.md).
 type GateMode string
 
 // Gate modes. In test mode the gate gets "manual" and the would-be decision,
@@ -89,13 +89,13 @@ func (f CacheFreshness) Age(now time.Time) time.Duration {
 	return d
 }
 
-// DecideGate applies the offline decision rules (verify-sync.md §6) to one
+// DecideGate applies the offline decision rules (docs/rules.md, health status) to one
 // looked-up status. It never looks at the mode; ApplyMode does.
 //
 // Staleness (G9): after p.CacheManualAfter without a sync the answer is
 // manual for everyone rather than trusting old data either way; a cache that
 // was never synced is manual too. Unbound or unknown cards are manual, not
-// deny: un-upgraded cards still work with a staff check (DESIGN §2).
+// deny: un-upgraded cards still work with a staff check (docs/rules.md).
 func DecideGate(st GateStatus, fresh CacheFreshness, now time.Time, p Policy) (GateDecision, GateReason) {
 	if fresh.FreshAsOf.IsZero() {
 		return DecisionManual, ReasonCacheEmpty

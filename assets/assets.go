@@ -32,7 +32,7 @@ var Icon []byte
 // Translations holds the Fyne lang table translations/zh_Hans.json; the
 // keys are the English texts, so English needs no table. The Chinese file
 // is named zh_Hans so that a zh_CN locale picks
-// our table rather than only Fyne's built-in one (see shared/fyne.md §5).
+// our table rather than only Fyne's built-in one (Fyne matches the locale's script, Hans).
 //
 //go:embed translations
 var Translations embed.FS

@@ -10,8 +10,7 @@ import (
 	"testing"
 )
 
-// TestImports enforces the device layer's architecture (DESIGN §3,
-// TEAM.md): devices never import the GUI, the storage or network
+// TestImports enforces the device layer's architecture (docs/architecture.md): devices never import the GUI, the storage or network
 // adapters, and only devices/serial touches tarm/serial.
 func TestImports(t *testing.T) {
 	banned := []struct{ prefix, why string }{

@@ -57,7 +57,7 @@ type Deps struct {
 	// baud rates, test, apply).
 	DeviceAdmin app.DeviceAdmin
 
-	// Ticket window (issue 5). A nil one hides the screens that need it.
+	// Ticket window. A nil one hides the screens that need it.
 	Sales     *app.Sales        // ID/health check, sale, welfare exchange, manual checks, incomplete sales
 	Shifts    *app.Shifts       // shift open/close and the shift report
 	Backlog   app.Backlog       // records waiting to be forwarded (offline/outbox/sales.Worker)

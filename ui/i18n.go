@@ -15,7 +15,7 @@ var langMu sync.Mutex
 // SetLanguage switches Fyne's lang tables to l. Fyne v2.8 takes the language
 // from the OS locale and has no setter, but it re-reads the locale whenever
 // translations are added, so we point the process locale at the clerk's
-// choice and add ours again (shared/fyne.md §5; on Unix only — on Windows
+// choice and add ours again (Fyne picks its table by the locale; on Unix only — on Windows
 // the OS language wins). Screens must be rebuilt afterwards.
 func SetLanguage(l app.Lang) error {
 	langMu.Lock()

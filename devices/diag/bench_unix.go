@@ -25,7 +25,7 @@ import (
 	"stationdesk/devices/transitcard"
 )
 
-// Figures of issue 3.
+// Figures the technicians' bench prints.
 const (
 	TargetIDp95   = 600 * time.Millisecond
 	TargetCardp95 = 300 * time.Millisecond

@@ -1,5 +1,5 @@
 // Package idcard drives resident-ID-card readers that speak the GA 467 SAM
-// protocol over a serial line (devices.md §1).
+// protocol over a serial line (docs/devices.md).
 //
 // It has three layers: a pure codec (Encode*/Decode*, the streaming Framer
 // and ParseText for the 256-byte text block), which does no I/O and is
@@ -40,7 +40,7 @@ var (
 	ErrGarbage   = errors.New("idcard: bytes outside any frame")
 )
 
-// Commands (devices.md §1.3).
+// Commands (docs/devices.md, ID-card reader).
 const (
 	CmdReset     = 0x10 // Para 0xFF
 	CmdStatus    = 0x11 // Para 0xFF
@@ -55,7 +55,7 @@ const (
 	ParaReadAddr = 0x03
 )
 
-// SW3 status codes the driver branches on (devices.md §1.5).
+// SW3 status codes the driver branches on (docs/devices.md, SW3 status codes).
 const (
 	SWOK         = 0x90
 	SWNoContent  = 0x91

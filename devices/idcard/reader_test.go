@@ -31,7 +31,7 @@ func mustDoc(t testing.TB, typ app.DocType, s string) app.DocNumber {
 	return d
 }
 
-// cards are fictitious riders with the public example numbers of devices.md §2.
+// cards are fictitious riders with the public example numbers of docs/devices.md (identity numbers).
 func cards(t testing.TB) []struct {
 	name string
 	kind idcard.Kind

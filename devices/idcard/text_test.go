@@ -12,7 +12,7 @@ import (
 )
 
 // block builds a text block by writing UCS-2 strings at the literal byte
-// offsets of devices.md §1.7/§1.8 — independent of the layouts table.
+// offsets of docs/devices.md (text block) — independent of the layouts table.
 func block(flag byte, at map[int]string) []byte {
 	b := bytes.Repeat([]byte{0x20, 0x00}, 128)
 	for off, s := range at {

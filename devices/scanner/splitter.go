@@ -1,7 +1,7 @@
 // Package scanner reads QR/barcode scanners in serial (USB-CDC) mode.
 //
 // Scanners end a code with CR, LF or CRLF depending on their setup, or
-// with nothing at all (devices.md §4). The Splitter accepts all of them,
+// with nothing at all (docs/devices.md). The Splitter accepts all of them,
 // ending an unterminated code after an idle gap, and bounds the length of
 // a code so a runaway or hostile input cannot grow memory. The Scanner
 // driver runs it on a port from devices/serial. The keyboard-wedge mode is

@@ -14,7 +14,7 @@ import (
 )
 
 // CardReader simulates the desktop transit-card reader (STX framing,
-// devices.md §3.5) with a contactless card in its field that answers
+// docs/devices.md) with a contactless card in its field that answers
 // APDUs from its transitcard.Image: Beijing cards to "OC"/"PBOC", union
 // cards to the T-Union AID, bank cards to the UnionPay AID, wallets and
 // tokens to their placeholder names.

@@ -11,7 +11,7 @@ import (
 	"stationdesk/app"
 )
 
-// Application names and AIDs the reader tries, in order (devices.md §3.2).
+// Application names and AIDs the reader tries, in order (docs/devices.md, transit-card reader).
 var (
 	NameBeijingOC   = []byte("OC")
 	NameBeijingPBOC = []byte("PBOC")
@@ -26,7 +26,7 @@ var (
 	}
 	// NameDCEP and NameToken are placeholders of this code base: the
 	// digital-RMB hard wallet's and the single-journey token's real
-	// application identifiers are not public (devices.md §7) and must be
+	// application identifiers are not public (docs/devices.md) and must be
 	// set from the AFC vendor's documentation before production.
 	NameDCEP  = []byte("DCEP.HW")
 	NameToken = []byte("SJT")
@@ -47,8 +47,8 @@ const (
 
 // Beijing EF 04 layout. Serial (bytes 0–7) and validity (24–31) are
 // Metrodroid's; the city code and card-type byte positions are this code
-// base's model, to be confirmed against issuer documentation (devices.md
-// §3.4, §7).
+// base's model, to be confirmed against issuer documentation (docs/devices.md,
+// transit-card reader).
 const (
 	ef04Len       = 32
 	ef04TypeByte  = 10

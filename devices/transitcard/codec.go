@@ -59,7 +59,7 @@ const (
 	FoundNFCUnic = 0xA3 // phone NFC, China Unicom
 )
 
-// STX command codes (devices.md §3.5).
+// STX command codes (docs/devices.md, transit-card reader).
 var stxCommands = map[Op][2]byte{
 	OpVersion:  {0x31, 0x11},
 	OpFindCard: {0x32, 0x25},
@@ -81,7 +81,7 @@ const (
 	StatusCardData   = 0x3007
 )
 
-// STXCodec is the multi-card reader protocol of devices.md §3.5 (STX,
+// STXCodec is the multi-card reader protocol of docs/devices.md (STX,
 // big-endian length, payload, XOR of the payload, ETX; payload = two
 // command bytes + parameters, replies = two status bytes + data).
 type STXCodec struct{}

@@ -2,7 +2,7 @@
 // windows: a serial reader carrying contactless APDUs to Yikatong cards,
 // transport-union cards from other cities, and single-journey tokens.
 //
-// Layers: a vendor Codec (the STX framing of devices.md §3.5 is the first;
+// Layers: a vendor Codec (the STX framing of docs/devices.md is the first;
 // another vendor's framing is a second Codec behind the same interface),
 // APDU helpers, the card logic (ReadCard, IssueSingleJourney: which
 // application to select, which files to read, how to classify the card),
@@ -20,7 +20,7 @@ import (
 	"fmt"
 )
 
-// STX framing constants (devices.md §3.5).
+// STX framing constants (docs/devices.md, transit-card reader).
 const (
 	STX        = 0x02
 	ETX        = 0x03

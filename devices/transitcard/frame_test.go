@@ -17,7 +17,7 @@ func unhex(s string) []byte {
 	return b
 }
 
-// Public frames of devices.md §3.5.
+// Public frames of docs/devices.md (transit-card reader).
 var publicFrames = []struct{ name, hex string }{
 	{"IDReadFull", "02 00 03 CA 01 00 CB 03"},
 	{"IDReadNameNumber", "02 00 03 CA 01 02 C9 03"},

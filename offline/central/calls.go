@@ -123,7 +123,7 @@ type Welfare struct {
 }
 
 // WelfareEligibility asks whether doc's holder may exchange a welfare
-// ticket (issue 5).
+// ticket.
 func (c *Client) WelfareEligibility(ctx context.Context, doc app.DocNumber) (Welfare, error) {
 	var w WireWelfare
 	if _, err := c.call(ctx, http.MethodPost, "/v1/welfare/eligibility", "", DocToWire(doc), &w); err != nil {
@@ -146,20 +146,20 @@ func (c *Client) Policy(ctx context.Context) (app.Policy, error) {
 	return p, nil
 }
 
-// RecordSale forwards a sale (store-and-forward, issue 5). created is
+// RecordSale forwards a sale (store-and-forward). created is
 // false when central already had the record (a replay).
 func (c *Client) RecordSale(ctx context.Context, key string, s WireSale) (ack WireRecordAck, created bool, err error) {
 	st, err := c.call(ctx, http.MethodPost, "/v1/records/sales", key, s, &ack)
 	return ack, st == http.StatusCreated, err
 }
 
-// RecordManualCheck forwards a manual health check (issue 5).
+// RecordManualCheck forwards a manual health check (store-and-forward).
 func (c *Client) RecordManualCheck(ctx context.Context, key string, m WireManualCheck) (ack WireRecordAck, created bool, err error) {
 	st, err := c.call(ctx, http.MethodPost, "/v1/records/manual-checks", key, m, &ack)
 	return ack, st == http.StatusCreated, err
 }
 
-// UploadGateEvents uploads a batch of gate events (issue 6); key should be
+// UploadGateEvents uploads a batch of gate events; key should be
 // "station:first-last".
 func (c *Client) UploadGateEvents(ctx context.Context, key string, b WireGateEventBatch) (WireGateEventAck, error) {
 	var ack WireGateEventAck

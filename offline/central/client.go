@@ -210,8 +210,8 @@ func (discardLogger) Warnf(string, ...any)  {}
 func (discardLogger) Debugf(string, ...any) {}
 
 // shouldRetry decides retries. Every request this client sends is a GET or
-// a keyed POST, so resending cannot apply anything twice (security.md §3
-// row 14). Retried: connection errors, 5xx, 429. Not retried: a body over
+// a keyed POST, so resending cannot apply anything twice (docs/contracts.md,
+// retries). Retried: connection errors, 5xx, 429. Not retried: a body over
 // the cap, a context that ended, 4xx.
 func shouldRetry(r *resty.Response, err error) bool {
 	if err != nil {
@@ -297,7 +297,7 @@ func (c *Client) call(ctx context.Context, method, path, key string, body, out a
 		if out != nil {
 			if !isJSON(resp.Header().Get("Content-Type")) || json.Unmarshal(resp.Body(), out) != nil {
 				// The server answered but we cannot read what: it may
-				// have applied the request (security.md §3 row 15).
+				// have applied the request (an unknown outcome: resent later with the same key).
 				c.brk.failure()
 				c.log.Warn("central answer unreadable", append(attrs, "bytes", len(resp.Body()))...)
 				return 0, errUnknown(errors.New("invalid or truncated answer"))

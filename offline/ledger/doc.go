@@ -1,5 +1,5 @@
 // Package ledger is StationDesk's durable local record, ledger.db
-// (synchronous=FULL, DESIGN §5): operator accounts with argon2id PIN
+// (synchronous=FULL, docs/storage-privacy.md): operator accounts with argon2id PIN
 // hashes and persisted lock-out counters, the append-only hash-chained
 // audit log, and the store-and-forward outbox whose personal fields are
 // sealed with AES-256-GCM and deleted once the central backend confirms.
@@ -27,7 +27,7 @@
 // file and the key file can; keep the key in an OS key store in
 // production (see Keys).
 //
-// # Retention (PIPL art. 19, 47; security.md §1.6)
+// # Retention (PIPL art. 19, 47; docs/storage-privacy.md)
 //
 //	table                what                                       kept
 //	audit_log            audit entries (tokens, no personal data)   3 years (PIPL art. 55–56 processing records;

@@ -19,7 +19,7 @@ import (
 	"stationdesk/app"
 )
 
-// Durability selects PRAGMA synchronous for the writer (security.md §2.2).
+// Durability selects PRAGMA synchronous for the writer (docs/storage-privacy.md).
 type Durability int
 
 const (

@@ -20,7 +20,7 @@ import (
 // so a rotation needs no downtime; a revoked gate has none. Keys live
 // outside every database file. Safe for concurrent use.
 //
-// Open question (security.md §1.4): encrypting this file with a key from
+// Open question (docs/operations.md, keys): encrypting this file with a key from
 // the OS key store; today it relies on file permissions and disk
 // encryption.
 type KeyStore struct {

@@ -1,4 +1,4 @@
-// Package verify is the station's gate verify service (DESIGN §3): POST
+// Package verify is the station's gate verify service (docs/contracts.md): POST
 // /v1/verify on the station LAN, answered from the offline gate cache.
 //
 // Every request is signed by its gate (HMAC-SHA256 with the gate's 256-bit
@@ -152,8 +152,8 @@ func (s *Server) Handler() http.Handler {
 }
 
 // HTTPServer returns a hardened http.Server for the handler: header, read,
-// write and idle timeouts, small header limit (gosec G112; security.md
-// row 8).
+// write and idle timeouts, small header limit (gosec G112: a slow client
+// cannot hold a connection open).
 func (s *Server) HTTPServer() *http.Server {
 	return &http.Server{
 		Handler:           s.Handler(),

@@ -17,7 +17,7 @@ import (
 // BenchmarkBind50Desks measures bind request → confirmed answer through the
 // resty client against the simulator on loopback, 50 desks at once, each
 // bind a new person and card (one SQLite write transaction per bind).
-// Reports p50/p99/max latency and binds/s. Target (issue 4): p99 ≤ 50 ms.
+// Reports p50/p99/max latency and binds/s. Target: p99 ≤ 50 ms.
 //
 // Saturated: every desk sends its next bind the moment the last one is
 // answered (closed loop, no think time) — a stress figure: latency there

@@ -17,7 +17,7 @@ import (
 	"stationdesk/app"
 )
 
-// Body limits. Every request body is capped (security.md §3 row 7); the
+// Body limits. Every request body is capped (an oversized body is refused before it is read); the
 // gate-event batch is the only large one (≤ 5000 events).
 const (
 	maxBody      = 64 << 10

@@ -300,7 +300,7 @@ func ProxyCodeFor(phone string) string {
 	return fmt.Sprintf("%06d", v)
 }
 
-// maskPhone keeps the first 3 and last 4 digits (security.md §1.3).
+// maskPhone keeps the first 3 and last 4 digits (docs/storage-privacy.md).
 func maskPhone(p string) string {
 	if len(p) < 8 {
 		return app.MaskCardNumber(p)

@@ -53,7 +53,7 @@ func client(t *testing.T, s *centralsim.Server) *central.Client {
 	return c
 }
 
-// TestDemoSeed: every demo case is in the simulator as DESIGN §2 says.
+// TestDemoSeed: every demo case is in the simulator as docs/rules.md and the README's demo list say.
 func TestDemoSeed(t *testing.T) {
 	dir := t.TempDir()
 	s := startDemo(t, dir)

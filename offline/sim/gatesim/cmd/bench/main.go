@@ -1,4 +1,4 @@
-// Command bench prints the gate verify and sync figures of issue 6
+// Command bench prints the gate verify and sync figures (docs/decisions.md)
 // (`go run ./offline/sim/gatesim/cmd/bench --size N`; SIZE env sets the default).
 package main
 
