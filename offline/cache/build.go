@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 
+	"stationdesk/offline/store"
 	"stationdesk/offline/syncwire"
 
 	"modernc.org/sqlite/vtab"
@@ -42,11 +43,10 @@ func OpenBuilder(ctx context.Context, path, buildID, cardKeyID string, personShi
 	opts.defaults()
 	b := &Builder{path: path, id: buildID, shift: personShift, done: map[string]int64{}}
 	for attempt := 0; attempt < 2; attempt++ {
-		db, err := sql.Open("sqlite", writerDSN(path))
+		db, err := store.OpenPool(path, writerPool())
 		if err != nil {
 			return nil, err
 		}
-		db.SetMaxOpenConns(1)
 		err = initFile(ctx, db, opts.PageSize, "OFF")
 		var st State
 		if err == nil {

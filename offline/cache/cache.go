@@ -28,12 +28,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"stationdesk/app"
+	"stationdesk/offline/store"
 	"stationdesk/offline/syncwire"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -235,23 +235,35 @@ func removeFile(path string) error {
 	return nil
 }
 
-func writerDSN(path string) string {
-	return "file:" + path + "?_pragma=busy_timeout(10000)&_txlock=immediate"
+// writerPool is the cache's single writer: every transaction BEGIN
+// IMMEDIATE, one connection. readerPool is the read side: query_only, a page
+// cache and mmap sized for the whole file.
+func writerPool() store.PoolOptions {
+	return store.PoolOptions{Immediate: true, MaxConns: 1}
 }
 
-func readerDSN(path string, o Options) string {
-	return fmt.Sprintf("file:%s?_pragma=busy_timeout(10000)&_pragma=cache_size(-%d)&_pragma=mmap_size(%d)&_pragma=query_only(1)", path, o.ReaderCacheKiB, o.MmapSize)
+func readerPool(o Options) store.PoolOptions {
+	return store.PoolOptions{QueryOnly: true, CacheKiB: o.ReaderCacheKiB, MmapSize: o.MmapSize, MaxConns: o.ReadConns}
 }
 
-// initFile sets page size before WAL (the driver sorts DSN pragmas, so
-// page_size must be an explicit statement on a new file) and the schema.
+// writerSettings are the writer's pragmas (through store.InitWAL, which sets
+// the page size before WAL). journal_size_limit: after a merge's checkpoint
+// the WAL is truncated back to 64 MiB instead of keeping its peak size.
+func writerSettings(pageSize int, syncMode string) store.WriterSettings {
+	return store.WriterSettings{PageSize: pageSize, Synchronous: syncMode, CacheKiB: 64 << 10, TempStoreMemory: true, JournalSizeLimit: 64 << 20}
+}
+
+// initFile prepares the writer: on a new file the page size, WAL and the
+// format version; on an existing one the version check first (an older
+// format is rebuilt, so nothing is written to it), then WAL; then the
+// schema.
 func initFile(ctx context.Context, db *sql.DB, pageSize int, syncMode string) error {
 	var n int
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
-		return fmt.Errorf("%w: %v", errDamaged, err)
+		return fmt.Errorf("%w: %w", errDamaged, err)
 	}
 	if n == 0 {
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size=%d", pageSize)); err != nil {
+		if err := store.InitWAL(ctx, db, writerSettings(pageSize, syncMode)); err != nil {
 			return err
 		}
 		if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version=%d", formatVersion)); err != nil {
@@ -260,39 +272,32 @@ func initFile(ctx context.Context, db *sql.DB, pageSize int, syncMode string) er
 	} else {
 		var v int
 		if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-			return fmt.Errorf("%w: %v", errDamaged, err)
+			return fmt.Errorf("%w: %w", errDamaged, err)
 		}
 		if v != formatVersion {
 			return fmt.Errorf("%w: version %d, want %d", errOldFormat, v, formatVersion)
 		}
-	}
-	// journal_size_limit: after a merge's checkpoint the WAL is truncated
-	// back to 64 MiB instead of keeping its peak size.
-	for _, p := range []string{"PRAGMA journal_mode=WAL", "PRAGMA synchronous=" + syncMode, "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY", "PRAGMA journal_size_limit=67108864"} {
-		if _, err := db.ExecContext(ctx, p); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+		if err := store.InitWAL(ctx, db, writerSettings(0, syncMode)); err != nil {
+			return err
 		}
 	}
 	if _, err := db.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("%w: schema: %v", errDamaged, err)
+		return fmt.Errorf("%w: schema: %w", errDamaged, err)
 	}
 	return nil
 }
 
 func (c *Cache) open(ctx context.Context) error {
-	w, err := sql.Open("sqlite", writerDSN(c.path))
+	w, err := store.OpenPool(c.path, writerPool())
 	if err != nil {
 		return err
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
 	if err := initFile(ctx, w, c.opts.PageSize, c.opts.Sync); err != nil {
 		w.Close()
 		if errors.Is(err, errOldFormat) {
 			return err
 		}
-		if strings.Contains(err.Error(), "not a database") || strings.Contains(err.Error(), "malformed") || errors.Is(err, errDamaged) {
+		if store.IsDamaged(err) || errors.Is(err, errDamaged) {
 			return fmt.Errorf("%w: %v", errDamaged, err)
 		}
 		return err
@@ -308,15 +313,12 @@ func (c *Cache) open(ctx context.Context) error {
 		w.Close()
 		return fmt.Errorf("%w: state row (%v)", errDamaged, err)
 	}
-	r, err := sql.Open("sqlite", readerDSN(c.path, c.opts))
+	r, err := store.OpenPool(c.path, readerPool(c.opts))
 	if err != nil {
 		w.Close()
 		return err
 	}
-	r.SetMaxOpenConns(c.opts.ReadConns)
-	r.SetMaxIdleConns(c.opts.ReadConns)
-	r.SetConnMaxLifetime(0)
-	readers, err := openReaders(ctx, r, readerDSN(c.path, c.opts), c.opts.ReadConns)
+	readers, err := openReaders(ctx, r, store.PoolDSN(c.path, readerPool(c.opts)), c.opts.ReadConns)
 	if err != nil {
 		w.Close()
 		r.Close()
