@@ -253,14 +253,30 @@ type SaleWire struct {
 	BuyerDocMasked string    `json:"buyer_doc_masked,omitempty"`
 	Assisted       bool      `json:"assisted"`
 	SoldAt         time.Time `json:"sold_at"`
-	Extra          SaleExtra `json:"extra"`
+	Extra          SaleExtra `json:"extra,omitzero"`
 }
 
-// SaleExtra are the sale's fields beyond the contract's fixed ones.
+// SaleExtra are the sale's fields beyond the contract's fixed ones (the
+// contract's free-form "extra" object).
 type SaleExtra struct {
 	Dest        string `json:"dest,omitempty"`
 	TokenSerial string `json:"token,omitempty"`
 	OverrideBy  string `json:"override_by,omitempty"`
+}
+
+// MarshalJSON writes the non-empty fields with their keys in sorted order,
+// as a JSON object of strings is written by encoding/json. Central compares
+// a resent body with the first one byte for byte (idempotency), so a sale
+// queued by an older build, whose extra object was re-encoded from a map,
+// must still be sent with the same bytes.
+func (e SaleExtra) MarshalJSON() ([]byte, error) {
+	m := make(map[string]string, 3)
+	for k, v := range map[string]string{"dest": e.Dest, "token": e.TokenSerial, "override_by": e.OverrideBy} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return json.Marshal(m)
 }
 
 // Wire returns the record as the central contract's SaleRecord.

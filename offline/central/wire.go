@@ -134,21 +134,10 @@ type WireWelfare struct {
 	ReasonEN string `json:"reason_en,omitempty"`
 }
 
-// WireSale is the body of POST /v1/records/sales. The buyer appears only
-// as a keyed hash and a masked document.
-type WireSale struct {
-	ID             string         `json:"id"`
-	StationID      string         `json:"station_id,omitempty"`
-	Operator       string         `json:"operator,omitempty"`
-	TicketKind     string         `json:"ticket_kind"`
-	FareFen        int64          `json:"fare_fen"`
-	Payment        string         `json:"payment,omitempty"`
-	BuyerToken     string         `json:"buyer_token,omitempty"`
-	BuyerDocMasked string         `json:"buyer_doc_masked,omitempty"`
-	Assisted       bool           `json:"assisted"`
-	SoldAt         time.Time      `json:"sold_at"`
-	Extra          map[string]any `json:"extra,omitempty"`
-}
+// WireSale is the body of POST /v1/records/sales: the app's SaleWire, the
+// same record the ledger's outbox holds. The buyer appears only as a keyed
+// hash and a masked document.
+type WireSale = app.SaleWire
 
 // WireManualCheck is the body of POST /v1/records/manual-checks.
 type WireManualCheck struct {
