@@ -166,21 +166,31 @@ func (l *Ledger) Due(ctx context.Context, limit int) ([]Item, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := l.db.Read().QueryContext(ctx, "SELECT "+itemCols+` FROM outbox
+	return l.listItems(ctx, "due", true, "SELECT "+itemCols+` FROM outbox
 		WHERE state IN ('pending', 'sent') AND next_attempt_ms <= ? ORDER BY id LIMIT ?`, ms(l.clock.Now()), limit)
+}
+
+// listItems runs an outbox query selecting itemCols and scans every row,
+// with the personal payload opened when personal is set (for sending) and
+// left sealed otherwise (for screens). Errors name what and are classified.
+func (l *Ledger) listItems(ctx context.Context, what string, personal bool, q string, args ...any) ([]Item, error) {
+	rows, err := l.db.Read().QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, store.Classify(fmt.Errorf("ledger: due: %w", err), l.db.Path())
+		return nil, store.Classify(fmt.Errorf("ledger: %s: %w", what, err), l.db.Path())
 	}
 	defer rows.Close()
 	var out []Item
 	for rows.Next() {
-		it, err := l.scanItem(rows, true)
+		it, err := l.scanItem(rows, personal)
 		if err != nil {
-			return nil, store.Classify(fmt.Errorf("ledger: due: %w", err), l.db.Path())
+			return nil, store.Classify(fmt.Errorf("ledger: %s: %w", what, err), l.db.Path())
 		}
 		out = append(out, it)
 	}
-	return out, store.Classify(rows.Err(), l.db.Path())
+	if err := rows.Err(); err != nil {
+		return nil, store.Classify(fmt.Errorf("ledger: %s: %w", what, err), l.db.Path())
+	}
+	return out, nil
 }
 
 func errNoItem() error {
@@ -265,20 +275,7 @@ func (l *Ledger) MarkFailed(ctx context.Context, key, reason string) error {
 // oldest first, without personal data: the "waiting to be forwarded"
 // screen.
 func (l *Ledger) Pending(ctx context.Context) ([]Item, error) {
-	rows, err := l.db.Read().QueryContext(ctx, "SELECT "+itemCols+" FROM outbox WHERE state != 'confirmed' ORDER BY id")
-	if err != nil {
-		return nil, store.Classify(fmt.Errorf("ledger: pending: %w", err), l.db.Path())
-	}
-	defer rows.Close()
-	var out []Item
-	for rows.Next() {
-		it, err := l.scanItem(rows, false)
-		if err != nil {
-			return nil, store.Classify(err, l.db.Path())
-		}
-		out = append(out, it)
-	}
-	return out, store.Classify(rows.Err(), l.db.Path())
+	return l.listItems(ctx, "pending", false, "SELECT "+itemCols+" FROM outbox WHERE state != 'confirmed' ORDER BY id")
 }
 
 // Get returns the item with key, without personal data.

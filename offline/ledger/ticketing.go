@@ -476,21 +476,8 @@ func (l *Ledger) DueKinds(ctx context.Context, kinds []string, limit int) ([]Ite
 		args = append(args, k)
 	}
 	args = append(args, ms(l.clock.Now()), limit)
-	rows, err := l.db.Read().QueryContext(ctx, "SELECT "+itemCols+` FROM outbox
+	return l.listItems(ctx, "due", true, "SELECT "+itemCols+` FROM outbox
 		WHERE kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`) AND state IN ('pending', 'sent') AND next_attempt_ms <= ? ORDER BY id LIMIT ?`, args...)
-	if err != nil {
-		return nil, store.Classify(fmt.Errorf("ledger: due: %w", err), l.db.Path())
-	}
-	defer rows.Close()
-	var out []Item
-	for rows.Next() {
-		it, err := l.scanItem(rows, true)
-		if err != nil {
-			return nil, store.Classify(fmt.Errorf("ledger: due: %w", err), l.db.Path())
-		}
-		out = append(out, it)
-	}
-	return out, store.Classify(rows.Err(), l.db.Path())
 }
 
 // PendingKinds lists not-yet-confirmed items of the given kinds (pending,
@@ -508,19 +495,11 @@ func (l *Ledger) PendingKinds(ctx context.Context, kinds []string, limit int) (i
 	if err := l.db.Read().QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE state != 'confirmed' AND kind IN "+in, args...).Scan(&total); err != nil {
 		return nil, 0, store.Classify(err, l.db.Path())
 	}
-	rows, err := l.db.Read().QueryContext(ctx, "SELECT "+itemCols+" FROM outbox WHERE state != 'confirmed' AND kind IN "+in+" ORDER BY id LIMIT ?", append(args, limit)...)
+	items, err = l.listItems(ctx, "pending", false, "SELECT "+itemCols+" FROM outbox WHERE state != 'confirmed' AND kind IN "+in+" ORDER BY id LIMIT ?", append(args, limit)...)
 	if err != nil {
-		return nil, 0, store.Classify(err, l.db.Path())
+		return nil, 0, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		it, err := l.scanItem(rows, false)
-		if err != nil {
-			return nil, 0, store.Classify(err, l.db.Path())
-		}
-		items = append(items, it)
-	}
-	return items, total, store.Classify(rows.Err(), l.db.Path())
+	return items, total, nil
 }
 
 // MarkSentKeys is MarkSent for many items in one transaction (a
