@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -70,6 +71,43 @@ type AuditEntry struct {
 	Subject  string
 	Outcome  AuditOutcome
 	Detail   string
+}
+
+// NewAuditEntry is the entry of one action: an empty operator becomes
+// anonymous ("unknown" for a desk action without a session, "system" for
+// an unattended one), and subject and detail are cut to their limits so an
+// over-long reason never costs the record. The log fills in time, sequence
+// and, when empty, the terminal.
+func NewAuditEntry(operator, anonymous string, act AuditAction, subject string, outcome AuditOutcome, detail string) AuditEntry {
+	if operator == "" {
+		operator = anonymous
+	}
+	if len(subject) > AuditMaxSubject {
+		subject = subject[:AuditMaxSubject]
+	}
+	if len(detail) > AuditMaxDetail {
+		detail = detail[:AuditMaxDetail]
+	}
+	return AuditEntry{Operator: operator, Action: act, Subject: subject, Outcome: outcome, Detail: detail}
+}
+
+// OutcomeOf is the outcome of an action that ended with err.
+func OutcomeOf(err error) AuditOutcome {
+	if err != nil {
+		return OutcomeFailure
+	}
+	return OutcomeSuccess
+}
+
+// appendAudit appends e for a use case and returns a failure classified
+// CodeUnavailable "audit_failed" with the given messages: the desk's
+// record fails closed, and the caller reports it.
+func appendAudit(ctx context.Context, log AuditLog, lg *slog.Logger, e AuditEntry, zh, en string) error {
+	if err := log.Append(ctx, e); err != nil {
+		lg.Error("audit append failed", "action", e.Action, "err", err)
+		return WrapError(err, CodeUnavailable, "audit_failed", zh, en)
+	}
+	return nil
 }
 
 // Limits on audit fields, in bytes.

@@ -283,15 +283,8 @@ func (s *Sales) audit(ctx context.Context, op Operator, act AuditAction, token s
 	if token != "" {
 		subj = "doc:" + token
 	}
-	id := op.ID
-	if id == "" {
-		id = "unknown"
-	}
-	if err := s.cfg.Audit.Append(ctx, AuditEntry{Operator: id, Action: act, Subject: subj, Outcome: outcome, Detail: detail}); err != nil {
-		s.log.Error("audit append failed", "action", act, "err", err)
-		return WrapError(err, CodeUnavailable, "audit_failed", "审计记录写入失败，请联系值班站长。", "The audit record could not be written; call the supervisor.")
-	}
-	return nil
+	return appendAudit(ctx, s.cfg.Audit, s.log, NewAuditEntry(op.ID, "unknown", act, subj, outcome, detail),
+		"审计记录写入失败，请联系值班站长。", "The audit record could not be written; call the supervisor.")
 }
 
 // usable checks that c may still buy a ticket.

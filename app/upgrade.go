@@ -680,24 +680,8 @@ func (u *Upgrades) audit(ctx context.Context, op Operator, act AuditAction, doc 
 	if card != "" {
 		parts = append(parts, "card:"+MaskCardNumber(strings.TrimSpace(card)))
 	}
-	opID := op.ID
-	if opID == "" {
-		opID = "unknown"
-	}
-	if len(detail) > AuditMaxDetail {
-		detail = detail[:AuditMaxDetail]
-	}
-	subj := strings.Join(parts, " ")
-	if len(subj) > AuditMaxSubject {
-		subj = subj[:AuditMaxSubject]
-	}
-	err := u.cfg.Audit.Append(ctx, AuditEntry{Operator: opID, Action: act, Subject: subj, Outcome: outcome, Detail: detail})
-	if err != nil {
-		u.log.Error("audit append failed", "action", act, "err", err)
-		return WrapError(err, CodeUnavailable, "audit_failed",
-			"审计记录写入失败，请联系值班站长；办理结果见上。", "The audit record could not be written; call the supervisor. The result is shown above.")
-	}
-	return nil
+	return appendAudit(ctx, u.cfg.Audit, u.log, NewAuditEntry(op.ID, "unknown", act, strings.Join(parts, " "), outcome, detail),
+		"审计记录写入失败，请联系值班站长；办理结果见上。", "The audit record could not be written; call the supervisor. The result is shown above.")
 }
 
 // waitingScanLimit bounds how many pending items Waiting reads.

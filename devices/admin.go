@@ -527,18 +527,9 @@ func (a *Admin) audit(ctx context.Context, operator, subject, detail string, err
 	if a.cfg.Audit == nil {
 		return
 	}
-	out := app.OutcomeSuccess
-	if err != nil {
-		out = app.OutcomeFailure
-	}
-	if operator == "" {
-		operator = "system"
-	}
-	if len(detail) > app.AuditMaxDetail {
-		detail = detail[:app.AuditMaxDetail]
-	}
-	if aerr := a.cfg.Audit.Append(context.WithoutCancel(ctx), app.AuditEntry{Operator: operator, Terminal: a.cfg.Terminal,
-		Action: app.ActConfigChange, Subject: subject, Outcome: out, Detail: detail}); aerr != nil {
+	e := app.NewAuditEntry(operator, "system", app.ActConfigChange, subject, app.OutcomeOf(err), detail)
+	e.Terminal = a.cfg.Terminal
+	if aerr := a.cfg.Audit.Append(context.WithoutCancel(ctx), e); aerr != nil {
 		a.log.Warn("audit device change", "err", aerr)
 	}
 }

@@ -520,14 +520,9 @@ func (s *Server) auditAdmin(act app.AuditAction, operator, subject, detail strin
 	if s.cfg.Audit == nil {
 		return
 	}
-	out := app.OutcomeSuccess
-	if err != nil {
-		out = app.OutcomeFailure
-	}
-	if operator == "" {
-		operator = "system"
-	}
-	_ = s.cfg.Audit.Append(context.Background(), app.AuditEntry{Operator: operator, Terminal: s.cfg.Terminal, Action: act, Subject: subject, Outcome: out, Detail: detail})
+	e := app.NewAuditEntry(operator, "system", act, subject, app.OutcomeOf(err), detail)
+	e.Terminal = s.cfg.Terminal
+	_ = s.cfg.Audit.Append(context.Background(), e)
 }
 
 // ---- recent decisions ----
