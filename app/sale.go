@@ -409,7 +409,21 @@ func (s *Sales) issue(ctx context.Context, op Operator, rec SaleRecord) (SaleRes
 			res.Recovered = true
 			return res, err
 		}
-		return SaleResult{}, NewError(CodeInvalid, "not_blank", "这张单程票已写入过，请换一张空白票卡。", "This token has already been issued; place a blank one.")
+		// Refused from what the token carries, before anything is
+		// recorded or written: a token holds one ticket at a time.
+		zh, en := "这张单程票上已有一张车票", "This token already carries a ticket"
+		if card.Balance > 0 {
+			zh += "（" + Yuan(card.Balance)
+			en += " (" + YuanEN(card.Balance)
+			if !card.ValidTo.IsZero() {
+				zh += "，当日有效至 " + card.ValidTo.In(chinaTime).Format("15:04")
+				en += ", valid until " + card.ValidTo.In(chinaTime).Format("15:04")
+			}
+			zh += "）"
+			en += ")"
+		}
+		return SaleResult{}, NewError(CodeInvalid, "not_blank", zh+"，不能再写入。请换一张空白单程票；本次未写入任何内容。",
+			en+" and cannot take another. Place a blank token; nothing was written.")
 	}
 	if rec.State == SaleIssuing && rec.TokenSerial != "" && card.Number != rec.TokenSerial {
 		// The program stopped (or the ledger failed) while this sale's

@@ -230,6 +230,9 @@ func (p *simPanel) demoLabel(dev app.SimDevice, it app.DemoItem) string {
 			return r.Key + " · " + it.Label
 		}
 	case app.SimCardReader:
+		if it.ID == demo.NewTokenItem {
+			return T("New blank single-journey token")
+		}
 		owner := ""
 		for _, r := range demo.Riders() {
 			for _, c := range r.Cards {

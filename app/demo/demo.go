@@ -74,6 +74,12 @@ func (r Rider) HealthAt(now time.Time) app.HealthStatus {
 	return h
 }
 
+// NewTokenItem is the demo transit-card item that places a fresh blank
+// token from the station's stock, a new serial each time. The demo token
+// (BlankTokenNumber) keeps what was written on it, as a real token does,
+// so it is blank only once.
+const NewTokenItem = "new-token"
+
 // Card numbers that simulators and tests refer to by name.
 const (
 	WornCardNumber    = "1000200012"          // ordinary card whose printed number has worn off

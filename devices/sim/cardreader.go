@@ -27,6 +27,11 @@ type CardReader struct {
 	liftAfter int // lift the card after this many more APDUs (0 = never)
 	commands  int
 	placedAt  time.Time
+	// tokens keeps each single-journey token's chip by number: a token
+	// lifted and placed again still carries what was written on it, as a
+	// real one does (placing a written token again must be refused as
+	// not blank, never look blank).
+	tokens map[string]transitcard.Image
 
 	done chan struct{}
 }
@@ -62,7 +67,9 @@ func (s *CardReader) Close() error {
 	return err
 }
 
-// Place puts a card like c into the field (replacing any other).
+// Place puts a card like c into the field (replacing any other). A
+// single-journey token placed again carries what was written on it until
+// Recycle.
 func (s *CardReader) Place(c app.Card) error {
 	img, err := transitcard.ImageOf(c)
 	if err != nil {
@@ -74,11 +81,26 @@ func (s *CardReader) Place(c app.Card) error {
 	}
 	uid := []byte{0x04, byte(len(c.Number)), 0x5A, 0x10, c.Number[len(c.Number)-1], 0x80, 0x01}
 	s.mu.Lock()
+	if c.Kind == app.CardSingleJourney {
+		if kept, ok := s.tokens[c.Number]; ok {
+			img = kept
+		} else {
+			if s.tokens == nil {
+				s.tokens = map[string]transitcard.Image{}
+			}
+			s.tokens[c.Number] = img
+		}
+	}
 	s.card = &simCard{img: img, found: transitcard.FoundCard{Type: typ, UID: uid}}
 	s.placedAt = time.Now()
 	s.mu.Unlock()
 	return nil
 }
+
+// Recycle erases the token with this number, as the station's token
+// recycling does with tokens collected at the exit gates: the next Place
+// of it is blank.
+func (s *CardReader) Recycle(number string) { s.mu.Lock(); delete(s.tokens, number); s.mu.Unlock() }
 
 // Lift removes the card from the field.
 func (s *CardReader) Lift() { s.mu.Lock(); s.card = nil; s.mu.Unlock() }

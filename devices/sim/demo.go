@@ -5,8 +5,10 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"stationdesk/app"
 	"stationdesk/app/demo"
@@ -41,6 +43,9 @@ type Demo struct {
 	dir     string
 	tempDir bool
 	cancel  context.CancelFunc
+
+	mu        sync.Mutex
+	newTokens int // fresh blank tokens handed out (demo.NewTokenItem)
 }
 
 var _ app.DeviceSimulator = (*Demo)(nil)
@@ -131,7 +136,7 @@ func (d *Demo) TransitCards() []app.DemoItem {
 		}
 		out = append(out, app.DemoItem{ID: c.Number, Label: label})
 	}
-	return out
+	return append(out, app.DemoItem{ID: demo.NewTokenItem, Label: "new blank single-journey token"})
 }
 
 var errNoSuchItem = app.NewError(app.CodeNotFound, "demo_item", "没有这张演示卡。", "No such demo card.")
@@ -155,8 +160,17 @@ func (d *Demo) PlaceIDCard(key string) error {
 func (d *Demo) LiftIDCard() { d.ID.Lift() }
 
 // PlaceTransitCard places the demo card with this number on the card
-// reader.
+// reader; demo.NewTokenItem places a fresh blank token with a new serial.
+// A token placed again carries what was written on it (see
+// CardReader.Place).
 func (d *Demo) PlaceTransitCard(number string) error {
+	if number == demo.NewTokenItem {
+		d.mu.Lock()
+		d.newTokens++
+		n := d.newTokens
+		d.mu.Unlock()
+		return d.Card.Place(app.Card{Number: fmt.Sprintf("99%08d", 100+n), Kind: app.CardSingleJourney, Form: app.FormPhysical})
+	}
 	for _, c := range demo.Cards() {
 		if c.Number == number {
 			return d.Card.Place(c)

@@ -160,6 +160,20 @@ func TestIssueSingleJourney(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("PlacedAgainStillWritten", func(t *testing.T) {
+		// A real token keeps its ticket when lifted; the simulator too,
+		// until the token is recycled (erased at the exit gate).
+		g.sim.Lift()
+		g.sim.Place(app.Card{Number: "9900000001", Kind: app.CardSingleJourney})
+		if c, err := g.reader.ReadCard(ctx); err != nil || c.Balance != 300 {
+			t.Fatalf("placed again: %+v %v, want the ticket of 300 fen", c, err)
+		}
+		g.sim.Recycle("9900000001")
+		g.sim.Place(app.Card{Number: "9900000001", Kind: app.CardSingleJourney})
+		if c, err := g.reader.ReadCard(ctx); err != nil || c.Balance != 0 || !c.ValidTo.IsZero() {
+			t.Fatalf("recycled: %+v %v, want blank", c, err)
+		}
+	})
 	t.Run("NotToken", func(t *testing.T) {
 		g.sim.Place(app.Card{Number: "1000200001", Kind: app.CardOrdinary, Balance: 1})
 		if _, err := g.reader.IssueSingleJourney(ctx, spec); app.ErrorReason(err) != "not_token" {

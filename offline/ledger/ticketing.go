@@ -168,7 +168,7 @@ func (l *Ledger) BeginSale(ctx context.Context, s app.SaleRecord, a app.AuditEnt
 
 func classifySaleErr(err error, path string) error {
 	if store.IsConstraint(err) {
-		return app.WrapError(err, app.CodeConflict, "sale_conflict", "这张票卡已记录过一笔售出的车票。", "This token already carries a recorded ticket.")
+		return app.WrapError(err, app.CodeConflict, "sale_conflict", "这笔销售与账本中的记录冲突，未写票卡。", "This sale conflicts with a record in the ledger; no ticket was written.")
 	}
 	return store.Classify(err, path)
 }
