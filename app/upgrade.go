@@ -530,6 +530,39 @@ func (u *Upgrades) SendProxyCode(ctx context.Context, op Operator, key string, h
 	return sent, err
 }
 
+// CheckProxyCode checks the verification code the holder read out, at the
+// step where it is typed, so a wrong code is said there and not after the
+// card and the confirmation. nil: central confirmed the code. CodeInvalid
+// "invalid_code" (not 6 digits) and "code_mismatch" (wrong code) are
+// refusals: the clerk asks again or sends a new code. CodeUnavailable:
+// central cannot be asked now; the desk may go on, and central checks the
+// code again when the bind is sent (a wrong code then refuses the bind).
+// The check is audited (card.proxy_code, detail verify=…), the code never.
+func (u *Upgrades) CheckProxyCode(ctx context.Context, op Operator, holder DocNumber, code string) error {
+	if holder.IsZero() {
+		return NewError(CodeInvalid, string(CentralInvalidDocument), "请先读取持卡人证件。", "Read the holder's document first.")
+	}
+	if !validCode(code) {
+		return NewError(CodeInvalid, string(CentralInvalidCode), "验证码应为6位数字。", "The verification code has 6 digits.")
+	}
+	err := u.cfg.Central.VerifyProxyCode(ctx, holder, code)
+	outcome, detail := OutcomeSuccess, "verify=ok"
+	if err != nil {
+		outcome, detail = OutcomeFailure, "verify="+ErrorReason(err)
+		if ErrorCode(err) != CodeUnavailable {
+			outcome = OutcomeDenied
+		}
+	}
+	if aerr := u.audit(ctx, op, ActProxyCodeSend, holder, "", outcome, detail); aerr != nil && err == nil {
+		return aerr
+	}
+	if CentralCode(ErrorReason(err)) == CentralCodeMismatch {
+		return WrapError(err, CodeInvalid, string(CentralCodeMismatch), "验证码不正确。请持卡人再核对一遍手机上的验证码，或重新发送。",
+			"The verification code is wrong. Ask the holder to read the code on the phone again, or send a new one.")
+	}
+	return err
+}
+
 // HelperQuota returns how many proxy upgrades the helper has used and the
 // limit (the desk shows "3 of 5 used" before the code is sent).
 func (u *Upgrades) HelperQuota(ctx context.Context, helper DocNumber) (used, limit int, err error) {

@@ -91,6 +91,8 @@ type upgradeFlow struct {
 	codeErr  error
 	code     string
 	sending  bool
+	checking bool   // the typed code is being checked with central
+	codeMsg  string // why the typed code was not accepted (shown under it)
 
 	card     app.Card
 	haveCard bool
@@ -692,7 +694,7 @@ func (s *upgradeScreen) codeView() fyne.CanvasObject {
 	code := k.newEntry()
 	code.SetPlaceHolder(T("6-digit code"))
 	code.SetText(f.code)
-	hint := note("", widget.DangerImportance)
+	hint := note(f.codeMsg, widget.DangerImportance)
 	take := func() {
 		v := strings.TrimSpace(code.Text)
 		if !validCode(v) {
@@ -700,9 +702,9 @@ func (s *upgradeScreen) codeView() fyne.CanvasObject {
 			return
 		}
 		f.code = v
-		s.next()
+		s.checkCode()
 	}
-	code.OnChanged = func(v string) { f.code = strings.TrimSpace(v); hint.SetText("") }
+	code.OnChanged = func(v string) { f.code = strings.TrimSpace(v); f.codeMsg = ""; hint.SetText("") }
 	code.OnSubmitted = func(string) { take() }
 	next := k.newButton(T("Next (Enter)"), take)
 	next.Importance = widget.HighImportance
@@ -710,9 +712,50 @@ func (s *upgradeScreen) codeView() fyne.CanvasObject {
 		f.codeKey, f.codeSent, f.code = app.NewIdempotencyKey(), nil, ""
 		s.sendCode()
 	})
+	if f.checking {
+		next.Disable()
+		items = append(items, note(T("Checking the code with central…"), widget.MediumImportance))
+	}
 	s.focusOn = code
 	items = append(items, container.NewBorder(nil, nil, widget.NewLabel(T("Code")), nil, code), hint, container.NewHBox(next, again))
 	return container.NewVBox(items...)
+}
+
+// checkCode asks central whether the typed code is right, here at the
+// code step: a wrong code stays on this step with the reason; when central
+// cannot be asked the flow goes on and the bind carries the code (central
+// checks it again then).
+func (s *upgradeScreen) checkCode() {
+	k, f := s.k, s.f
+	if f.checking || k.op == nil {
+		return
+	}
+	f.checking, f.codeMsg = true, ""
+	f.redraw()
+	op, doc, code, seq := *k.op, f.holder.id.Doc, f.code, f.seq
+	async(func() (struct{}, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		return struct{}{}, k.d.Upgrades.CheckProxyCode(ctx, op, doc, code)
+	}, func(_ struct{}, err error) {
+		if f.seq != seq {
+			return
+		}
+		f.checking = false
+		switch {
+		case err == nil:
+			s.next()
+			return
+		case app.ErrorCode(err) == app.CodeUnavailable:
+			f.info = T("Central could not check the code now; it is checked again when the upgrade is sent.")
+			s.next()
+			return
+		default:
+			// The field is emptied for the code read out again.
+			f.codeMsg, f.code = k.msg(err), ""
+		}
+		f.redraw()
+	})
 }
 
 func (s *upgradeScreen) sendCode() {

@@ -214,6 +214,9 @@ func (c *fakeCentral) SendProxyCode(_ context.Context, key string, holder app.Do
 func (c *fakeCentral) VerifyProxyCode(_ context.Context, holder app.DocNumber, code string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.offline {
+		return errOffline()
+	}
 	if c.codes[personKey(holder)] != code {
 		return refuse(app.CodeInvalid, app.CentralCodeMismatch)
 	}

@@ -234,8 +234,9 @@ func TestProxyUpgradeWithCode(t *testing.T) {
 	}
 }
 
-// TestProxyWrongCodeAsksAgain: a wrong code is refused with the next step,
-// and entering it again is a new request (new key).
+// TestProxyWrongCodeAsksAgain: a wrong code is refused at the code step
+// itself (issue 13: it used to go through the card and the confirmation
+// first), the flow stays there, and the right code then moves on.
 func TestProxyWrongCodeAsksAgain(t *testing.T) {
 	h := newUpHarness(t, app.LangEN)
 	h.ids.push(rider(t, "helper-proxy").Identity, rider(t, "green-72h").Identity)
@@ -245,18 +246,30 @@ func TestProxyWrongCodeAsksAgain(t *testing.T) {
 	h.key(fyne.KeyReturn) // send
 	h.typeFocused("000000")
 	h.key(fyne.KeyReturn)
-	h.placeCard(demoCard(t, "1000200002"))
-	h.key(fyne.KeyReturn)
-	first := h.flow().key
-	h.key(fyne.KeyReturn)
-	if b := h.banner(); b.Tone() != ToneError || !strings.Contains(b.Text(), "verification code is wrong") {
-		t.Fatalf("banner %v %q", b.Tone(), b.Text())
-	}
-	h.tap("Enter the code again")
+	h.wantText("wrong code at step 3", "verification code is wrong")
 	h.wantStep(stepCode)
-	if h.flow().key == first {
-		t.Fatal("retry with another code reuses the refused request's key")
-	}
+	h.typeFocused(strings.Repeat("\b", 0))
+	h.flow().code = ""
+	h.flow().redraw()
+	h.typeFocused(fakeCode)
+	h.key(fyne.KeyReturn)
+	h.wantStep(stepCard)
+}
+
+// TestProxyCodeCentralDown: when central cannot check the code, the flow
+// goes on and says the code is checked when the upgrade is sent.
+func TestProxyCodeCentralDown(t *testing.T) {
+	h := newUpHarness(t, app.LangEN)
+	h.ids.push(rider(t, "helper-proxy").Identity, rider(t, "green-72h").Identity)
+	h.tap("For someone else (proxy, 代办)")
+	h.key(fyne.KeyReturn)
+	h.key(fyne.KeyReturn)
+	h.key(fyne.KeyReturn) // send
+	h.central.setOffline(true)
+	h.typeFocused(fakeCode)
+	h.key(fyne.KeyReturn)
+	h.wantStep(stepCard)
+	h.wantText("note", "it is checked again when the upgrade is sent")
 }
 
 // TestOfflineUpgradeIsPending: with central down the upgrade is saved
