@@ -21,36 +21,56 @@ const (
 
 // ManualReasons are the reason codes a clerk may record (no free text:
 // category + time + operator only, docs/rules.md). The first
-// is the reason of a pass.
+// two are the reasons of a pass (PassReason says which fits the code shown).
 var ManualReasons = []string{
-	"valid_certificate",    // pass: green code and a negative test inside the window
-	"code_red",             // refuse
-	"code_yellow",          // refuse
-	"nat_outside_window",   // refuse: the test is too old
-	"nat_in_future",        // refuse: the certificate's time is after now
-	"no_certificate",       // refuse: nothing shown
-	"certificate_doubtful", // refuse: altered, not the rider's, unreadable
-	"document_mismatch",    // refuse: the certificate names someone else
-	"rider_declined",       // refuse: the rider left or declined the check
+	"valid_certificate",     // pass: green code and a negative test inside the window
+	"visitor_negative_test", // pass: no Beijing health code (a visitor) and a negative test inside the window
+	"code_red",              // refuse
+	"code_yellow",           // refuse
+	"nat_outside_window",    // refuse: the test is too old
+	"nat_in_future",         // refuse: the certificate's time is after now
+	"no_certificate",        // refuse: nothing shown
+	"certificate_doubtful",  // refuse: altered, not the rider's, unreadable
+	"document_mismatch",     // refuse: the certificate names someone else
+	"rider_declined",        // refuse: the rider left or declined the check
 }
 
 // ManualReasonLabel returns a reason code's text in l.
 func ManualReasonLabel(code string, l Lang) string {
 	m := map[string][2]string{
-		"valid_certificate":    {"绿码且核酸阴性在时限内", "Green code and a negative test inside the window"},
-		"code_red":             {"红码", "Red code"},
-		"code_yellow":          {"黄码", "Yellow code"},
-		"nat_outside_window":   {"核酸超出时限", "Test outside the window"},
-		"nat_in_future":        {"证明时间晚于当前时间", "Certificate time is in the future"},
-		"no_certificate":       {"未出示核酸证明", "No certificate shown"},
-		"certificate_doubtful": {"证明存疑（涂改、非本人、无法辨认）", "Certificate doubtful (altered, not the rider's, unreadable)"},
-		"document_mismatch":    {"证明与证件不符", "Certificate does not match the document"},
-		"rider_declined":       {"乘客拒绝查验或离开", "Rider declined or left"},
+		"valid_certificate":     {"绿码且核酸阴性在时限内", "Green code and a negative test inside the window"},
+		"visitor_negative_test": {"无北京健康宝（访客），核酸阴性在时限内", "No Beijing health code (visitor), negative test inside the window"},
+		"code_red":              {"红码", "Red code"},
+		"code_yellow":           {"黄码", "Yellow code"},
+		"nat_outside_window":    {"核酸超出时限", "Test outside the window"},
+		"nat_in_future":         {"证明时间晚于当前时间", "Certificate time is in the future"},
+		"no_certificate":        {"未出示核酸证明", "No certificate shown"},
+		"certificate_doubtful":  {"证明存疑（涂改、非本人、无法辨认）", "Certificate doubtful (altered, not the rider's, unreadable)"},
+		"document_mismatch":     {"证明与证件不符", "Certificate does not match the document"},
+		"rider_declined":        {"乘客拒绝查验或离开", "Rider declined or left"},
 	}
 	if v, ok := m[code]; ok {
 		return langPick(l, v[0], v[1])
 	}
 	return code
+}
+
+// PassReason returns the reason of a pass for the health code shown: a
+// green code's or a visitor's (no Beijing health code); "" for a red or
+// yellow code or none chosen, which cannot pass.
+func PassReason(shown HealthColor) string {
+	switch shown {
+	case ColorGreen:
+		return "valid_certificate"
+	case ColorNone:
+		return "visitor_negative_test"
+	}
+	return ""
+}
+
+// IsPassReason reports whether code is one of the reasons of a pass.
+func IsPassReason(code string) bool {
+	return code == "valid_certificate" || code == "visitor_negative_test"
 }
 
 // NATWindowState is where a certificate time lies relative to the policy
@@ -228,11 +248,13 @@ func validateManual(in ManualCheckInput, a NATAssessment) error {
 			return NewError(CodeInvalid, "no_certificate", "通过需要填写核酸采样时间。", "A pass needs the test time from the certificate.")
 		case a.State == NATOutside:
 			return NewError(CodeInvalid, "nat_outside_window", "核酸超出时限，不能通过。", "The test is outside the window; it cannot pass.")
-		case in.Reason != "valid_certificate":
-			return NewError(CodeInvalid, "reason", "通过的原因应为“绿码且核酸阴性在时限内”。", "The reason for a pass is “green code and a negative test inside the window”.")
+		case in.Reason != PassReason(in.ShownColor):
+			want := PassReason(in.ShownColor)
+			return NewError(CodeInvalid, "reason", "通过的原因应为“"+ManualReasonLabel(want, LangZH)+"”。",
+				"The reason for a pass is “"+strings.ToLower(ManualReasonLabel(want, LangEN)[:1])+ManualReasonLabel(want, LangEN)[1:]+"”.")
 		}
 	case ManualRefuse:
-		if in.Reason == "valid_certificate" {
+		if IsPassReason(in.Reason) {
 			return NewError(CodeInvalid, "reason", "请选择拒绝的原因。", "Choose the reason for refusing.")
 		}
 	default:

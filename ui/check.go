@@ -25,7 +25,7 @@ func init() {
 
 // manualState is what the clerk has typed into the manual-check form.
 type manualState struct {
-	color    int    // index into manualColors
+	color    int    // index into manualColors, -1 none chosen yet
 	nat      string // certificate time as typed
 	issuer   string
 	decision int // 0 pass, 1 refuse, -1 none
@@ -67,7 +67,9 @@ func parseNATTime(s string, now time.Time) (time.Time, bool) {
 // gets the updated purchase after the check is recorded.
 func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done func(app.BuyerCheck, app.ManualCheckResult)) []fyne.CanvasObject {
 	if !ms.started {
-		*ms = manualState{started: true, decision: -1, reason: -1}
+		// Nothing is preselected: the clerk says what the rider shows and
+		// decides; a default would be recorded unread.
+		*ms = manualState{started: true, color: -1, decision: -1, reason: -1}
 	}
 	sales := k.d.Sales
 	var colors []string
@@ -75,13 +77,8 @@ func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done fu
 		colors = append(colors, colorLabel(col))
 	}
 	color := widget.NewRadioGroup(colors, nil)
-	color.SetSelected(colors[ms.color])
-	color.OnChanged = func(v string) {
-		for i, l := range colors {
-			if l == v {
-				ms.color = i
-			}
-		}
+	if ms.color >= 0 {
+		color.SetSelected(colors[ms.color])
 	}
 	window := widget.NewLabel("")
 	window.Wrapping = fyne.TextWrapWord
@@ -128,6 +125,21 @@ func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done fu
 	if ms.decision >= 0 {
 		decision.SetSelected(decisions[ms.decision])
 	}
+	// A pass takes the pass reason that fits the code shown (a green
+	// code's, or a visitor's); a refusal never keeps a pass reason.
+	fitReason := func() {
+		switch {
+		case ms.decision == 0 && ms.color >= 0 && app.PassReason(manualColors[ms.color]) != "":
+			want := app.PassReason(manualColors[ms.color])
+			for i, r := range app.ManualReasons {
+				if r == want {
+					reason.SetSelectedIndex(i)
+				}
+			}
+		case ms.reason >= 0 && app.IsPassReason(app.ManualReasons[ms.reason]):
+			reason.ClearSelected()
+		}
+	}
 	decision.OnChanged = func(v string) {
 		ms.decision = -1
 		for i, d := range decisions {
@@ -135,11 +147,16 @@ func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done fu
 				ms.decision = i
 			}
 		}
-		if ms.decision == 0 {
-			reason.SetSelectedIndex(0)
-		} else if ms.decision == 1 && ms.reason == 0 {
-			reason.ClearSelected()
+		fitReason()
+	}
+	color.OnChanged = func(v string) {
+		ms.color = -1
+		for i, l := range colors {
+			if l == v {
+				ms.color = i
+			}
 		}
+		fitReason()
 	}
 	reason.OnChanged = func(string) { ms.reason = reason.SelectedIndex() }
 	msg := widget.NewLabel(ms.err)
@@ -148,6 +165,10 @@ func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done fu
 	var rec *deskButton
 	rec = k.newButton(T("Record the check"), func() {
 		if ms.busy {
+			return
+		}
+		if ms.color < 0 {
+			msg.SetText(T("Choose the health code the rider shows."))
 			return
 		}
 		in := app.ManualCheckInput{Key: key, ShownColor: manualColors[ms.color], Issuer: ms.issuer}

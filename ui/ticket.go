@@ -35,6 +35,7 @@ type buyerFlow struct {
 	check app.BuyerCheck
 	doc   docState // manual entry
 	valid string   // typed "valid until" date of a manually entered document
+	name  string   // typed name of a manually entered document (personal data)
 
 	dest     string // destination code
 	fare     int64  // fare chosen without a destination
@@ -149,7 +150,7 @@ func (s *buyerScreen) takeID(id app.Identity) {
 		return s.k.d.Sales.CheckBuyer(ctx, op, id)
 	}, func(c app.BuyerCheck, err error) {
 		f.busy = false
-		f.doc = docState{}
+		f.doc, f.name, f.valid = docState{}, "", ""
 		f.check = c
 		if f.kind == kindCheck && c.ManualAllowed() {
 			f.manual, f.manualKey, f.mc = true, app.NewIdempotencyKey(), manualState{}
@@ -239,12 +240,21 @@ func (s *buyerScreen) view() []fyne.CanvasObject {
 func (s *buyerScreen) idView() []fyne.CanvasObject {
 	k, f := s.k, s.f
 	var out []fyne.CanvasObject
-	step := T("Step 1: place the buyer's own ID card on the reader.")
-	if k.d.IDReader == nil {
+	// The heading names the document, not only the ID card: passports and
+	// permits have no chip the reader takes and are typed below.
+	step := T("Step 1: the buyer's own ID document — an ID card on the reader, or a passport or permit typed below.")
+	rule := T("One ticket per person per purchase: every ticket needs the ID again, also for the same person.")
+	switch {
+	case f.kind == kindCheck && k.d.IDReader == nil:
+		step = T("Step 1: type the rider's ID document.")
+		rule = T("The check is recorded for this rider's document; a passed check can go on to a sale.")
+	case f.kind == kindCheck:
+		step = T("Step 1: the rider's ID document — an ID card on the reader, or a passport or permit typed below.")
+		rule = T("The check is recorded for this rider's document; a passed check can go on to a sale.")
+	case k.d.IDReader == nil:
 		step = T("Step 1: type the buyer's own ID document.")
 	}
-	out = append(out, heading(step),
-		note(T("One ticket per person per purchase: every ticket needs the ID again, also for the same person. Passports and travel permits are typed below."), widget.MediumImportance))
+	out = append(out, heading(step), note(rule, widget.MediumImportance))
 	typ := k.newSelect(nil, nil)
 	for _, t := range app.DocTypes {
 		typ.Options = append(typ.Options, t.Label(k.lang))
@@ -259,6 +269,10 @@ func (s *buyerScreen) idView() []fyne.CanvasObject {
 	nat.SetPlaceHolder(T("Nationality (passport), e.g. GBR"))
 	nat.SetText(f.doc.nat)
 	nat.OnChanged = func(v string) { f.doc.nat = v }
+	name := k.newEntry()
+	name.SetPlaceHolder(T("Name as printed on the document"))
+	name.SetText(f.name)
+	name.OnChanged = func(v string) { f.name = v }
 	valid := k.newEntry()
 	valid.SetPlaceHolder(T("Valid until, YYYY-MM-DD (as printed)"))
 	valid.SetText(f.valid)
@@ -268,6 +282,7 @@ func (s *buyerScreen) idView() []fyne.CanvasObject {
 	form := widget.NewForm(
 		widget.NewFormItem(T("Document type"), typ),
 		widget.NewFormItem(T("Number"), num),
+		widget.NewFormItem(T("Name"), name),
 		widget.NewFormItem(T("Nationality"), nat),
 		widget.NewFormItem(T("Valid until"), valid),
 	)
@@ -286,7 +301,7 @@ func (s *buyerScreen) useTyped() {
 		s.redraw()
 		return
 	}
-	id := app.Identity{Doc: doc, Source: app.SourceManual}
+	id := app.Identity{Doc: doc, Name: app.NewName(f.name), Source: app.SourceManual}
 	if v := strings.TrimSpace(f.valid); v != "" {
 		t, err := time.Parse("2006-01-02", v)
 		if err != nil {
@@ -310,6 +325,9 @@ func (s *buyerScreen) checkView() []fyne.CanvasObject {
 	ex := c.Explanation()
 	var out []fyne.CanvasObject
 	who := T("Buyer") + ": " + c.DocMasked()
+	if f.kind == kindCheck {
+		who = T("Rider") + ": " + c.DocMasked()
+	}
 	if c.NameMasked() != "" {
 		who += "  " + c.NameMasked()
 	}
