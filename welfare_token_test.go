@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"stationdesk/app"
+	"stationdesk/app/config"
 	"stationdesk/app/demo"
 )
 
@@ -20,8 +21,8 @@ import (
 // token was placed again, the second ticket was written, and the ledger's
 // unique index on the token serial refused to mark it issued.
 func TestWelfareOnSoldToken(t *testing.T) {
-	cfg := Config{DataDir: t.TempDir(), demo: true}
-	cfg.defaults()
+	cfg := config.Config{DataDir: t.TempDir(), Demo: true}
+	cfg.Defaults()
 	rt, err := startRuntime(context.Background(), cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -46,14 +47,14 @@ func TestWelfareOnSoldToken(t *testing.T) {
 		return c
 	}
 	dest := rt.sales.Fares().Destinations()[0].Code
-	if err := rt.demoDevices.PlaceTransitCard(demo.BlankTokenNumber); err != nil {
+	if err := rt.demo.devices.PlaceTransitCard(demo.BlankTokenNumber); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := rt.sales.Sell(ctx, op, check("green-fresh"), app.SaleInput{DestCode: dest, Payment: app.PayCash}); err != nil {
 		t.Fatalf("sell: %v", err)
 	}
-	rt.demoDevices.LiftTransitCard()
-	if err := rt.demoDevices.PlaceTransitCard(demo.BlankTokenNumber); err != nil {
+	rt.demo.devices.LiftTransitCard()
+	if err := rt.demo.devices.PlaceTransitCard(demo.BlankTokenNumber); err != nil {
 		t.Fatal(err)
 	}
 	welfare := check("elder-special")
@@ -64,7 +65,7 @@ func TestWelfareOnSoldToken(t *testing.T) {
 	if inc, err := rt.sales.Incomplete(ctx); err != nil || len(inc) != 0 {
 		t.Fatalf("incomplete sales after the refusal: %d %v", len(inc), err)
 	}
-	if err := rt.demoDevices.PlaceTransitCard(demo.NewTokenItem); err != nil {
+	if err := rt.demo.devices.PlaceTransitCard(demo.NewTokenItem); err != nil {
 		t.Fatal(err)
 	}
 	res, err := rt.sales.Exchange(ctx, op, welfare, app.WelfareInput{DestCode: dest})
@@ -74,8 +75,8 @@ func TestWelfareOnSoldToken(t *testing.T) {
 
 	// A token recycled (erased at the exit gate) carries a new ticket: the
 	// ledger records the second sale on the same serial as issued.
-	rt.demoDevices.Card.Recycle(demo.BlankTokenNumber)
-	if err := rt.demoDevices.PlaceTransitCard(demo.BlankTokenNumber); err != nil {
+	rt.demo.devices.Card.Recycle(demo.BlankTokenNumber)
+	if err := rt.demo.devices.PlaceTransitCard(demo.BlankTokenNumber); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := rt.sales.Sell(ctx, op, check("green-fresh"), app.SaleInput{DestCode: dest, Payment: app.PayCash}); err != nil {
