@@ -222,12 +222,17 @@ func ParseRideQR(s string) (RideQR, error) {
 
 // Verify checks the signature with the issuer's public key and the validity
 // at now, allowing skew on both ends. It returns the reason for a rejection:
-// ReasonQRInvalid (bad signature or key) or ReasonQRExpired.
+// ReasonQRInvalid (bad signature or key), ReasonQRNotYetValid (issued more
+// than skew after now: the station's clock is behind the issuer's, or the
+// code is forged by someone holding an issuer key) or ReasonQRExpired.
 func (q RideQR) Verify(pub ed25519.PublicKey, now time.Time, skew time.Duration) (GateReason, error) {
 	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, q.payload, q.sig) {
 		return ReasonQRInvalid, ErrRideQRMalformed
 	}
-	if now.Add(skew).Before(q.Issued) || now.Add(-skew).After(q.Expires) {
+	if now.Add(skew).Before(q.Issued) {
+		return ReasonQRNotYetValid, errors.New("ride code not yet valid")
+	}
+	if now.Add(-skew).After(q.Expires) {
 		return ReasonQRExpired, errors.New("ride code expired")
 	}
 	return ReasonOK, nil

@@ -32,7 +32,8 @@ const (
 	ReasonCacheStale      GateReason = "cache_stale"       // no sync for longer than the policy allows
 	ReasonCacheEmpty      GateReason = "cache_empty"       // the cache has never been synced
 	ReasonQRUnknownIssuer GateReason = "qr_unknown_issuer" // ride code from an issuer the manifest does not list
-	ReasonQRExpired       GateReason = "qr_expired"        // ride code outside its validity
+	ReasonQRExpired       GateReason = "qr_expired"        // ride code past its expiry
+	ReasonQRNotYetValid   GateReason = "qr_not_yet_valid"  // ride code issued after the station's now (a clock behind, or forged)
 	ReasonQRInvalid       GateReason = "qr_invalid"        // ride code malformed or wrongly signed
 	ReasonServiceOff      GateReason = "service_off"       // mode off: staff check everyone
 	ReasonBadMedium       GateReason = "bad_medium"        // neither a card number nor a ride code
@@ -42,7 +43,7 @@ const (
 // Reasons lists every reason code (for metrics labels and the GUI legend).
 var Reasons = []GateReason{ReasonOK, ReasonNotBound, ReasonCodeRed, ReasonCodeYellow, ReasonNoHealthAccount,
 	ReasonTestTooOld, ReasonCardBlocked, ReasonCacheStale, ReasonCacheEmpty, ReasonQRUnknownIssuer,
-	ReasonQRExpired, ReasonQRInvalid, ReasonServiceOff, ReasonBadMedium, ReasonUnavailable}
+	ReasonQRExpired, ReasonQRInvalid, ReasonServiceOff, ReasonBadMedium, ReasonUnavailable, ReasonQRNotYetValid}
 
 // GateMode is the roll-out mode of the gate service (docs/rules.md).
 type GateMode string

@@ -634,6 +634,8 @@ func reasonLabel(r app.GateReason) string {
 		return T("ride code from an unknown issuer")
 	case app.ReasonQRExpired:
 		return T("ride code expired")
+	case app.ReasonQRNotYetValid:
+		return T("ride code not yet valid (check the station clock)")
 	case app.ReasonQRInvalid:
 		return T("ride code invalid")
 	case app.ReasonServiceOff:

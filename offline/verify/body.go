@@ -14,8 +14,9 @@ import (
 var errBadBody = errors.New("bad verify body")
 
 // parseVerifyBody decodes {"card":"…"} or {"qr":"…"} with the rules the
-// API documents: no unknown fields, exactly one of the two, nothing after
-// the object, card ≤ 32 and ride code ≤ app.RideQRMaxLen bytes.
+// API documents: no unknown fields, no duplicate keys, exactly one of the
+// two, nothing after the object, card ≤ 32 and ride code ≤
+// app.RideQRMaxLen bytes.
 //
 // Gates send the compact form, so that form is parsed by hand (no
 // reflection, one string allocation); anything else — whitespace, escapes,
@@ -62,14 +63,45 @@ func parseCompact(b []byte) (verifyRequest, bool) {
 	return req, true
 }
 
+// parseJSON is the reference parser: one JSON object whose members are
+// "card" or "qr" with string values, each at most once (a duplicate key is
+// refused, not "last one wins": two parsers of the same bytes must never
+// see two different cards), and nothing after it.
 func parseJSON(b []byte) (verifyRequest, error) {
 	var req verifyRequest
 	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, err
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return req, errBadBody
 	}
-	if dec.More() {
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return req, errBadBody
+		}
+		k, _ := t.(string)
+		if k != "card" && k != "qr" || seen[k] {
+			return req, errBadBody
+		}
+		seen[k] = true
+		t, err = dec.Token()
+		if err != nil {
+			return req, errBadBody
+		}
+		v, ok := t.(string)
+		if !ok {
+			return req, errBadBody
+		}
+		if k == "card" {
+			req.Card = v
+		} else {
+			req.QR = v
+		}
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return req, errBadBody
+	}
+	if _, err := dec.Token(); err != io.EOF {
 		return req, errBadBody
 	}
 	return req, nil

@@ -1,9 +1,13 @@
 package verify
 
 import (
+	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
 // nonceCache remembers (gate, nonce) pairs for at least ttl (the signature
@@ -84,8 +88,13 @@ type answerCache struct {
 
 type answerKey struct{ gate, reqID string }
 
+// cachedAnswer is an answer with the SHA-256 of the request body it
+// answered: the idempotency key is (gate, request id, body hash), so a
+// reused request id with another body is told apart (409), never given
+// this answer.
 type cachedAnswer struct {
 	body []byte
+	bh   [32]byte
 	exp  time.Time
 }
 
@@ -93,17 +102,17 @@ func newAnswerCache(size int, ttl time.Duration) *answerCache {
 	return &answerCache{m: make(map[answerKey]cachedAnswer, size), ring: make([]answerKey, size), ttl: ttl}
 }
 
-func (c *answerCache) get(key answerKey, now time.Time) ([]byte, bool) {
+func (c *answerCache) get(key answerKey, now time.Time) (cachedAnswer, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	a, ok := c.m[key]
 	if !ok || now.After(a.exp) {
-		return nil, false
+		return cachedAnswer{}, false
 	}
-	return a.body, true
+	return a, true
 }
 
-func (c *answerCache) put(key answerKey, body []byte, now time.Time) {
+func (c *answerCache) put(key answerKey, body []byte, bh [32]byte, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.ring[c.pos]; old != (answerKey{}) {
@@ -111,38 +120,61 @@ func (c *answerCache) put(key answerKey, body []byte, now time.Time) {
 	}
 	c.ring[c.pos] = key
 	c.pos = (c.pos + 1) % len(c.ring)
-	c.m[key] = cachedAnswer{body: body, exp: now.Add(c.ttl)}
+	c.m[key] = cachedAnswer{body: body, bh: bh, exp: now.Add(c.ttl)}
 }
 
-// limitListener caps concurrent connections: Accept blocks while max are
-// open, so a flood of idle or slow connections cannot exhaust the process.
-type limitListener struct {
-	net.Listener
-	sem chan struct{}
+// tokenBucket is a small rate limiter (rate tokens a second, up to burst).
+type tokenBucket struct {
+	mu     sync.Mutex
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
 }
 
-func newLimitListener(l net.Listener, max int) net.Listener {
-	return &limitListener{Listener: l, sem: make(chan struct{}, max)}
+func newTokenBucket(rate, burst float64) *tokenBucket {
+	return &tokenBucket{rate: rate, burst: burst, tokens: burst}
 }
 
-func (l *limitListener) Accept() (net.Conn, error) {
-	l.sem <- struct{}{}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
+func (b *tokenBucket) allow(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.last.IsZero() {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	}
-	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
-type limitConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
+// rejectLog writes one warning per rejected request, rate-limited so a
+// flood of forged requests cannot fill the disk: lines beyond the bucket
+// are counted and the count is reported in the next line written.
+type rejectLog struct {
+	bucket     *tokenBucket
+	mu         sync.Mutex
+	suppressed int64
 }
 
-func (c *limitConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
+func (l *rejectLog) log(log *slog.Logger, now time.Time, gate, reason, remote string) {
+	if !l.bucket.allow(now) {
+		l.mu.Lock()
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Lock()
+	n := l.suppressed
+	l.suppressed = 0
+	l.mu.Unlock()
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = "?"
+	}
+	log.Warn("gate request rejected", "gate", gate, "reason", reason, "from", host, "suppressed", strconv.FormatInt(n, 10))
 }
+
+func netutilLimit(l net.Listener, n int) net.Listener { return netutil.LimitListener(l, n) }

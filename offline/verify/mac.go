@@ -33,10 +33,11 @@ func newGateKey(k app.GateKey) *gateKey {
 	return g
 }
 
-// requestMAC is app.GateRequestMAC without allocations.
-func (g *gateKey) requestMAC(method, path, gate, ts, nonce, requestID string, body []byte) [sha256.Size]byte {
+// requestMAC is app.GateRequestMAC without allocations; bh is the
+// SHA-256 of the body (hashed once per request, whatever the number of
+// keys tried, and reused as the idempotency key's body hash).
+func (g *gateKey) requestMAC(method, path, gate, ts, nonce, requestID string, bh *[sha256.Size]byte) [sha256.Size]byte {
 	m := g.pool.Get().(*macState)
-	bh := sha256.Sum256(body)
 	b := m.buf[:0]
 	for _, s := range [...]string{method, path, gate, ts, nonce, requestID} {
 		b = append(b, s...)

@@ -163,7 +163,7 @@ func sortCards(cs []syncwire.Card) {
 	}
 }
 
-func newFixture(t *testing.T, mode app.GateMode) *fixture {
+func newFixture(t testing.TB, mode app.GateMode) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{clock: app.NewFakeClock(now0), gate: "gate-01", audit: &fakeAudit{}, events: &fakeEvents{}}
@@ -205,7 +205,7 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func (f *fixture) request(t *testing.T, body string, o signOpts) *http.Request {
+func (f *fixture) request(t testing.TB, body string, o signOpts) *http.Request {
 	t.Helper()
 	if o.gate == "" {
 		o.gate = f.gate
@@ -224,6 +224,7 @@ func (f *fixture) request(t *testing.T, body string, o signOpts) *http.Request {
 	}
 	req, _ := http.NewRequest("POST", f.http.URL+"/v1/verify", strings.NewReader(body))
 	ts := strconv.FormatInt(o.ts.UnixMilli(), 10)
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(app.HeaderGateID, o.gate)
 	req.Header.Set(app.HeaderTimestamp, ts)
 	req.Header.Set(app.HeaderNonce, o.nonce)
@@ -241,7 +242,7 @@ type result struct {
 	sigOK  bool
 }
 
-func (f *fixture) do(t *testing.T, req *http.Request) result {
+func (f *fixture) do(t testing.TB, req *http.Request) result {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
