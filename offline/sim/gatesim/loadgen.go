@@ -144,6 +144,7 @@ func cutPrefix(s, p string) (string, bool) {
 
 // lconn is one keep-alive connection speaking plain HTTP/1.1.
 type lconn struct {
+	mu sync.Mutex // guards c against the end-of-run deadline while a reader replaces it
 	c  net.Conn
 	br *bufio.Reader
 }
@@ -362,11 +363,13 @@ func loadOpen(ctx context.Context, o LoadOptions, rb *reqBuilder, host string) (
 				outs[j.i] = outcome{kind: 1, err: err.Error(), late: outs[j.i].late}
 				c.c.Close()
 				// Replace the broken connection.
-				if nc, derr := dial(host); derr == nil {
-					c.c, c.br = nc.c, nc.br
-				} else {
+				nc, derr := dial(host)
+				if derr != nil {
 					return
 				}
+				c.mu.Lock()
+				c.c, c.br = nc.c, nc.br
+				c.mu.Unlock()
 			} else {
 				body = b
 				oc := check(o.Key, j.nonce, status, b, sig)
@@ -374,11 +377,13 @@ func loadOpen(ctx context.Context, o LoadOptions, rb *reqBuilder, host string) (
 				outs[j.i] = oc
 				if closeAfter {
 					c.c.Close()
-					if nc, derr := dial(host); derr == nil {
-						c.c, c.br = nc.c, nc.br
-					} else {
+					nc, derr := dial(host)
+					if derr != nil {
 						return
 					}
+					c.mu.Lock()
+					c.c, c.br = nc.c, nc.br
+					c.mu.Unlock()
 				}
 			}
 			idle <- c
@@ -446,9 +451,12 @@ func loadOpen(ctx context.Context, o LoadOptions, rb *reqBuilder, host string) (
 	for _, ch := range conns {
 		close(ch)
 	}
-	// Wait for the stragglers (bounded by the read deadline).
+	// Wait for the stragglers (bounded by the read deadline). A reader
+	// may be replacing its connection (the server closes after 401s).
 	for c := range conns {
+		c.mu.Lock()
 		_ = c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.mu.Unlock()
 	}
 	wg.Wait()
 	for c := range conns {
