@@ -16,9 +16,10 @@ type keyedOnce[R any] struct {
 }
 
 type keyedCall[R any] struct {
-	done chan struct{}
-	res  R
-	err  error
+	done    chan struct{}
+	res     R
+	err     error
+	sharers int // callers waiting on this call (under keyedOnce.mu)
 }
 
 // do runs fn for key unless a call with that key is in flight. A waiting
@@ -27,6 +28,7 @@ type keyedCall[R any] struct {
 func (o *keyedOnce[R]) do(ctx context.Context, key string, fn func() (R, error)) (R, error) {
 	o.mu.Lock()
 	if c, ok := o.inflight[key]; ok {
+		c.sharers++
 		o.mu.Unlock()
 		select {
 		case <-c.done:
@@ -50,4 +52,16 @@ func (o *keyedOnce[R]) do(ctx context.Context, key string, fn func() (R, error))
 	}()
 	c.res, c.err = fn()
 	return c.res, c.err
+}
+
+// sharing reports how many callers are waiting on the call in flight for
+// key (0 when none is). The tests use it to know the callers they started
+// have all joined the first one.
+func (o *keyedOnce[R]) sharing(key string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if c, ok := o.inflight[key]; ok {
+		return c.sharers
+	}
+	return 0
 }

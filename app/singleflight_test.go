@@ -26,7 +26,8 @@ func TestKeyedOnce(t *testing.T) {
 				})
 			}()
 		}
-		time.Sleep(50 * time.Millisecond) // all eight are waiting on the first
+		// Release the first call only once the seven others wait on it.
+		waitFor(t, "seven callers sharing the first call", func() bool { return o.sharing("k") == 7 })
 		close(release)
 		wg.Wait()
 		if runs.Load() != 1 {
@@ -59,8 +60,9 @@ func TestKeyedOnce(t *testing.T) {
 	t.Run("CancelledWaiter", func(t *testing.T) {
 		var o keyedOnce[int]
 		release := make(chan struct{})
-		go o.do(context.Background(), "k", func() (int, error) { <-release; return 1, nil })
-		time.Sleep(20 * time.Millisecond)
+		started := make(chan struct{})
+		go o.do(context.Background(), "k", func() (int, error) { close(started); <-release; return 1, nil })
+		<-started // the first call is in flight
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_, err := o.do(ctx, "k", func() (int, error) { t.Error("second fn ran"); return 0, nil })
@@ -69,4 +71,17 @@ func TestKeyedOnce(t *testing.T) {
 			t.Fatalf("cancelled waiter: %v", err)
 		}
 	})
+}
+
+// waitFor polls cond until it holds or fails the test after 30 s: long
+// enough for a slow machine, and a passing run does not wait at all.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond) // poll interval; the deadline decides
+	}
 }

@@ -265,6 +265,24 @@ func (a *Admin) CardReader() app.CardReader { return cardForward{a.card} }
 // Scanner returns the stable QR scanner.
 func (a *Admin) Scanner() app.Scanner { return scanForward{a.scan} }
 
+// Waiting reports whether a read (or scan) of device k waits on the driver
+// now installed: a screen can say "waiting for a card", and a test knows a
+// waiter is queued before it places a card or switches the driver.
+func (a *Admin) Waiting(k app.DeviceKind) bool {
+	switch k {
+	case app.DeviceIDReader:
+		r := a.id.current()
+		return r != nil && r.Waiting()
+	case app.DeviceCardReader:
+		r := a.card.current()
+		return r != nil && r.Waiting()
+	case app.DeviceScanner:
+		r := a.scan.current()
+		return r != nil && r.Waiting()
+	}
+	return false
+}
+
 // Bauds returns the rates the settings screen offers.
 func (a *Admin) Bauds() []int { return slices.Clone(Bauds) }
 

@@ -104,17 +104,32 @@ func newAdminRig(t *testing.T) *adminRig {
 }
 
 // waitState polls the board until component c is in state s with detail
-// (any detail when ""), or fails after 10 s.
+// (any detail when ""), or fails after 30 s.
 func (r *adminRig) waitState(c app.Component, s app.State, detail string) {
 	r.t.Helper()
-	for i := 0; i < 400; i++ {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		st := r.board.Get(c)
 		if st.State == s && (detail == "" || st.Detail == detail) {
 			return
 		}
-		time.Sleep(25 * time.Millisecond)
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s never %s %q: %+v", c, s, detail, st)
+		}
+		time.Sleep(25 * time.Millisecond) // poll interval; the deadline decides
 	}
-	r.t.Fatalf("%s never %s %q: %+v", c, s, detail, r.board.Get(c))
+}
+
+// waitFor polls cond until it holds, or fails after 30 s.
+func (r *adminRig) waitFor(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval; the deadline decides
+	}
 }
 
 // TestAdminApplyKeepsReaders switches the ID reader and the scanner to
@@ -149,10 +164,11 @@ func TestAdminApplyKeepsReaders(t *testing.T) {
 	}
 	scc := make(chan scanRes, 1)
 	go func() { c, err := scan.Scan(ctx); scc <- scanRes{c, err} }()
-	// Give both waiters a moment to queue on the old drivers (if they
-	// queue only after the switch the test still checks the result, just
-	// not the hand-over).
-	time.Sleep(150 * time.Millisecond)
+	// Both waiters are queued on the old drivers before the switch, so the
+	// test checks the hand-over, not only a read after it.
+	r.waitFor("the read and the scan queued on A", func() bool {
+		return r.adm.Waiting(app.DeviceIDReader) && r.adm.Waiting(app.DeviceScanner)
+	})
 
 	cur := r.adm.Current()
 	next := cur.With(app.DeviceIDReader, app.DevicePort{Port: r.idB.Path(), Baud: 115200}).

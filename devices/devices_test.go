@@ -38,18 +38,18 @@ func TestDemoEndToEnd(t *testing.T) {
 	defer func() { cancel(); set.Wait() }()
 	wait := func(c app.Component, s app.State) {
 		t.Helper()
-		for i := 0; i < 400; i++ {
-			if board.Get(c).State == s {
-				return
+		deadline := time.Now().Add(30 * time.Second)
+		for board.Get(c).State != s {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never %s: %+v", c, s, board.Get(c))
 			}
-			time.Sleep(25 * time.Millisecond)
+			time.Sleep(25 * time.Millisecond) // poll interval; the deadline decides
 		}
-		t.Fatalf("%s never %s: %+v", c, s, board.Get(c))
 	}
 	for _, c := range []app.Component{app.CompIDReader, app.CompCardReader, app.CompScanner} {
 		wait(c, app.StateReady)
 	}
-	tctx := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 5*time.Second) }
+	tctx := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 30*time.Second) }
 
 	items := d.IDCards()
 	if len(items) < 6 {

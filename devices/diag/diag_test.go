@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,10 +18,18 @@ import (
 
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	return runWatch(t, nil, args...)
+}
+
+// runWatch is run with onLine called for each line the command prints to
+// stdout as it prints it (to act when the driver reports it is ready).
+func runWatch(t *testing.T, onLine func(string), args ...string) (int, string, string) {
+	t.Helper()
+	out := &syncWriter{onLine: onLine}
+	var errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	code := MainIO(ctx, args, strings.NewReader(""), &out, &errb)
+	code := MainIO(ctx, args, strings.NewReader(""), out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -65,7 +74,7 @@ func TestCLI(t *testing.T) {
 	t.Run("ReadIDMasked", func(t *testing.T) {
 		d.PlaceIDCard("green-fresh")
 		defer d.LiftIDCard()
-		code, stdout, stderr := run(t, "read-id", "--port", p.IDReader, "--timeout", "5s", "--at", "2024-06-01")
+		code, stdout, stderr := run(t, "read-id", "--port", p.IDReader, "--timeout", "30s", "--at", "2024-06-01")
 		if code != ExitOK {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
@@ -80,7 +89,7 @@ func TestCLI(t *testing.T) {
 	t.Run("ReadIDReveal", func(t *testing.T) {
 		d.PlaceIDCard("green-fresh")
 		defer d.LiftIDCard()
-		code, stdout, _ := run(t, "read-id", "--port", p.IDReader, "--timeout", "5s", "--reveal")
+		code, stdout, _ := run(t, "read-id", "--port", p.IDReader, "--timeout", "30s", "--reveal")
 		m := lastJSON(t, stdout)
 		if code != ExitOK || m["doc"] != number || m["name"] != name || m["birth"] != "1988-03-14" {
 			t.Fatalf("exit %d, %v", code, m)
@@ -101,15 +110,24 @@ func TestCLI(t *testing.T) {
 	t.Run("ReadCard", func(t *testing.T) {
 		d.PlaceTransitCard(demo.ShanghaiNumber)
 		defer d.LiftTransitCard()
-		code, stdout, _ := run(t, "read-card", "--port", p.CardReader, "--timeout", "5s")
+		code, stdout, _ := run(t, "read-card", "--port", p.CardReader, "--timeout", "30s")
 		m := lastJSON(t, stdout)
 		if code != ExitOK || m["kind"] != "union" || m["city"] != "上海" || strings.Contains(stdout, demo.ShanghaiNumber) {
 			t.Fatalf("exit %d %v", code, m)
 		}
 	})
 	t.Run("Scan", func(t *testing.T) {
-		go func() { time.Sleep(300 * time.Millisecond); d.ScanCode("BJMETRO:ride:secret-0001") }()
-		code, stdout, _ := run(t, "scan", "--port", p.Scanner, "--baud", "115200", "--timeout", "5s")
+		// Scan once the command's scanner has its port open (it waits for
+		// a code from the start; a code sent before the port is open would
+		// be lost in the pty).
+		scanned := false
+		onLine := func(l string) {
+			if !scanned && strings.Contains(l, `"component":"scanner"`) && strings.Contains(l, `"state":"ready"`) {
+				scanned = true
+				go d.ScanCode("BJMETRO:ride:secret-0001")
+			}
+		}
+		code, stdout, _ := runWatch(t, onLine, "scan", "--port", p.Scanner, "--baud", "115200", "--timeout", "30s")
 		m := lastJSON(t, stdout)
 		if code != ExitOK || m["len"] != float64(24) || strings.Contains(stdout, "secret") {
 			t.Fatalf("exit %d %v", code, m)
@@ -125,13 +143,18 @@ func TestCLI(t *testing.T) {
 func TestSimCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	var out, errb bytes.Buffer
+	out, errb := &syncWriter{}, &syncWriter{}
 	done := make(chan int)
 	go func() {
-		done <- MainIO(ctx, []string{"sim", "--dir", t.TempDir(), "--baud", "0"}, pr, &syncWriter{w: &out}, &errb)
+		done <- MainIO(ctx, []string{"sim", "--dir", t.TempDir(), "--baud", "0"}, pr, out, errb)
 	}()
 	io.WriteString(pw, "place-id hk-resident\nplace-card 1000200001\nbogus\n")
-	time.Sleep(500 * time.Millisecond)
+	// The three commands are answered in order: the third's complaint on
+	// stderr means all were handled.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(errb.String(), "bogus") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // poll interval; the deadline decides
+	}
 	cancel()
 	pw.Close()
 	if code := <-done; code != ExitOK {
@@ -142,6 +165,35 @@ func TestSimCommand(t *testing.T) {
 	}
 }
 
-type syncWriter struct{ w *bytes.Buffer }
+// syncWriter is a buffer the command under test writes to while the test
+// reads it; onLine, if set, sees each complete line as it is written.
+type syncWriter struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	partial string
+	onLine  func(string)
+}
 
-func (s *syncWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Write(p)
+	if s.onLine != nil {
+		s.partial += string(p)
+		for {
+			i := strings.IndexByte(s.partial, '\n')
+			if i < 0 {
+				break
+			}
+			s.onLine(s.partial[:i])
+			s.partial = s.partial[i+1:]
+		}
+	}
+	return len(p), nil
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -104,6 +104,11 @@ func (r *Reader) SAMID() string {
 	return r.samID
 }
 
+// Waiting reports whether a ReadID is waiting for a card. Diagnostics and
+// tests use it to know a read is queued before they place a card or pull
+// the cable.
+func (r *Reader) Waiting() bool { return r.waiting.Waiting() }
+
 // Run drives the reader until ctx ends and returns nil then. With no port
 // configured it reports StateNotConfigured and waits for ctx.
 func (r *Reader) Run(ctx context.Context) error {

@@ -410,12 +410,13 @@ func TestUnplugReplug100(t *testing.T) {
 		g.sim.Close()
 	}()
 	var fds, gr int
-	for i := 0; i < 50; i++ { // let exiting goroutines finish
+	// Exiting goroutines finish on their own time: poll, up to 30 s.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		fds, gr = countFDs(t), runtime.NumGoroutine()
 		if fds <= fds0 && gr <= gr0 {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // poll interval; the deadline decides
 	}
 	if fds > fds0 || gr > gr0 {
 		buf := make([]byte, 1<<16)

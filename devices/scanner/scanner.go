@@ -154,6 +154,11 @@ func (s *Scanner) deliver(x scanned) {
 
 func (s *Scanner) failAll(err error) { s.waiting.AnswerAll(scanned{err: err}) }
 
+// Waiting reports whether a Scan is waiting for a code. Diagnostics and
+// tests use it to know a scan is queued before they scan or pull the
+// cable.
+func (s *Scanner) Waiting() bool { return s.waiting.Waiting() }
+
 // Scan returns the next code: one scanned within the last Freshness while
 // nobody waited, or the next one to arrive, until ctx ends. Errors (*app.Error):
 // CodeInvalid "code_too_long"; CodeUnavailable "reader_disconnected" (the

@@ -32,17 +32,23 @@ func newRig(t *testing.T) (*sim.Scanner, *scanner.Scanner, *app.StatusBoard) {
 
 func waitState(t *testing.T, b *app.StatusBoard, s app.State) {
 	t.Helper()
-	for i := 0; i < 200; i++ {
-		if b.Get(app.CompScanner).State == s {
-			return
+	waitFor(t, "scanner "+string(s), func() bool { return b.Get(app.CompScanner).State == s })
+}
+
+// waitFor polls cond until it holds, or fails after 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(25 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // poll interval; the deadline decides
 	}
-	t.Fatalf("scanner never %s: %+v", s, b.Get(app.CompScanner))
 }
 
 func scan(t *testing.T, sc *scanner.Scanner) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return sc.Scan(ctx)
 }
@@ -84,7 +90,7 @@ func TestUnplugWhileWaiting(t *testing.T) {
 	s, sc, board := newRig(t)
 	res := make(chan error, 1)
 	go func() { _, err := scan(t, sc); res <- err }()
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, "the scan queued", sc.Waiting) // the cable is pulled while it waits
 	s.Line().Unplug()
 	if err := <-res; app.ErrorReason(err) != "reader_disconnected" {
 		t.Fatalf("got %v", err)

@@ -172,17 +172,25 @@ func TestCloseInterruptsRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
+	reading := make(chan struct{})
 	go func() {
 		buf := make([]byte, 16)
-		for {
+		for first := true; ; first = false {
 			_, err := p.Read(buf)
 			if errors.Is(err, serial.ErrDisconnected) {
 				done <- err
 				return
 			}
+			if first {
+				close(reading) // one read timed out: the loop is reading
+			}
 		}
 	}()
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-reading:
+	case err := <-done:
+		t.Fatalf("the first read on an open port failed: %v", err)
+	}
 	p.Close()
 	select {
 	case <-done:
@@ -198,6 +206,7 @@ func TestKeepReconnectsUnderSameName(t *testing.T) {
 	var mu sync.Mutex
 	var states []serial.LinkState
 	sessions := make(chan string, 10)
+	ended := make(chan struct{}, 10)
 	done := make(chan error, 1)
 	go func() {
 		done <- serial.Keep(ctx, serial.KeepConfig{
@@ -209,6 +218,7 @@ func TestKeepReconnectsUnderSameName(t *testing.T) {
 			},
 		}, func(ctx context.Context, p *serial.Port) error {
 			sessions <- "up"
+			defer func() { ended <- struct{}{} }()
 			buf := make([]byte, 64)
 			for ctx.Err() == nil {
 				if _, err := p.Read(buf); errors.Is(err, serial.ErrDisconnected) {
@@ -221,7 +231,7 @@ func TestKeepReconnectsUnderSameName(t *testing.T) {
 	wait := func(what string) {
 		select {
 		case <-sessions:
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatalf("no session %s", what)
 		}
 	}
@@ -230,7 +240,12 @@ func TestKeepReconnectsUnderSameName(t *testing.T) {
 		if err := l.Unplug(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(150 * time.Millisecond)
+		// Replug only once the session has seen the cable go.
+		select {
+		case <-ended:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the session did not end after the unplug")
+		}
 		if err := l.Replug(); err != nil {
 			t.Fatal(err)
 		}

@@ -123,6 +123,11 @@ func (r *Reader) markDown() {
 
 func (r *Reader) failAll(err error) { r.jobs.AnswerAll(jobResult{err: err}) }
 
+// Waiting reports whether a ReadCard or IssueSingleJourney is waiting for
+// a card. Diagnostics and tests use it to know a request is queued before
+// they place a card or pull the cable.
+func (r *Reader) Waiting() bool { return r.jobs.Waiting() }
+
 // ReadCard waits for a card in the field (one already lying there counts)
 // and returns what it says; see app.CardReader and ReadCard (the
 // function) for the number and the errors.
