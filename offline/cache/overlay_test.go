@@ -223,11 +223,11 @@ func TestBackgroundMergeWhileLooking(t *testing.T) {
 			t.Fatal(err)
 		}
 		round.Store(r)
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // paces the feed: a segment every 20 ms, as central would send them
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for c.MergeStats().Merges == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // poll interval; the deadline decides
 	}
 	close(stop)
 	wg.Wait()

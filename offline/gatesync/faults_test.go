@@ -292,7 +292,7 @@ func TestKilledWhileSyncing(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(300+rng.IntN(3000)) * time.Millisecond)
+		time.Sleep(time.Duration(300+rng.IntN(3000)) * time.Millisecond) // fault injection: the kill lands at a random moment
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		// After every kill the live file is consistent: it opens, and its

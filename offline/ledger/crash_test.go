@@ -122,7 +122,7 @@ func TestKillDuringWrites(t *testing.T) {
 			cmd.Wait()
 			t.Fatalf("round %d: child stopped after %d acks: %s", round, got, stderr.String())
 		}
-		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond) // fault injection: the kill lands at a random moment
 		cmd.Process.Signal(syscall.SIGKILL)
 		// Read the acks written between the last one counted and the kill:
 		// the child kept committing while we slept. The pipe ends when the

@@ -151,7 +151,7 @@ func TestKillWhileSelling(t *testing.T) {
 			cmd.Process.Kill()
 			t.Fatalf("round %d: the child sold nothing", i)
 		}
-		time.Sleep(time.Duration(rand.IntN(120)) * time.Millisecond)
+		time.Sleep(time.Duration(rand.IntN(120)) * time.Millisecond) // fault injection: the kill lands at a random moment
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		for l := range lines {

@@ -200,15 +200,18 @@ func (b *bodyTap) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 type env struct {
-	t       *testing.T
-	dir     string
-	sim     *centralsim.Server
-	client  *central.Client
-	up      *app.Upgrades
-	outbox  *upgrades.Outbox
-	worker  *upgrades.Worker
-	audit   *memAudit
-	board   *app.StatusBoard
+	t      *testing.T
+	dir    string
+	sim    *centralsim.Server
+	client *central.Client
+	up     *app.Upgrades
+	outbox *upgrades.Outbox
+	worker *upgrades.Worker
+	audit  *memAudit
+	board  *app.StatusBoard
+	// clock is the central client's: it times only the breaker's
+	// cooldown, so a test lets the cooldown pass with coolBreaker.
+	clock   *app.FakeClock
 	logs    *syncBuf
 	tap     *bodyTap
 	op      app.Operator
@@ -243,11 +246,12 @@ func newEnv(t *testing.T, o envOpt) *env {
 		o.callTimeout = 2 * time.Second
 	}
 	board := app.NewStatusBoard(app.SystemClock{})
+	clock := app.NewFakeClock(time.Now())
 	tap := &bodyTap{rt: http.DefaultTransport.(*http.Transport).Clone()}
 	cl, err := central.New(central.Config{
 		BaseURL: sim.URL(), StationToken: centralsim.DefaultStationToken,
 		CallTimeout: o.callTimeout, RetryWait: 5 * time.Millisecond, RetryMaxWait: 30 * time.Millisecond,
-		BreakerFailures: 3, BreakerCooldown: 50 * time.Millisecond,
+		BreakerFailures: 3, BreakerCooldown: breakerCooldown, Clock: clock,
 		Status: board, Transport: tap, Logger: log.With("c", "client"),
 	})
 	if err != nil {
@@ -279,7 +283,7 @@ func newEnv(t *testing.T, o envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, dir: dir, sim: sim, client: cl, up: up, outbox: ob, worker: w, audit: audit, board: board, logs: logs, tap: tap,
+	e := &env{t: t, dir: dir, sim: sim, client: cl, up: up, outbox: ob, worker: w, audit: audit, board: board, clock: clock, logs: logs, tap: tap,
 		op: app.Operator{ID: "2001", Role: app.RoleAssistant}, ctx: ctx, sealKey: sealKey}
 	t.Cleanup(e.scanPII)
 	return e
@@ -332,3 +336,11 @@ func (e *env) boundTo(card string) string {
 	}
 	return b.RiderKey
 }
+
+// breakerCooldown is how long the client's breaker stays open after three
+// failures, on env.clock (which only coolBreaker moves).
+const breakerCooldown = time.Minute
+
+// coolBreaker lets the breaker's cooldown pass, so the next call to
+// central is let through as the probe.
+func (e *env) coolBreaker() { e.clock.Advance(breakerCooldown + time.Second) }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"stationdesk/app"
 	"stationdesk/offline/central"
@@ -59,7 +58,7 @@ func TestKilledBetweenSentAndRecorded(t *testing.T) {
 		t.Fatalf("after the kill: %+v", list)
 	}
 	// Restart: reconcile by key.
-	time.Sleep(60 * time.Millisecond)
+	e.coolBreaker()
 	if n, err := e.worker.RunOnce(e.ctx); n != 1 || err != nil {
 		t.Fatalf("settled %d %v", n, err)
 	}

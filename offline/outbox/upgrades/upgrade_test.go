@@ -309,7 +309,7 @@ func TestFaults(t *testing.T) {
 					}
 				}
 				e.sim.SetFaults(centralsim.Faults{})
-				time.Sleep(60 * time.Millisecond) // breaker cooldown (50 ms)
+				e.coolBreaker()
 				n, err := e.worker.RunOnce(e.ctx)
 				if err != nil || n != 1 {
 					t.Fatalf("worker after recovery: settled %d, %v", n, err)
@@ -411,7 +411,7 @@ func TestPendingRebindOrder(t *testing.T) {
 	if err := e.sim.Start(e.ctx, addr); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(60 * time.Millisecond)
+	e.coolBreaker()
 	if n, err := e.worker.RunOnce(e.ctx); n != 2 || err != nil {
 		t.Fatalf("settled %d %v", n, err)
 	}
@@ -438,7 +438,7 @@ func TestPendingRefusedLater(t *testing.T) {
 	if err := e.sim.Start(e.ctx, addr); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(60 * time.Millisecond)
+	e.coolBreaker()
 	if n, err := e.worker.RunOnce(e.ctx); n != 1 || err != nil {
 		t.Fatalf("%d %v", n, err)
 	}

@@ -55,11 +55,11 @@ func newDemoRig(t *testing.T, mode app.GateMode) *demoRig {
 		cs.Stop()
 		cs.Close()
 	})
-	for i := 0; st.Cache.Freshness().FreshAsOf.IsZero(); i++ {
-		if i > 400 {
-			t.Fatal("no first sync")
+	for deadline := time.Now().Add(60 * time.Second); st.Cache.Freshness().FreshAsOf.IsZero(); {
+		if time.Now().After(deadline) {
+			t.Fatal("no first sync within 60 s")
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // poll interval; the deadline decides
 	}
 	g, err := gatesim.NewDemoGate(ctx, "http://"+st.Addr.String(), st.Server, cs.RideQRFunc(syncpub.DemoKeys()), gatesim.DemoGateOptions{})
 	if err != nil {
