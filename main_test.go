@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -179,6 +180,12 @@ func TestDamagedLedgerRefused(t *testing.T) {
 // TestWindowUnderXvfb starts the real desk (GL driver) in demo mode under
 // Xvfb, logs in with xdotool like a clerk, switches the language and checks
 // the screenshots are real renders. Set STATIONDESK_SHOTS=DIR to keep them.
+//
+// Nothing here waits for a fixed time: each step polls for what it needs
+// (the window mapped, a screenshot that is a real render, a log line, the
+// picture changing after a key press) until a generous deadline, so a slow
+// machine (or -race on one core) only makes the test slower, and a failure
+// says what the test last saw.
 func TestWindowUnderXvfb(t *testing.T) {
 	for _, tool := range []string{"Xvfb", "xdotool", "import"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -196,27 +203,43 @@ func TestWindowUnderXvfb(t *testing.T) {
 	cmd.Env = append(os.Environ(), "STATIONDESK_CHILD=1", "DISPLAY="+display,
 		"STATIONDESK_ARGS=--data "+data+" --lang zh --text-size large", "HOME="+t.TempDir())
 	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Process.Kill(); cmd.Wait() })
-	ready := make(chan bool, 1)
+	exited := make(chan error, 1)
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if sc.Text() == "STATIONDESK READY" {
-				ready <- true
+				close(ready)
+				break
 			}
 		}
+		io.Copy(io.Discard, stdout)
+		exited <- cmd.Wait()
 	}()
 	select {
 	case <-ready:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("desk not ready within 60 s; stderr:\n%s", stderr.String())
+	case err := <-exited:
+		exited <- err
+		t.Fatalf("desk exited before it was ready (%v); stderr:\n%s", err, stderr)
+	case <-time.After(stepDeadline):
+		t.Fatalf("desk not ready within %v; stderr:\n%s", stepDeadline, stderr)
 	}
 	xdo := func(args ...string) string {
+		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, "xdotool", args...).CombinedOutput()
@@ -225,52 +248,76 @@ func TestWindowUnderXvfb(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	os.Setenv("DISPLAY", display)
-	defer os.Unsetenv("DISPLAY")
-	wid := strings.Fields(xdo("search", "--sync", "--name", "StationDesk"))[0]
-	time.Sleep(500 * time.Millisecond)
-	shot := func(name string) image.Image {
+
+	t.Setenv("DISPLAY", display) // for xdotool
+	// The window is mapped (viewable) once xdotool finds it among the
+	// visible windows; before that a screenshot fails or is black.
+	var wid string
+	poll(t, "the StationDesk window mapped", func() (bool, string) {
+		out, err := exec.Command("xdotool", "search", "--onlyvisible", "--name", "StationDesk").CombinedOutput()
+		if f := strings.Fields(string(out)); err == nil && len(f) > 0 {
+			wid = f[0]
+			return true, ""
+		}
+		return false, fmt.Sprintf("xdotool search: %v %s", err, bytes.TrimSpace(out))
+	})
+	shot := func(name string) (image.Image, error) {
 		p := filepath.Join(shots, name)
 		if out, err := exec.Command("import", "-display", display, "-window", wid, p).CombinedOutput(); err != nil {
-			t.Fatalf("screenshot: %v %s", err, out)
+			return nil, fmt.Errorf("import: %v %s", err, bytes.TrimSpace(out))
 		}
 		f, err := os.Open(p)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		defer f.Close()
 		img, _, err := image.Decode(f)
 		if err != nil {
-			t.Fatalf("decode %s: %v", p, err)
+			return nil, fmt.Errorf("decode %s: %v", p, err)
 		}
+		return img, nil
+	}
+	// shotUntil takes screenshots until one is a real render (more than
+	// minColours colours) and, when before is given, differs from it in
+	// more than minChanged of the sampled pixels: the screen the key press
+	// leads to has been drawn, not only its first strokes.
+	shotUntil := func(what, name string, before image.Image) image.Image {
+		t.Helper()
+		var img image.Image
+		poll(t, what, func() (bool, string) {
+			got, err := shot(name)
+			if err != nil {
+				return false, err.Error()
+			}
+			n := colours(got)
+			if n <= minColours {
+				return false, fmt.Sprintf("%s has %d colours: not a real render yet", name, n)
+			}
+			if before != nil {
+				if ch := changed(before, got); ch <= minChanged {
+					return false, fmt.Sprintf("%s has %d colours but only %.2f %% of it changed", name, n, 100*ch)
+				}
+			}
+			img = got
+			return true, ""
+		})
 		return img
 	}
-	colours := func(img image.Image) int {
-		seen := map[uint32]bool{}
-		b := img.Bounds()
-		for y := b.Min.Y; y < b.Max.Y; y += 2 {
-			for x := b.Min.X; x < b.Max.X; x += 2 {
-				r, g, bl, _ := img.At(x, y).RGBA()
-				seen[r>>8<<16|g>>8<<8|bl>>8] = true
-			}
-		}
-		return len(seen)
-	}
-	if n := colours(shot("login-zh.png")); n < 30 {
-		t.Fatalf("login screenshot has %d colours: not a real render", n)
-	}
+	login := shotUntil("a real render of the login screen", "login-zh.png", nil)
+
 	logFile := filepath.Join(data, "stationdesk.log")
 	waitLog := func(what string) {
-		deadline := time.Now().Add(15 * time.Second)
-		for time.Now().Before(deadline) {
-			b, _ := os.ReadFile(logFile)
-			if bytes.Contains(b, []byte(what)) {
-				return
+		t.Helper()
+		poll(t, "the log to say "+what, func() (bool, string) {
+			b, err := os.ReadFile(logFile)
+			if err != nil {
+				return false, err.Error()
 			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		b, _ := os.ReadFile(logFile)
-		t.Fatalf("log never said %q:\n%s", what, b)
+			if bytes.Contains(b, []byte(what)) {
+				return true, ""
+			}
+			return false, fmt.Sprintf("the log so far:\n%s", b)
+		})
 	}
 	// The operator field has the focus at start: type like a clerk.
 	xdo("type", "--delay", "40", "1001")
@@ -278,20 +325,105 @@ func TestWindowUnderXvfb(t *testing.T) {
 	xdo("type", "--delay", "40", "100101")
 	xdo("key", "Return")
 	waitLog(`"msg":"operator logged in"`)
-	time.Sleep(300 * time.Millisecond)
-	if n := colours(shot("frame-zh.png")); n < 30 {
-		t.Fatalf("frame screenshot has %d colours", n)
-	}
+	frame := shotUntil("the frame drawn after login", "frame-zh.png", login)
+
 	xdo("type", "--delay", "20", "11010519491231002X")
 	xdo("key", "Return")
 	xdo("key", "F12")
 	waitLog(`"msg":"language switched","lang":"en"`)
-	time.Sleep(300 * time.Millisecond)
-	shot("doccheck-en.png")
+	shotUntil("the screen redrawn in English", "doccheck-en.png", frame)
 	b, _ := os.ReadFile(logFile)
 	if bytes.Contains(b, []byte("11010519491231002X")) || bytes.Contains(b, []byte("19491231")) {
 		t.Error("the log holds the document number typed on screen")
 	}
+}
+
+// stepDeadline bounds each step of the window test. It is generous on
+// purpose: the first frame of the GL window under -race on one slow core
+// takes seconds, and waiting longer costs nothing when things are fast.
+const stepDeadline = 60 * time.Second
+
+// minColours: a real render of a desk screen has hundreds of colours
+// (anti-aliased text, icons); a blank or half-initialised GL surface has
+// one or two.
+const minColours = 30
+
+// minChanged is the share of sampled pixels that must differ from the
+// screen before a key press for the new screen to count as drawn (the
+// login and the frame, or Chinese and English text, differ in far more).
+const minChanged = 0.005
+
+// poll calls check until it reports true or stepDeadline passes, then fails
+// the test with what check last reported.
+func poll(t *testing.T, what string, check func() (ok bool, last string)) {
+	t.Helper()
+	deadline := time.Now().Add(stepDeadline)
+	for {
+		ok, last := check()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s; last saw: %s", stepDeadline, what, last)
+		}
+		time.Sleep(100 * time.Millisecond) // poll interval; the deadline decides
+	}
+}
+
+// colours counts the distinct colours of every other pixel of img.
+func colours(img image.Image) int {
+	seen := map[uint32]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			seen[r>>8<<16|g>>8<<8|bl>>8] = true
+		}
+	}
+	return len(seen)
+}
+
+// changed is the share of every other pixel that differs between a and b
+// (1 when their sizes differ).
+func changed(a, b image.Image) float64 {
+	if a.Bounds() != b.Bounds() {
+		return 1
+	}
+	var n, diff int
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y += 2 {
+		for x := r.Min.X; x < r.Max.X; x += 2 {
+			n++
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := b.At(x, y).RGBA()
+			if r1 != r2 || g1 != g2 || b1 != b2 {
+				diff++
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(diff) / float64(n)
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a child process writes
+// to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startXvfb starts a private X server and returns its DISPLAY.
@@ -337,7 +469,7 @@ func TestDemoRuntime(t *testing.T) {
 	if rt.upgrades == nil || rt.sales == nil || rt.shifts == nil || rt.devAdmin == nil || rt.gate == nil || rt.demo == nil || rt.demo.devices == nil || rt.demo.gate == nil {
 		t.Fatalf("demo runtime incomplete: %+v", rt)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for _, c := range app.Components {
 		for {
 			st := rt.board.Get(c)
@@ -347,7 +479,7 @@ func TestDemoRuntime(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s is %s (%s), not ready", c, st.State, st.Detail)
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // poll interval; the deadline decides
 		}
 	}
 	// A demo ID card placed on the simulated reader reaches app as a
@@ -356,11 +488,17 @@ func TestDemoRuntime(t *testing.T) {
 	if len(items) == 0 {
 		t.Fatal("no demo ID cards")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	got := make(chan error, 1)
 	go func() { _, err := rt.devAdmin.IDReader().ReadID(ctx); got <- err }()
-	time.Sleep(300 * time.Millisecond)
+	// Place the card once the read waits, as a clerk's screen would.
+	for deadline := time.Now().Add(30 * time.Second); !rt.devAdmin.Waiting(app.DeviceIDReader); {
+		if time.Now().After(deadline) {
+			t.Fatal("the ReadID never queued on the reader")
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval; the deadline decides
+	}
 	if err := rt.demo.devices.PlaceIDCard(items[0].ID); err != nil {
 		t.Fatal(err)
 	}
@@ -386,8 +524,11 @@ func BenchmarkDeskUpgradeFlow(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer rt.close()
-	for rt.board.Get(app.CompCentral).State != app.StateReady || rt.board.Get(app.CompCardReader).State != app.StateReady {
-		time.Sleep(20 * time.Millisecond)
+	for deadline := time.Now().Add(60 * time.Second); rt.board.Get(app.CompCentral).State != app.StateReady || rt.board.Get(app.CompCardReader).State != app.StateReady; {
+		if time.Now().After(deadline) {
+			b.Fatal("central or the card reader not ready within 60 s")
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval; the deadline decides
 	}
 	op := app.Operator{ID: "2001", DisplayName: "bench", Role: app.RoleAssistant}
 	const rider, card = "green-72h", "1000200002"
@@ -403,7 +544,12 @@ func BenchmarkDeskUpgradeFlow(b *testing.B) {
 			}
 			idc <- id
 		}()
-		time.Sleep(50 * time.Millisecond) // the reader is waiting, as on the screen
+		for deadline := time.Now().Add(30 * time.Second); !rt.devAdmin.Waiting(app.DeviceIDReader); { // the reader is waiting, as on the screen
+			if time.Now().After(deadline) {
+				b.Fatal("the ReadID never queued")
+			}
+			time.Sleep(time.Millisecond) // poll interval; the deadline decides
+		}
 		t0 := time.Now()
 		if err := rt.demo.devices.PlaceIDCard(rider); err != nil {
 			b.Fatal(err)
@@ -428,7 +574,7 @@ func BenchmarkDeskUpgradeFlow(b *testing.B) {
 		rt.demo.devices.LiftIDCard()
 		rt.demo.devices.LiftTransitCard()
 		cancel()
-		time.Sleep(300 * time.Millisecond) // the readers notice the cards are gone
+		time.Sleep(300 * time.Millisecond) // paces the simulated rider: the cards stay lifted for a moment (not timed)
 		b.StartTimer()
 	}
 	slices.Sort(total)
