@@ -134,7 +134,9 @@ func childServer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		return fail(err)
 	}
-	cfg := verify.Config{Lookup: live, Trust: verify.TrustFromSync(cl), Keys: keys, NonceCache: 4_000_000}
+	// All load connections come from one address (loopback): allow them
+	// all under the per-address limit; the rest of the guard applies.
+	cfg := verify.Config{Lookup: live, Trust: verify.TrustFromSync(cl), Keys: keys, NonceCache: 4_000_000, Conn: verify.ConnLimits{PerIP: 512}}
 	if *constant {
 		cfg.Lookup = constLookup{f: live.Freshness()}
 	}
