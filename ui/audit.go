@@ -68,7 +68,7 @@ func (k *Desk) buildAudit() fyne.CanvasObject {
 				*d.t = t.AddDate(0, 0, d.add)
 			}
 		}
-		async(func() ([]app.AuditEntry, error) {
+		async(k.d.Background, func() ([]app.AuditEntry, error) {
 			return k.d.AuditLog.List(context.Background(), f)
 		}, func(es []app.AuditEntry, err error) {
 			list.Objects = nil
@@ -92,7 +92,7 @@ func (k *Desk) buildAudit() fyne.CanvasObject {
 		})
 	}
 	verify := k.newButton(T("Verify chain"), func() {
-		async(func() (app.AuditVerifyResult, error) {
+		async(k.d.Background, func() (app.AuditVerifyResult, error) {
 			return k.d.AuditLog.Verify(context.Background())
 		}, func(r app.AuditVerifyResult, err error) {
 			switch {

@@ -32,7 +32,7 @@ func (k *Desk) buildBacklog() fyne.CanvasObject {
 			inc   []app.SaleRecord
 			errs  []error
 		}
-		async(func() (data, error) {
+		async(k.d.Background, func() (data, error) {
 			var d data
 			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 			defer cancel()
@@ -110,7 +110,7 @@ func (k *Desk) backlogView(items []app.BacklogItem, st app.BacklogStats, inc []a
 			cont.OnTapped = func() {
 				cont.Disable()
 				op := *k.op
-				async(func() (app.SaleResult, error) {
+				async(k.d.Background, func() (app.SaleResult, error) {
 					ctx, cancel := context.WithTimeout(context.Background(), tokenWait)
 					defer cancel()
 					return k.d.Sales.ResumeSale(ctx, op, r.Key)
@@ -128,7 +128,7 @@ func (k *Desk) backlogView(items []app.BacklogItem, st app.BacklogStats, inc []a
 			if k.hasRole(app.RoleSupervisor) {
 				void := k.newButton(T("Void"), func() {
 					op := *k.op
-					async(func() (struct{}, error) {
+					async(k.d.Background, func() (struct{}, error) {
 						return struct{}{}, k.d.Sales.VoidSale(context.Background(), op, r.Key, "supervisor_void")
 					}, func(_ struct{}, err error) {
 						if err != nil {

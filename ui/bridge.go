@@ -4,24 +4,39 @@ import (
 	"fyne.io/fyne/v2"
 )
 
+// Background decides how the screens run their background work. The zero
+// value is production: work on its own goroutine, tickers on. Tests hand a
+// Background in Deps so that each desk is driven deterministically without
+// package-level switches, and tests with separate desks can run in parallel.
+type Background struct {
+	// Spawn starts background work; nil starts a goroutine. Fyne's test
+	// driver runs fyne.Do inline on the calling goroutine instead of a UI
+	// thread, so tests run spawned work inline too: the screens are then
+	// driven from one goroutine, and the use cases' own concurrency is
+	// tested (with -race) in their packages.
+	Spawn func(func())
+	// NoTickers turns the background tickers off (idle-lock watch, screen
+	// refreshes, reader retries); tests call the checks directly.
+	NoTickers bool
+}
+
+func (b Background) spawn(f func()) {
+	if b.Spawn != nil {
+		b.Spawn(f)
+		return
+	}
+	go f()
+}
+
+func (b Background) tickers() bool { return !b.NoTickers }
+
 // async runs work on its own goroutine and hands the result to done on the
 // Fyne UI goroutine. Every call that can touch the disk, a device or the
 // network goes through it, so the window never freezes behind a slow reader
 // or a central timeout (the rymdport bridge pattern).
-func async[T any](work func() (T, error), done func(T, error)) {
-	spawn(func() {
+func async[T any](b Background, work func() (T, error), done func(T, error)) {
+	b.spawn(func() {
 		v, err := work()
 		fyne.Do(func() { done(v, err) })
 	})
 }
-
-// spawn starts background work. Fyne's test driver runs fyne.Do inline on
-// the calling goroutine instead of a UI thread, so the package's tests set
-// spawn to run inline too: the screens are then driven deterministically
-// from one goroutine, and the use cases' own concurrency is tested (with
-// -race) in their packages.
-var spawn = func(f func()) { go f() }
-
-// tickers reports whether background tickers (the idle-lock watch) run;
-// tests turn them off and call the checks directly.
-var tickers = true

@@ -194,7 +194,7 @@ func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done fu
 			res  app.ManualCheckResult
 			next app.BuyerCheck
 		}
-		async(func() (out, error) {
+		async(k.d.Background, func() (out, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 			defer cancel()
 			r, n, err := sales.RecordManualCheck(ctx, op, c, in)

@@ -19,6 +19,7 @@ func rect(w, h float32) fyne.CanvasObject {
 // (a grid would make all three 100 wide), and the spare width goes to the
 // growing column.
 func TestColumnsSizeEachColumnToItsWidestCell(t *testing.T) {
+	t.Parallel()
 	cells := []fyne.CanvasObject{rect(100, 10), rect(20, 10), rect(30, 10), rect(40, 30), rect(10, 10), rect(50, 10)}
 	c := newColumns(3, 2, cells...)
 	pad := theme.Padding()
@@ -39,6 +40,7 @@ func TestColumnsSizeEachColumnToItsWidestCell(t *testing.T) {
 }
 
 func TestCapWidth(t *testing.T) {
+	t.Parallel()
 	wide := container.New(capWidth(50), rect(300, 20))
 	if got := wide.MinSize(); got != fyne.NewSize(50, 20) {
 		t.Fatalf("capped min size %v", got)

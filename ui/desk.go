@@ -68,6 +68,9 @@ type Deps struct {
 	Demo []DemoLogin
 	// Mode is shown in the top bar, e.g. "DEMO".
 	Mode string
+	// Background runs the screens' background work; the zero value is
+	// production (goroutines, tickers on).
+	Background Background
 }
 
 // screen is one navigation entry. A screen exists only when it works: there
@@ -143,7 +146,7 @@ func NewDesk(a fyne.App, w fyne.Window, d Deps) *Desk {
 func (k *Desk) Start() {
 	k.installShortcuts()
 	k.showLogin("", "")
-	if tickers {
+	if k.d.Background.tickers() {
 		ctx, cancel := context.WithCancel(context.Background())
 		k.stopIdle = cancel
 		go k.idleWatch(ctx)

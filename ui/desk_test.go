@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +16,9 @@ import (
 
 // fakeAuth is a fake at the app.Authenticator seam: the PIN hashing and
 // lock-out live in offline/ledger and are tested there.
-func TestMain(m *testing.M) {
-	spawn = func(f func()) { f() }
-	tickers = false
-	os.Exit(m.Run())
-}
+// inline is how the tests run a desk's background work: inline on the
+// calling goroutine, no tickers (see Background).
+var inline = Background{Spawn: func(f func()) { f() }, NoTickers: true}
 
 type fakeAuth struct{ calls int }
 
@@ -51,7 +48,7 @@ func newHarness(t *testing.T, lang app.Lang) *harness {
 	board := app.NewStatusBoard(clock)
 	auth := &fakeAuth{}
 	d := NewDesk(a, w, Deps{Auth: auth, Board: board, Clock: clock, Lang: lang, Scale: ScaleNormal,
-		Demo: []DemoLogin{{ID: "1001", PIN: "246810", Role: app.RoleClerk}}, Mode: "DEMO"})
+		Demo: []DemoLogin{{ID: "1001", PIN: "246810", Role: app.RoleClerk}}, Mode: "DEMO", Background: inline})
 	d.Start()
 	t.Cleanup(d.Stop)
 	return &harness{t: t, desk: d, win: w, clock: clock, board: board, auth: auth}

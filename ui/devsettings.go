@@ -115,7 +115,7 @@ func (s *devSettingsScreen) deviceCard(kind app.DeviceKind) fyne.CanvasObject {
 // rescan lists the ports off the UI goroutine (discovery reads sysfs) and
 // refills the choosers with the current settings selected.
 func (s *devSettingsScreen) rescan() {
-	async(func() ([]app.PortInfo, error) { return s.adm.Ports(), nil }, func(ports []app.PortInfo, _ error) {
+	async(s.k.d.Background, func() ([]app.PortInfo, error) { return s.adm.Ports(), nil }, func(ports []app.PortInfo, _ error) {
 		s.ports = ports
 		cur := s.adm.Current()
 		s.list.Objects = nil
@@ -254,7 +254,7 @@ func (s *devSettingsScreen) test(r *devRow) {
 	s.busy(r, true)
 	s.result.Set(ToneInfo, T("Testing {{.Device}} on {{.Port}}…", map[string]any{"Device": deviceLabel(r.kind), "Port": p.Port}))
 	kind := r.kind
-	async(func() (string, error) {
+	async(s.k.d.Background, func() (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), devProbeTimeout)
 		defer cancel()
 		return s.adm.Probe(ctx, kind, p.Port, p.Baud)
@@ -280,7 +280,7 @@ func (s *devSettingsScreen) applyRow(r *devRow) {
 	op := s.k.op.ID
 	kind := r.kind
 	s.busy(r, true)
-	async(func() (struct{}, error) {
+	async(s.k.d.Background, func() (struct{}, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), devApplyTimeout)
 		defer cancel()
 		return struct{}{}, s.adm.Apply(ctx, next, op)

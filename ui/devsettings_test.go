@@ -87,7 +87,7 @@ func newDevRig(t *testing.T, role app.Role) *devRig {
 	r := &devRig{t: t, win: w, adm: adm, board: board}
 	devSettingsBuilt = func(s *devSettingsScreen) { r.s = s }
 	t.Cleanup(func() { devSettingsBuilt = nil })
-	r.desk = NewDesk(a, w, Deps{Auth: &fakeAuth{}, Board: board, Clock: clock, Lang: app.LangEN, Scale: ScaleNormal, DeviceAdmin: adm})
+	r.desk = NewDesk(a, w, Deps{Auth: &fakeAuth{}, Board: board, Clock: clock, Lang: app.LangEN, Scale: ScaleNormal, DeviceAdmin: adm, Background: inline})
 	r.desk.Start()
 	t.Cleanup(r.desk.Stop)
 	id := map[app.Role]string{app.RoleSupervisor: "9001", app.RoleClerk: "1001"}[role]

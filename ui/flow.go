@@ -26,8 +26,8 @@ import (
 // screen that is left must cancel, or its forgotten wait would take the card
 // the next screen is waiting for. The drivers answer a cancelled wait with
 // "timeout", so cancellation is judged by ctx, never by the error.
-func waitReader[T any](ctx context.Context, read func(context.Context) (T, error), onValue func(T), onErr func(error)) {
-	waitReaderSkip(ctx, read, nil, nil, onValue, onErr)
+func waitReader[T any](b Background, ctx context.Context, read func(context.Context) (T, error), onValue func(T), onErr func(error)) {
+	waitReaderSkip(b, ctx, read, nil, nil, onValue, onErr)
 }
 
 // readerBack is how long a read after an error must wait before the reader
@@ -46,8 +46,8 @@ const lyingFor = 250 * time.Millisecond
 // on the reader — in which case onSkip tells the clerk (UI goroutine) and
 // the reader is asked again after a pause, until that card is lifted or a
 // card is placed during the wait (lying false).
-func waitReaderSkip[T any](ctx context.Context, read func(context.Context) (T, error), skip func(v T, lying bool) bool, onSkip func(T), onValue func(T), onErr func(error)) {
-	spawn(func() {
+func waitReaderSkip[T any](b Background, ctx context.Context, read func(context.Context) (T, error), skip func(v T, lying bool) bool, onSkip func(T), onValue func(T), onErr func(error)) {
+	b.spawn(func() {
 		skipped, failed := false, false
 		pauseSkip := 500 * time.Millisecond
 		for {
@@ -56,7 +56,7 @@ func waitReaderSkip[T any](ctx context.Context, read func(context.Context) (T, e
 			// waiting for half a second means the reader is back: onErr(nil)
 			// lets the screen take its red message down.
 			var back *time.Timer
-			if failed && tickers {
+			if failed && b.tickers() {
 				back = time.AfterFunc(readerBack, func() {
 					fyne.Do(func() {
 						if ctx.Err() == nil {
@@ -81,7 +81,7 @@ func waitReaderSkip[T any](ctx context.Context, read func(context.Context) (T, e
 					})
 				}
 				skipped = true
-				if !tickers {
+				if !b.tickers() {
 					return
 				}
 				// The reader answers at once while the card lies there
@@ -108,7 +108,7 @@ func waitReaderSkip[T any](ctx context.Context, read func(context.Context) (T, e
 					onErr(err)
 				}
 			})
-			if !tickers {
+			if !b.tickers() {
 				return
 			}
 			pause := 2 * time.Second

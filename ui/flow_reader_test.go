@@ -16,8 +16,7 @@ import (
 // normally again reports onErr(nil) so the screen takes its red message
 // down, before the value arrives.
 func TestReaderBackClearsError(t *testing.T) {
-	tickers = true
-	defer func() { tickers = false }()
+	t.Parallel()
 	var mu sync.Mutex
 	var events []string
 	add := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
@@ -30,7 +29,7 @@ func TestReaderBackClearsError(t *testing.T) {
 		time.Sleep(readerBack + 300*time.Millisecond) // the reader is back and waiting
 		return "card", nil
 	}
-	waitReader(context.Background(), read, func(v string) { add("value:" + v) }, func(err error) {
+	waitReader(Background{Spawn: inline.Spawn}, context.Background(), read, func(v string) { add("value:" + v) }, func(err error) {
 		if err == nil {
 			add("back")
 		} else {

@@ -213,7 +213,7 @@ func keepState[T any](k *Desk, id string, mk func() *T) *T {
 // so a screen nobody sees costs nothing. Tests run without tickers and call
 // the screens' refresh directly.
 func (k *Desk) repeatWhileShown(d time.Duration, work func() func()) {
-	if !tickers {
+	if !k.d.Background.tickers() {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -190,7 +190,7 @@ func (s *gatesScreen) collect() gatesData {
 
 // reload collects off the UI goroutine and applies on it.
 func (s *gatesScreen) reload() {
-	async(func() (gatesData, error) { return s.collect(), nil }, func(d gatesData, _ error) { s.apply(d) })
+	async(s.k.d.Background, func() (gatesData, error) { return s.collect(), nil }, func(d gatesData, _ error) { s.apply(d) })
 }
 
 // apply shows d (UI goroutine).
@@ -421,7 +421,7 @@ func (s *gatesScreen) setMode(m app.GateMode) {
 		return
 	}
 	op := s.k.op.ID
-	async(func() (struct{}, error) { return struct{}{}, s.svc.SetMode(m, op) }, func(_ struct{}, err error) {
+	async(s.k.d.Background, func() (struct{}, error) { return struct{}{}, s.svc.SetMode(m, op) }, func(_ struct{}, err error) {
 		if err != nil {
 			s.result.Set(ToneError, T("Mode not changed"), s.k.msg(err))
 		} else {
@@ -443,7 +443,7 @@ func (s *gatesScreen) addGate() {
 	}
 	op := s.k.op.ID
 	s.addBtn.Disable()
-	async(func() (string, error) { return s.svc.AddGate(id, op) }, func(key string, err error) {
+	async(s.k.d.Background, func() (string, error) { return s.svc.AddGate(id, op) }, func(key string, err error) {
 		s.addBtn.Enable()
 		if err != nil {
 			s.result.Set(ToneError, T("Gate not added"), s.k.msg(err))
@@ -465,7 +465,7 @@ func (s *gatesScreen) askRotate(id string) {
 		T("Give gate {{.Gate}} a new key? Its current key keeps working until the next rotation, so the gate can be re-keyed while it runs.", map[string]any{"Gate": id}),
 		T("Rotate key"), false, func() {
 			op := s.k.op.ID
-			async(func() (string, error) { return s.svc.RotateGate(id, op) }, func(key string, err error) {
+			async(s.k.d.Background, func() (string, error) { return s.svc.RotateGate(id, op) }, func(key string, err error) {
 				if err != nil {
 					s.result.Set(ToneError, T("Key not rotated"), s.k.msg(err))
 					return
@@ -486,7 +486,7 @@ func (s *gatesScreen) askRevoke(id string) {
 		T("Revoke every key of gate {{.Gate}}? The gate is refused from now on until it is added again with a new key.", map[string]any{"Gate": id}),
 		T("Revoke"), true, func() {
 			op := s.k.op.ID
-			async(func() (struct{}, error) { return struct{}{}, s.svc.RevokeGate(id, op) }, func(_ struct{}, err error) {
+			async(s.k.d.Background, func() (struct{}, error) { return struct{}{}, s.svc.RevokeGate(id, op) }, func(_ struct{}, err error) {
 				if err != nil {
 					s.result.Set(ToneError, T("Gate not revoked"), s.k.msg(err))
 					return
@@ -527,7 +527,7 @@ func (s *gatesScreen) syncNow() {
 	s.k.touch()
 	gs := s.k.d.GateSync
 	s.syncBtn.Disable()
-	async(func() (struct{}, error) { gs.SyncNow(); return struct{}{}, nil }, func(struct{}, error) {
+	async(s.k.d.Background, func() (struct{}, error) { gs.SyncNow(); return struct{}{}, nil }, func(struct{}, error) {
 		s.syncBtn.Enable()
 		s.result.Set(ToneInfo, T("Sync started"), T("Progress shows below."))
 		s.reload()

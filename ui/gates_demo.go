@@ -74,7 +74,7 @@ func (s *gatesScreen) demoGatePanel() fyne.CanvasObject {
 	present := func(what string, f func(ctx context.Context) (app.DemoGateResult, error)) {
 		k.touch()
 		busy(true)
-		async(func() (app.DemoGateResult, error) {
+		async(s.k.d.Background, func() (app.DemoGateResult, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			return f(ctx)

@@ -147,7 +147,7 @@ func newGatesRig(t *testing.T, role app.Role, demoGate app.DemoGate) *gatesRig {
 	gatesBuilt = func(s *gatesScreen) { r.s = s }
 	t.Cleanup(func() { gatesBuilt = nil })
 	r.desk = NewDesk(a, w, Deps{Auth: &fakeAuth{}, Board: app.NewStatusBoard(clock), Clock: clock, Lang: app.LangEN, Scale: ScaleNormal,
-		Gates: svc, GateSync: &fakeSync{}, DemoGate: demoGate})
+		Gates: svc, GateSync: &fakeSync{}, DemoGate: demoGate, Background: inline})
 	r.desk.Start()
 	t.Cleanup(r.desk.Stop)
 	id := map[app.Role]string{app.RoleSupervisor: "9001", app.RoleClerk: "1001"}[role]

@@ -57,6 +57,7 @@ func uiStrings(t *testing.T) map[string]string {
 // TestEveryStringTranslated fails when an interface string has no Chinese
 // translation, or when the table holds a key no code uses any more.
 func TestEveryStringTranslated(t *testing.T) {
+	t.Parallel()
 	// Every screen may keep its own table, translations/<screen>.zh_Hans.json
 	// (Fyne loads [prefix.]lang.json); together they must cover ui/.
 	files, err := fs.Glob(assets.Translations, "translations/*zh_Hans.json")

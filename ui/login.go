@@ -95,7 +95,7 @@ func (s *loginScreen) doLogin() {
 	}
 	s.submit.Disable()
 	s.result.Set(ToneInfo, T("Checking…"))
-	async(func() (app.Operator, error) {
+	async(s.k.d.Background, func() (app.Operator, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return s.k.d.Auth.Login(ctx, id, pin)

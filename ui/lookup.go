@@ -115,7 +115,7 @@ func (s *lookupScreen) show() {
 		// until it is lifted (or placed again), or it would be looked up
 		// again and again.
 		skip := func(c app.Card, lying bool) bool { return lying && last != "" && cardID(c) == last }
-		waitReaderSkip(ctx, k.d.CardReader.ReadCard, skip, nil, func(c app.Card) {
+		waitReaderSkip(s.k.d.Background, ctx, k.d.CardReader.ReadCard, skip, nil, func(c app.Card) {
 			if st.seq == seq {
 				st.last = cardID(c)
 				k.setLastCard(st.last)
@@ -207,7 +207,7 @@ func (s *lookupScreen) lookUp(c app.Card) {
 	seq := st.seq
 	op := *k.op
 	st.redraw()
-	async(func() (app.CardLookup, error) {
+	async(s.k.d.Background, func() (app.CardLookup, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		return k.d.Upgrades.LookUpCard(ctx, op, c)

@@ -58,7 +58,7 @@ func (k *Desk) buildOperators() fyne.CanvasObject {
 		o := app.Operator{ID: strings.TrimSpace(id.Text), DisplayName: strings.TrimSpace(name.Text), Role: app.Roles[max(0, role.SelectedIndex())]}
 		p := pin.Text
 		pin.SetText("")
-		async(do(func(ctx context.Context, by app.Operator) error { return k.d.Operators.CreateOperator(ctx, by, o, p) }),
+		async(k.d.Background, do(func(ctx context.Context, by app.Operator) error { return k.d.Operators.CreateOperator(ctx, by, o, p) }),
 			done(T("Account created:")+" "+o.ID))
 	})
 	create.Importance = widget.HighImportance
@@ -68,7 +68,7 @@ func (k *Desk) buildOperators() fyne.CanvasObject {
 
 	list := container.NewVBox()
 	load = func() {
-		async(func() ([]app.Operator, error) {
+		async(k.d.Background, func() ([]app.Operator, error) {
 			return k.d.Operators.ListOperators(context.Background())
 		}, func(ops []app.Operator, err error) {
 			list.Objects = nil
@@ -85,21 +85,21 @@ func (k *Desk) buildOperators() fyne.CanvasObject {
 				reset := k.newButton(T("Set PIN"), func() {
 					p := newPIN.Text
 					newPIN.SetText("")
-					async(do(func(ctx context.Context, by app.Operator) error { return k.d.Operators.SetPIN(ctx, by, o.ID, p) }),
+					async(k.d.Background, do(func(ctx context.Context, by app.Operator) error { return k.d.Operators.SetPIN(ctx, by, o.ID, p) }),
 						done(T("PIN changed:")+" "+o.ID))
 				})
 				toggle := k.newButton(T("Disable"), func() {
-					async(do(func(ctx context.Context, by app.Operator) error { return k.d.Operators.Disable(ctx, by, o.ID) }),
+					async(k.d.Background, do(func(ctx context.Context, by app.Operator) error { return k.d.Operators.Disable(ctx, by, o.ID) }),
 						done(T("Account disabled:")+" "+o.ID))
 				})
 				if o.Disabled {
 					toggle = k.newButton(T("Enable"), func() {
-						async(do(func(ctx context.Context, by app.Operator) error { return k.d.Operators.Enable(ctx, by, o.ID) }),
+						async(k.d.Background, do(func(ctx context.Context, by app.Operator) error { return k.d.Operators.Enable(ctx, by, o.ID) }),
 							done(T("Account enabled:")+" "+o.ID))
 					})
 				}
 				unlock := k.newButton(T("Unlock"), func() {
-					async(do(func(ctx context.Context, by app.Operator) error { return k.d.Operators.Unlock(ctx, by, o.ID) }),
+					async(k.d.Background, do(func(ctx context.Context, by app.Operator) error { return k.d.Operators.Unlock(ctx, by, o.ID) }),
 						done(T("Lock-out lifted:")+" "+o.ID))
 				})
 				label := widget.NewLabelWithStyle(o.ID+"  "+o.DisplayName+"  ·  "+o.Role.Label(k.lang)+"  ·  "+st, fyne.TextAlignLeading, fyne.TextStyle{Bold: !o.Disabled})

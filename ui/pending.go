@@ -53,7 +53,7 @@ func (k *Desk) buildPending() fyne.CanvasObject {
 		container.NewVScroll(s.list)))
 	k.focus = refresh
 	s.refresh()
-	if tickers {
+	if k.d.Background.tickers() {
 		ctx, cancel := context.WithCancel(context.Background())
 		k.onLeave(func() { s.dead = true; cancel() })
 		go func() {
@@ -83,7 +83,7 @@ func (s *pendingScreen) refresh() {
 	}
 	s.busy = true
 	k := s.k
-	async(func() ([]app.PendingView, error) {
+	async(s.k.d.Background, func() ([]app.PendingView, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		return k.d.Upgrades.Pending(ctx, pendingLimit)

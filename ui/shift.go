@@ -33,7 +33,7 @@ func (k *Desk) buildShift() fyne.CanvasObject {
 			ok  bool
 			rep app.ShiftReport
 		}
-		async(func() (data, error) {
+		async(k.d.Background, func() (data, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 			defer cancel()
 			sh, ok, err := k.d.Shifts.Current(ctx)
@@ -60,7 +60,7 @@ func (k *Desk) buildShift() fyne.CanvasObject {
 			if !d.ok {
 				open := k.newButton(T("Open shift"), func() {
 					op := *k.op
-					async(func() (app.Shift, error) { return k.d.Shifts.Open(context.Background(), op) },
+					async(k.d.Background, func() (app.Shift, error) { return k.d.Shifts.Open(context.Background(), op) },
 						func(_ app.Shift, err error) { load(nil, "", err) })
 				})
 				open.Importance = widget.HighImportance
@@ -73,7 +73,7 @@ func (k *Desk) buildShift() fyne.CanvasObject {
 				status := widget.NewLabel("")
 				status.Wrapping = fyne.TextWrapWord
 				exp := k.newButton(T("Export CSV"), func() {
-					async(func() (string, error) { return k.d.Shifts.Export(d.rep) }, func(p string, err error) {
+					async(k.d.Background, func() (string, error) { return k.d.Shifts.Export(d.rep) }, func(p string, err error) {
 						if err != nil {
 							status.SetText(k.msg(err))
 							return
@@ -100,7 +100,7 @@ func (k *Desk) buildShift() fyne.CanvasObject {
 							rep  app.ShiftReport
 							path string
 						}
-						async(func() (closed, error) {
+						async(k.d.Background, func() (closed, error) {
 							r, p, err := k.d.Shifts.Close(context.Background(), op)
 							return closed{r, p}, err
 						}, func(c closed, err error) {

@@ -155,7 +155,7 @@ func (p *simPanel) centralSection() fyne.CanvasObject {
 	// height, and the last codes could not be scrolled into view.
 	codes := widget.NewLabel("")
 	refresh := func() {
-		async(func() ([]app.DemoProxyCode, error) {
+		async(p.k.d.Background, func() ([]app.DemoProxyCode, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
 			return dc.ProxyCodes(ctx)
@@ -204,7 +204,7 @@ func (p *simPanel) healthSection() fyne.CanvasObject {
 			return
 		}
 		key := riders[i].Key
-		async(func() (struct{}, error) {
+		async(p.k.d.Background, func() (struct{}, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
 			return struct{}{}, p.k.d.DemoCentral.SetRiderHealth(ctx, key, colours[c], ages[a])

@@ -85,7 +85,7 @@ func (s *buyerScreen) loadShift() {
 	if s.k.d.Shifts == nil {
 		return
 	}
-	async(func() (app.Shift, error) {
+	async(s.k.d.Background, func() (app.Shift, error) {
 		sh, ok, err := s.k.d.Shifts.Current(context.Background())
 		if !ok {
 			return app.Shift{}, err
@@ -114,7 +114,7 @@ func (s *buyerScreen) waitID() {
 	}
 	s.waiting = s.f.seq + 1
 	seq := s.f.seq
-	waitReader(s.ctx, s.k.d.IDReader.ReadID, func(id app.Identity) {
+	waitReader(s.k.d.Background, s.ctx, s.k.d.IDReader.ReadID, func(id app.Identity) {
 		s.waiting = 0
 		if s.f.seq == seq && s.f.check.IsZero() {
 			s.takeID(id)
@@ -141,7 +141,7 @@ func (s *buyerScreen) takeID(id app.Identity) {
 	f.seq++
 	s.redraw()
 	op := *s.k.op
-	async(func() (app.BuyerCheck, error) {
+	async(s.k.d.Background, func() (app.BuyerCheck, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		if f.kind == kindCheck {
@@ -167,7 +167,7 @@ func (s *buyerScreen) takeID(id app.Identity) {
 
 func (s *buyerScreen) loadWelfare() {
 	f, c := s.f, s.f.check
-	async(func() (app.WelfareStatus, error) {
+	async(s.k.d.Background, func() (app.WelfareStatus, error) {
 		return s.k.d.Sales.Welfare(context.Background(), c)
 	}, func(w app.WelfareStatus, err error) {
 		if f.check.Key() != c.Key() {
@@ -503,7 +503,7 @@ func (s *buyerScreen) sell() {
 	s.redraw()
 	op, c := *k.op, f.check
 	in := app.SaleInput{DestCode: f.dest, FareFen: f.fare, Payment: f.payment, Assisted: f.assisted}
-	async(func() (app.SaleResult, error) {
+	async(s.k.d.Background, func() (app.SaleResult, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), tokenWait)
 		defer cancel()
 		return k.d.Sales.Sell(ctx, op, c, in)
@@ -532,7 +532,7 @@ func (s *buyerScreen) saleDone(c app.BuyerCheck, r app.SaleResult, err error) {
 
 func (s *buyerScreen) openShift() {
 	op := *s.k.op
-	async(func() (app.Shift, error) {
+	async(s.k.d.Background, func() (app.Shift, error) {
 		return s.k.d.Shifts.Open(context.Background(), op)
 	}, func(sh app.Shift, err error) {
 		if err != nil {

@@ -413,7 +413,7 @@ func parseTypedDoc(d *docState) (app.DocNumber, error) {
 func (s *upgradeScreen) waitID(d *docState) func() {
 	return func() {
 		f, seq, status := s.f, s.f.seq, s.status
-		waitReader(s.ctx, s.k.d.IDReader.ReadID, func(id app.Identity) {
+		waitReader(s.k.d.Background, s.ctx, s.k.d.IDReader.ReadID, func(id app.Identity) {
 			if f.seq == seq && !d.has() {
 				s.acceptID(d, id)
 			}
@@ -443,7 +443,7 @@ func (s *upgradeScreen) loadBindings() {
 	f, k := s.f, s.k
 	f.holder.bindings, f.holder.bindErr = nil, nil
 	doc, seq := f.holder.id.Doc, f.seq
-	async(func() (app.PersonBindings, error) {
+	async(s.k.d.Background, func() (app.PersonBindings, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		return k.d.Upgrades.Bindings(ctx, doc)
@@ -464,7 +464,7 @@ func (s *upgradeScreen) loadQuota() {
 	f, k := s.f, s.k
 	doc, seq := f.helper.id.Doc, f.seq
 	type quota struct{ used, limit int }
-	async(func() (quota, error) {
+	async(s.k.d.Background, func() (quota, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		u, l, err := k.d.Upgrades.HelperQuota(ctx, doc)
@@ -733,7 +733,7 @@ func (s *upgradeScreen) checkCode() {
 	f.checking, f.codeMsg = true, ""
 	f.redraw()
 	op, doc, code, seq := *k.op, f.holder.id.Doc, f.code, f.seq
-	async(func() (struct{}, error) {
+	async(s.k.d.Background, func() (struct{}, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		return struct{}{}, k.d.Upgrades.CheckProxyCode(ctx, op, doc, code)
@@ -769,7 +769,7 @@ func (s *upgradeScreen) sendCode() {
 	f.sending, f.codeErr = true, nil
 	f.redraw()
 	op, key, doc, seq := *k.op, f.codeKey, f.holder.id.Doc, f.seq
-	async(func() (app.ProxyCodeSent, error) {
+	async(s.k.d.Background, func() (app.ProxyCodeSent, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		return k.d.Upgrades.SendProxyCode(ctx, op, key, doc)
@@ -976,7 +976,7 @@ func (s *upgradeScreen) waitCard(avoid string, take func(app.Card)) func() {
 	return func() {
 		f, seq, status, k := s.f, s.f.seq, s.status, s.k
 		skip := func(c app.Card, lying bool) bool { return lying && avoid != "" && cardID(c) == avoid }
-		waitReaderSkip(s.ctx, k.d.CardReader.ReadCard, skip, func(c app.Card) {
+		waitReaderSkip(s.k.d.Background, s.ctx, k.d.CardReader.ReadCard, skip, func(c app.Card) {
 			if status != nil {
 				status.Importance = widget.WarningImportance
 				status.SetText(T("The card on the reader ({{.Card}}) is not the one wanted here: lift it, then place the right card.", map[string]any{"Card": cardName(c)}))
@@ -1009,7 +1009,7 @@ func (s *upgradeScreen) acceptCard(c app.Card) {
 	}
 	op := *k.op
 	f.redraw()
-	async(func() (app.CardLookup, error) {
+	async(s.k.d.Background, func() (app.CardLookup, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		return k.d.Upgrades.LookUpCard(ctx, op, c)
@@ -1083,7 +1083,7 @@ func (s *upgradeScreen) doConfirm() {
 	proxy := f.proxy
 	holder, helper, card, key, code := f.holder.id.Doc, f.helper.id.Doc, f.card, f.key, f.code
 	f.redraw()
-	async(func() (app.UpgradeResult, error) {
+	async(s.k.d.Background, func() (app.UpgradeResult, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		if proxy {
@@ -1294,7 +1294,7 @@ func (s *upgradeScreen) doUnbind() {
 		if f.proxy {
 			in.Helper, in.Code = f.helper.id.Doc, f.code
 		}
-		async(func() (app.UpgradeResult, error) {
+		async(s.k.d.Background, func() (app.UpgradeResult, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 			defer cancel()
 			return k.d.Upgrades.Rebind(ctx, op, in)
@@ -1310,7 +1310,7 @@ func (s *upgradeScreen) doUnbind() {
 		return
 	}
 	in := app.UnbindInput{Key: u.key, Holder: holder, CardNumber: u.number}
-	async(func() (app.UpgradeResult, error) {
+	async(s.k.d.Background, func() (app.UpgradeResult, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		return k.d.Upgrades.Unbind(ctx, op, in)

@@ -404,7 +404,7 @@ func newUpHarness(t *testing.T, lang app.Lang) *upHarness {
 		t.Fatal(err)
 	}
 	d := NewDesk(a, w, Deps{Auth: assistantAuth{}, Board: board, Clock: clock, Lang: lang, Scale: ScaleNormal,
-		Upgrades: ups, IDReader: u.ids, CardReader: u.cards})
+		Upgrades: ups, IDReader: u.ids, CardReader: u.cards, Background: inline})
 	d.Start()
 	t.Cleanup(d.Stop)
 	u.harness = &harness{t: t, desk: d, win: w, clock: clock, board: board}

@@ -313,9 +313,7 @@ func TestDoubleConfirmSendsOnce(t *testing.T) {
 	h.placeCard(demoCard(t, "1000200002"))
 	h.tap("Next (Enter)")
 	var queued []func()
-	old := spawn
-	spawn = func(f func()) { queued = append(queued, f) }
-	defer func() { spawn = old }()
+	h.desk.d.Background.Spawn = func(f func()) { queued = append(queued, f) }
 	btn := h.button("Confirm (Enter)")
 	test.Tap(btn)
 	test.Tap(btn)
@@ -327,7 +325,7 @@ func TestDoubleConfirmSendsOnce(t *testing.T) {
 	if b := h.button("Confirm (Enter)"); !b.Disabled() {
 		t.Fatal("Confirm is enabled while the request is in flight")
 	}
-	spawn = old
+	h.desk.d.Background = inline
 	queued[0]()
 	if h.central.calls() != 1 || h.banner().Tone() != ToneOK {
 		t.Fatalf("bind calls %d, banner %q", h.central.calls(), h.banner().Text())

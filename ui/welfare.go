@@ -77,7 +77,7 @@ func (s *buyerScreen) overrideForm() fyne.CanvasObject {
 		op, sid, p, r := *k.op, strings.TrimSpace(id.Text), pin.Text, app.OverrideReasons[ri]
 		pin.SetText("")
 		auth.Disable()
-		async(func() (app.Operator, error) {
+		async(s.k.d.Background, func() (app.Operator, error) {
 			return k.d.Sales.AuthorizeOverride(context.Background(), op, sid, p)
 		}, func(sup app.Operator, err error) {
 			auth.Enable()
@@ -106,7 +106,7 @@ func (s *buyerScreen) exchange() {
 	s.redraw()
 	op, c := *k.op, f.check
 	in := app.WelfareInput{DestCode: f.dest, Assisted: f.assisted, Override: f.override, OverrideReason: f.overReason}
-	async(func() (app.SaleResult, error) {
+	async(s.k.d.Background, func() (app.SaleResult, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), tokenWait)
 		defer cancel()
 		return k.d.Sales.Exchange(ctx, op, c, in)
