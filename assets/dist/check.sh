@@ -12,6 +12,9 @@
 #            (data folder kept)
 # A part whose tool is missing is skipped with a message; a part that runs
 # and fails makes the script fail. Needs root for the chroot part.
+# Every command run in the root, under qemu or under wine is killed after
+# CHECK_TIMEOUT seconds (default 120) and reported as hung, so a hang fails
+# the check instead of stopping it.
 set -uo pipefail
 dist=$1 version=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,8 +24,11 @@ exe=$dist/stationdesk-${version}-windows-amd64.exe
 setup=$dist/stationdesk-${version}-windows-amd64-setup.exe
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/stationdesk-dist
 work=$(mktemp -d /tmp/stationdesk-dist-check.XXXXXX)
-declare -A result
+declare -A result took
 failed=0
+CAP=${CHECK_TIMEOUT:-120}
+# capped CMD... runs CMD killed after $CAP seconds (exit 137).
+capped() { timeout -s KILL "$CAP" "$@"; }
 trap 'rm -rf "$work"' EXIT
 
 say() { printf '== %s\n' "$*"; }
@@ -31,8 +37,10 @@ fail() { printf 'FAIL: %s\n' "$*" >&2; failed=1; }
 expect() {
 	local name=$1 want=$2; shift 2
 	local out rc
+	local t0=$SECONDS
 	out=$("$@" 2>&1); rc=$?
-	printf '   $ %s\n%s\n' "$name" "$(printf '%s\n' "$out" | head -n 8 | sed 's/^/     /')"
+	printf '   $ %s  (%d s)\n%s\n' "$name" $((SECONDS - t0)) "$(printf '%s\n' "$out" | head -n 8 | sed 's/^/     /')"
+	if [ "$rc" = 137 ] && [ $((SECONDS - t0)) -ge "$CAP" ]; then fail "$name: no answer within $CAP s, killed (hung)"; return 1; fi
 	if [ "$rc" != "$want" ]; then fail "$name: exit $rc, want $want"; return 1; fi
 	LAST=$out
 }
@@ -44,12 +52,13 @@ sha256sum -c --quiet <(cd "$dist" && cat SHA256SUMS | sed "s#  #  $dist/#") || f
 # ---- lintian ----
 if command -v lintian >/dev/null; then
 	say "lintian"
-	ok=1
+	ok=1 t0=$SECONDS
 	for d in "$deb64" "$debarm"; do
 		lintian --fail-on error --no-tag-display-limit "$d" > "$work/lintian.txt" 2>&1 || ok=0
 		printf '   %s: %s errors, %s warnings\n' "$(basename "$d")" "$(grep -c '^E:' "$work/lintian.txt")" "$(grep -c '^W:' "$work/lintian.txt")"
 		grep -E '^(E|W):' "$work/lintian.txt" | sed 's/^/     /'
 	done
+	took[lintian]=$((SECONDS - t0))
 	[ $ok = 1 ] && result[lintian]=passed || { result[lintian]=FAILED; fail "lintian reported errors"; }
 else
 	result[lintian]="skipped (lintian not installed)"
@@ -73,7 +82,7 @@ chroot_part() {
 	[ "$(id -u)" = 0 ] || { result[chroot]="skipped (needs root for chroot)"; return; }
 	say "chroot: dpkg -i $(basename "$deb64")"
 	mkdir -p "$r" && tar -C "$r" -xf "$base" || { fail "unpack $base"; return; }
-	inr() { chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+	inr() { capped chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 	cp "$deb64" "$r/tmp/new.deb"
 	expect "dpkg -i" 0 inr dpkg -i /tmp/new.deb || return
 	expect "stationdesk version" 0 inr stationdesk version || return
@@ -114,32 +123,48 @@ chroot_part() {
 	inr test -f /var/lib/stationdesk/gate.db && inr test -d /var/lib/stationdesk-desk && echo "   data folders kept after purge" || fail "purge removed a data folder"
 	[ $failed = 0 ] && result[chroot]=passed || result[chroot]=FAILED
 }
-if command -v dpkg >/dev/null && command -v chroot >/dev/null; then chroot_part; else result[chroot]="skipped (no dpkg/chroot)"; fi
+if command -v dpkg >/dev/null && command -v chroot >/dev/null; then t0=$SECONDS; chroot_part; took[chroot]=$((SECONDS - t0)); else result[chroot]="skipped (no dpkg/chroot)"; fi
 [ -n "${result[chroot]:-}" ] || result[chroot]=FAILED
 
 # ---- qemu: the arm64 binary ----
-if command -v qemu-aarch64 >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
+# The binary is cgo (GL/X11), so it needs an arm64 loader, libc and the GL/X11
+# libraries. They come from Debian multiarch (libc6:arm64, libgl1:arm64, …,
+# pulled in by the :arm64 -dev packages `make dist` installs), found at the
+# same paths as on a real arm64 Debian: qemu-aarch64 runs without -L. Never
+# with "-L /usr/aarch64-linux-gnu": that takes the loader from the cross
+# sysroot (libc6-arm64-cross, another glibc build) while the loader, through
+# the host's ld.so.cache, still loads libc.so.6 from multiarch, and a loader
+# and libc of two different builds spin for ever in the first
+# pthread_create — which every cgo Go program does at start.
+aload=/lib/ld-linux-aarch64.so.1
+if command -v qemu-aarch64 >/dev/null && [ -e "$aload" ]; then
 	say "qemu-aarch64: the arm64 binary"
-	f0=$failed
+	f0=$failed t0=$SECONDS
 	dpkg-deb -x "$debarm" "$work/arm64"
-	q() { QEMU_LD_PREFIX=/usr/aarch64-linux-gnu timeout -s KILL 30 qemu-aarch64 "$work/arm64/usr/bin/stationdesk" "$@"; }
-	expect "file" 0 file -b "$work/arm64/usr/bin/stationdesk"
-	expect "stationdesk version" 0 q version && grep -q '"os":"linux/arm64"' <<<"$LAST" || fail "qemu: not linux/arm64"
+	abin=$work/arm64/usr/bin/stationdesk
+	q() { capped env -u DISPLAY -u WAYLAND_DISPLAY -u QEMU_LD_PREFIX qemu-aarch64 "$abin" "$@"; }
+	expect "file" 0 file -b "$abin"
+	if expect "libraries (arm64 loader --list)" 0 capped env -u QEMU_LD_PREFIX qemu-aarch64 "$aload" --list "$abin" && grep -q 'not found' <<<"$LAST"; then
+		fail "qemu: arm64 libraries missing (install libgl1:arm64 libx11-6:arm64 …, or run make dist-deps)"
+	fi
+	expect "stationdesk version" 0 q version && { grep -q '"os":"linux/arm64"' <<<"$LAST" || fail "qemu: not linux/arm64"; }
 	expect "stationdesk doc check --type cn-id $ID" 0 q doc check --type cn-id $ID
+	expect "stationdesk doc check (bad check digit)" 1 q doc check --type cn-id 110105194912310021
 	expect "stationdesk devices list" 0 q devices list
+	took[qemu]=$((SECONDS - t0))
 	[ $failed = $f0 ] && result[qemu]=passed || result[qemu]=FAILED
 else
-	result[qemu]="skipped (qemu-user or the arm64 loader, libc6-dev-arm64-cross, not installed)"
+	result[qemu]="skipped (qemu-user, or the arm64 loader $aload from libc6:arm64, not installed)"
 fi
 
 # ---- wine: the Windows binary and installer ----
 if command -v wine >/dev/null; then
 	say "wine: the Windows binary"
-	f0=$failed
+	f0=$failed t0=$SECONDS
 	export WINEPREFIX=$work/wine WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" WINEARCH=win64
-	env -u DISPLAY wineboot --init >/dev/null 2>&1
-	w() { env -u DISPLAY wine "$@" 2>&1 | tr -d '\r' | grep -v '^it looks like wine32\|^multiarch needs\|^execute "dpkg\|^apt-get install wine32'; return "${PIPESTATUS[0]}"; }
-	expect "stationdesk.exe version" 0 w "$exe" version && grep -q '"os":"windows/amd64"' <<<"$LAST" || fail "wine: not windows/amd64"
+	expect "wineboot --init (a fresh prefix)" 0 capped env -u DISPLAY wineboot --init
+	w() { capped env -u DISPLAY wine "$@" 2>&1 | tr -d '\r' | grep -v '^it looks like wine32\|^multiarch needs\|^execute "dpkg\|^apt-get install wine32'; return "${PIPESTATUS[0]}"; }
+	expect "stationdesk.exe version" 0 w "$exe" version && { grep -q '"os":"windows/amd64"' <<<"$LAST" || fail "wine: not windows/amd64"; }
 	expect "stationdesk.exe doc check --type cn-id $ID" 0 w "$exe" doc check --type cn-id $ID
 	expect "stationdesk.exe config example" 0 w "$exe" config example
 	if [ -f "$setup" ]; then
@@ -158,11 +183,16 @@ if command -v wine >/dev/null; then
 		[ -f "$pd/ledger.db" ] && echo "   data folder kept" || fail "uninstall removed the data folder"
 	fi
 	env -u DISPLAY wineserver -k 2>/dev/null
+	took[wine]=$((SECONDS - t0))
 	[ $failed = $f0 ] && result[wine]=passed || result[wine]=FAILED
 else
 	result[wine]="skipped (wine not installed)"
 fi
 
 say "dist-check summary ($version)"
-for k in lintian chroot qemu wine; do printf '   %-8s %s\n' "$k" "${result[$k]}"; done
+for k in lintian chroot qemu wine; do
+	printf '   %-8s %-40s %s\n' "$k" "${result[$k]}" "${took[$k]:+${took[$k]} s}"
+done
+say "sizes"
+(cd "$dist" && for f in *.deb *.exe; do printf '   %-60s %6.1f MB\n' "$f" "$(stat -c %s "$f" | awk '{print $1/1e6}')"; done)
 exit $failed
