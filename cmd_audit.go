@@ -14,7 +14,9 @@ import (
 // cmdAudit runs `stationdesk audit verify --data DIR [--keys DIR]`: it
 // checks the hash chain of DIR/ledger.db with the station keys (in DIR
 // unless --keys says otherwise; never created here) and prints
-// {"entries":N,"ok":bool,"first_broken":seq,"reason":"..."}.
+// app.AuditVerifyResult as JSON ({"entries":N,"ok":bool,"first_broken":seq,
+// "reason":"...",...}). It only reads (ledger.VerifyFolder): nothing in DIR
+// is created, migrated or changed, and a read-only copy can be checked.
 // Exit status: 0 intact, 1 broken, 2 usage error or the check could not
 // run (then the JSON is {"ok":false,"error":"...","reason":"..."}).
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -34,6 +34,17 @@ func TestAuditCLI(t *testing.T) {
 	noKeys := t.TempDir()
 	data, _ := os.ReadFile(filepath.Join(dir, ledger.FileName))
 	os.WriteFile(filepath.Join(noKeys, ledger.FileName), data, 0o600)
+	// A ledger truncated to 0 bytes: broken, and left at 0 bytes.
+	empty := t.TempDir()
+	if _, err := ledger.LoadOrCreateKeys(empty); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(empty, ledger.FileName), nil, 0o600)
+	t.Cleanup(func() {
+		if st, err := os.Stat(filepath.Join(empty, ledger.FileName)); err != nil || st.Size() != 0 {
+			t.Errorf("audit verify changed the 0-byte ledger: %v", err)
+		}
+	})
 
 	for _, tc := range []struct {
 		name string
@@ -41,10 +52,11 @@ func TestAuditCLI(t *testing.T) {
 		code int
 		want string
 	}{
-		{"OK", []string{"audit", "verify", "--data", dir}, 0, `{"entries":3,"ok":true,"first_broken":0,"reason":""}`},
+		{"OK", []string{"audit", "verify", "--data", dir}, 0, `{"entries":3,"ok":true,"first_broken":0,"reason":"","head":3,`},
 		{"ErrWrongKeys", []string{"audit", "verify", "--data", dir, "--keys", otherKeys}, 1, `"reason":"hash_mismatch"`},
 		{"ErrNoLedger", []string{"audit", "verify", "--data", t.TempDir()}, 2, `"reason":"ledger_missing"`},
 		{"ErrNoKeys", []string{"audit", "verify", "--data", noKeys}, 2, `"reason":"keys_missing"`},
+		{"ErrEmptyLedger", []string{"audit", "verify", "--data", empty}, 1, `"reason":"ledger_empty"`},
 		{"ErrUsage", []string{"audit", "verify"}, 2, ""},
 		{"ErrUnknownCommand", []string{"audit", "rewrite"}, 2, ""},
 	} {

@@ -247,12 +247,53 @@ type AuditFilter struct {
 // AuditVerifyResult is the outcome of checking the hash chain. Entries is
 // the number of entries checked; FirstBroken is the sequence number of
 // the first entry whose chain does not hold (0 when the chain is intact);
-// Reason says why ("hash_mismatch", "prev_mismatch", "gap", "head_mismatch", …).
+// Reason says why ("hash_mismatch", "prev_mismatch", "gap", "head_mismatch",
+// "record_changed", "record_deleted", "ledger_rolled_back", …). Table and
+// Record name the record (a ledger table and its key, never personal data)
+// when the first problem is about one. Problems lists every problem found,
+// at most AuditMaxProblems. Checkpoint is the state of the signed chain
+// head kept outside the ledger ("ok", "behind", "missing", "invalid",
+// "ahead", "not_checked") and CheckpointSeq the seq it names.
 type AuditVerifyResult struct {
-	Entries     int    `json:"entries"`
-	OK          bool   `json:"ok"`
-	FirstBroken int64  `json:"first_broken"`
-	Reason      string `json:"reason"`
+	Entries       int            `json:"entries"`
+	OK            bool           `json:"ok"`
+	FirstBroken   int64          `json:"first_broken"`
+	Reason        string         `json:"reason"`
+	Table         string         `json:"table,omitempty"`
+	Record        string         `json:"record,omitempty"`
+	Head          int64          `json:"head"`
+	Records       int            `json:"records"`
+	Checkpoint    string         `json:"checkpoint,omitempty"`
+	CheckpointSeq int64          `json:"checkpoint_seq,omitempty"`
+	Problems      []AuditProblem `json:"problems,omitempty"`
+}
+
+// AuditMaxProblems caps AuditVerifyResult.Problems.
+const AuditMaxProblems = 50
+
+// AuditProblem is one thing that does not hold: the entry seq (0 when no
+// entry covers it), the reason and, for a record, its table and key.
+type AuditProblem struct {
+	Seq    int64  `json:"seq"`
+	Reason string `json:"reason"`
+	Table  string `json:"table,omitempty"`
+	Record string `json:"record,omitempty"`
+}
+
+// Broken records a problem and keeps FirstBroken/Reason/Table/Record on
+// the earliest one (the lowest seq; seq 0 sorts after every real entry).
+func (r *AuditVerifyResult) Broken(p AuditProblem) {
+	if len(r.Problems) < AuditMaxProblems {
+		r.Problems = append(r.Problems, p)
+	}
+	first := r.Reason == ""
+	if !first && p.Seq != 0 && (r.FirstBroken == 0 || p.Seq < r.FirstBroken) {
+		first = true
+	}
+	if first {
+		r.FirstBroken, r.Reason, r.Table, r.Record = p.Seq, p.Reason, p.Table, p.Record
+	}
+	r.OK = false
 }
 
 // AuditBrowser is what the supervisor's audit screen needs. Both methods

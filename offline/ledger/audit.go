@@ -35,14 +35,14 @@ func canonicalEntry(e app.AuditEntry) []byte {
 	return b.Bytes()
 }
 
-func (l *Ledger) entryHash(prev []byte, e app.AuditEntry) []byte {
-	return l.keys.auditMAC(prev, canonicalEntry(e))
+func entryHash(k *Keys, prev []byte, e app.AuditEntry) []byte {
+	return k.auditMAC(prev, canonicalEntry(e))
 }
 
-func (l *Ledger) pointMAC(kind string, seq int64, hash []byte) []byte {
+func pointMAC(k *Keys, kind string, seq int64, hash []byte) []byte {
 	var s [8]byte
 	binary.BigEndian.PutUint64(s[:], uint64(seq))
-	return l.keys.auditMAC([]byte(kind), s[:], hash)
+	return k.auditMAC([]byte(kind), s[:], hash)
 }
 
 // Append validates e (app.ValidateAuditEntry), fills Time (ledger clock,
@@ -82,7 +82,7 @@ func (l *Ledger) AppendTx(ctx context.Context, tx *sql.Tx, e app.AuditEntry) (ap
 		return e, fmt.Errorf("ledger: audit head: %w", err)
 	}
 	e.Seq = prevSeq + 1
-	h := l.entryHash(prev, e)
+	h := entryHash(l.keys, prev, e)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log(seq, at_ms, operator, terminal, action, subject, outcome, detail, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, ms(e.Time), e.Operator, e.Terminal, string(e.Action), e.Subject, string(e.Outcome), e.Detail, prev, h); err != nil {
@@ -90,7 +90,7 @@ func (l *Ledger) AppendTx(ctx context.Context, tx *sql.Tx, e app.AuditEntry) (ap
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_head(id, seq, hash, mac) VALUES (1, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`,
-		e.Seq, h, l.pointMAC("head", e.Seq, h)); err != nil {
+		e.Seq, h, pointMAC(l.keys, "head", e.Seq, h)); err != nil {
 		return e, fmt.Errorf("ledger: audit head: %w", err)
 	}
 	return e, nil
@@ -104,28 +104,29 @@ func (l *Ledger) AppendTx(ctx context.Context, tx *sql.Tx, e app.AuditEntry) (ap
 // cut off the end or the head was edited). A broken chain is a result,
 // not an error; errors mean the check could not run.
 func (l *Ledger) Verify(ctx context.Context) (VerifyResult, error) {
-	var res VerifyResult
 	tx, err := l.db.Read().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return res, store.Classify(err, l.db.Path())
+		return VerifyResult{}, store.Classify(err, l.db.Path())
 	}
 	defer tx.Rollback()
+	return verifyTx(ctx, tx, l.keys, l.db.Path())
+}
 
-	broken := func(seq int64, reason string) {
-		if res.FirstBroken == 0 {
-			res.FirstBroken, res.Reason = seq, reason
-		}
-	}
+// verifyTx is Verify on a read transaction of any connection to a ledger
+// (the desk's own pool or a read-only snapshot).
+func verifyTx(ctx context.Context, tx *sql.Tx, keys *Keys, path string) (VerifyResult, error) {
+	res := VerifyResult{OK: true}
+	broken := func(seq int64, reason string) { res.Broken(app.AuditProblem{Seq: seq, Reason: reason}) }
 	prevSeq, prev := int64(0), zeroHash
 	var aSeq int64
 	var aHash, aMAC []byte
 	switch err := tx.QueryRowContext(ctx, "SELECT seq, hash, mac FROM audit_anchor WHERE id = 1").Scan(&aSeq, &aHash, &aMAC); {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
-		return res, store.Classify(fmt.Errorf("ledger: audit anchor: %w", err), l.db.Path())
+		return res, store.Classify(fmt.Errorf("ledger: audit anchor: %w", err), path)
 	default:
 		prevSeq, prev = aSeq, aHash
-		if !hmacEqual(aMAC, l.pointMAC("anchor", aSeq, aHash)) {
+		if !hmacEqual(aMAC, pointMAC(keys, "anchor", aSeq, aHash)) {
 			broken(aSeq+1, "anchor_mismatch")
 		}
 	}
@@ -133,13 +134,13 @@ func (l *Ledger) Verify(ctx context.Context) (VerifyResult, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT seq, at_ms, operator, terminal, action, subject, outcome, detail, prev_hash, hash
 		FROM audit_log ORDER BY seq`)
 	if err != nil {
-		return res, store.Classify(fmt.Errorf("ledger: audit verify: %w", err), l.db.Path())
+		return res, store.Classify(fmt.Errorf("ledger: audit verify: %w", err), path)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		e, ph, h, err := scanChained(rows)
 		if err != nil {
-			return res, store.Classify(fmt.Errorf("ledger: audit verify: %w", err), l.db.Path())
+			return res, store.Classify(fmt.Errorf("ledger: audit verify: %w", err), path)
 		}
 		res.Entries++
 		switch {
@@ -147,14 +148,15 @@ func (l *Ledger) Verify(ctx context.Context) (VerifyResult, error) {
 			broken(e.Seq, "gap")
 		case !bytes.Equal(ph, prev):
 			broken(e.Seq, "prev_mismatch")
-		case !hmacEqual(h, l.entryHash(ph, e)):
+		case !hmacEqual(h, entryHash(keys, ph, e)):
 			broken(e.Seq, "hash_mismatch")
 		}
 		prevSeq, prev = e.Seq, h
 	}
 	if err := rows.Err(); err != nil {
-		return res, store.Classify(fmt.Errorf("ledger: audit verify: %w", err), l.db.Path())
+		return res, store.Classify(fmt.Errorf("ledger: audit verify: %w", err), path)
 	}
+	res.Head = prevSeq
 
 	var hSeq int64
 	var hHash, hMAC []byte
@@ -164,15 +166,14 @@ func (l *Ledger) Verify(ctx context.Context) (VerifyResult, error) {
 			broken(prevSeq, "head_missing")
 		}
 	case err != nil:
-		return res, store.Classify(fmt.Errorf("ledger: audit head: %w", err), l.db.Path())
-	case !hmacEqual(hMAC, l.pointMAC("head", hSeq, hHash)):
+		return res, store.Classify(fmt.Errorf("ledger: audit head: %w", err), path)
+	case !hmacEqual(hMAC, pointMAC(keys, "head", hSeq, hHash)):
 		broken(max(prevSeq, 1), "head_mismatch")
 	case hSeq > prevSeq:
 		broken(prevSeq+1, "truncated")
 	case hSeq < prevSeq || !bytes.Equal(hHash, prev):
 		broken(hSeq+1, "head_mismatch")
 	}
-	res.OK = res.FirstBroken == 0
 	return res, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -153,7 +154,7 @@ func TestAuditTamperFound(t *testing.T) {
 			f.l.Close()
 			f.l = nil
 			got, err := VerifyFolder(context.Background(), f.dir, "")
-			if err != nil || got != res {
+			if err != nil || !reflect.DeepEqual(got, res) {
 				t.Fatalf("VerifyFolder = %+v, %v; want %+v", got, err, res)
 			}
 		})

@@ -64,7 +64,7 @@ func (l *Ledger) Purge(ctx context.Context, now time.Time) (PurgeReport, error) 
 		default:
 			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_anchor(id, seq, hash, mac) VALUES (1, ?, ?, ?)
 				ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`,
-				last, hash, l.pointMAC("anchor", last, hash)); err != nil {
+				last, hash, pointMAC(l.keys, "anchor", last, hash)); err != nil {
 				return err
 			}
 			res, err := tx.ExecContext(ctx, "DELETE FROM audit_log WHERE seq <= ?", last)

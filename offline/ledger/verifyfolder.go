@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,14 +10,19 @@ import (
 	"path/filepath"
 
 	"stationdesk/app"
+	"stationdesk/offline/store"
 )
 
 // VerifyFolder checks the audit hash chain of dataDir/ledger.db with the
-// station keys in keysDir (dataDir when empty). It never creates a file:
-// a missing ledger is CodeNotFound "ledger_missing", missing keys are
-// "keys_missing", a damaged file is the store's "db_damaged". A broken
-// chain is not an error: it is reported in the result (OK false,
-// FirstBroken, Reason).
+// station keys in keysDir (dataDir when empty). It only reads: the ledger
+// is opened with store.OpenReadOnly (never created, migrated or written,
+// so a read-only copy can be checked and the file stays byte for byte as
+// it was), the key file is never created. A missing ledger is
+// CodeNotFound "ledger_missing", missing keys are "keys_missing", a
+// damaged file is the store's "db_damaged". A broken chain is not an
+// error: it is reported in the result (OK false, FirstBroken, Reason);
+// a 0-byte ledger is the result "ledger_empty", a file without the
+// ledger's tables "ledger_schema_missing".
 func VerifyFolder(ctx context.Context, dataDir, keysDir string) (app.AuditVerifyResult, error) {
 	if keysDir == "" {
 		keysDir = dataDir
@@ -33,10 +39,28 @@ func VerifyFolder(ctx context.Context, dataDir, keysDir string) (app.AuditVerify
 	if err != nil {
 		return app.AuditVerifyResult{}, err
 	}
-	l, err := Open(ctx, path, keys, Options{})
-	if err != nil {
-		return app.AuditVerifyResult{}, err
+	res := app.AuditVerifyResult{OK: true}
+	db, closeDB, err := store.OpenReadOnly(ctx, path)
+	if app.ErrorReason(err) == store.ReasonEmpty {
+		res.Broken(app.AuditProblem{Seq: 1, Reason: "ledger_empty"})
+		return res, nil
 	}
-	defer l.Close()
-	return l.Verify(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer closeDB()
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return res, store.Classify(err, path)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('audit_log', 'audit_head')").Scan(&n); err != nil {
+		return res, store.Classify(err, path)
+	}
+	if n != 2 {
+		res.Broken(app.AuditProblem{Seq: 1, Reason: "ledger_schema_missing"})
+		return res, nil
+	}
+	return verifyTx(ctx, tx, keys, path)
 }
