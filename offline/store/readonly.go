@@ -33,7 +33,8 @@ const ReasonEmpty = "db_empty"
 //
 // close releases the pool and removes a temporary copy. A missing file is
 // CodeNotFound "db_missing"; a 0-byte one CodeInvalid ReasonEmpty (SQLite
-// would treat it as an empty database).
+// would treat it as an empty database); a file that fails quick_check is
+// ReasonDamaged.
 func OpenReadOnly(ctx context.Context, path string) (db *sql.DB, close func() error, err error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -84,6 +85,11 @@ func OpenReadOnly(ctx context.Context, path string) (db *sql.DB, close func() er
 		db.Close()
 		cleanup()
 		return nil, nil, Classify(fmt.Errorf("store: open %s read-only: %w", abs, err), abs)
+	}
+	if err := runCheck(ctx, db, abs, false); err != nil {
+		db.Close()
+		cleanup()
+		return nil, nil, err
 	}
 	return db, func() error { return errors.Join(db.Close(), cleanup()) }, nil
 }
