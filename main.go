@@ -81,6 +81,7 @@ var subcommands = map[string]func(ctx context.Context, args []string, stdout, st
 	"devices":    diag.Main,
 	"centralsim": cmdCentralsim,
 	"serve":      cmdServe,
+	"gates":      cmdGates,
 	"gatesim":    cmdGatesim,
 	"audit":      cmdAudit,
 	"bench":      cmdBench,
@@ -96,6 +97,7 @@ const usage = `usage:
   stationdesk devices list | read-id | read-card | scan | sim | bench   (field diagnostics; --help)
   stationdesk centralsim --listen ADDR --data DIR [--synthetic N]      (central simulator)
   stationdesk serve --config FILE                                      (gate verify service, headless)
+  stationdesk gates list|add|rotate|revoke|mode|export|import|cert --config FILE   (gate registry; --help)
   stationdesk gatesim --target URL --gate-id ID --key-file F --rate R --duration D
   stationdesk audit verify --data DIR                                  (check the audit hash chain)
   stationdesk bench gate [--size N] | bench devices

@@ -197,7 +197,8 @@ func (rt *deskRuntime) startGate(ctx context.Context, l links) error {
 	sc := verify.ServeConfig{DataDir: cfg.DataDir, Listen: l.gateListen, Mode: app.GateMode(cfg.Gate.Mode), StationID: cfg.StationID}
 	sc.Central.URL, sc.Central.CAFile = l.centralURL, cfg.Central.CAFile
 	sc.Central.TokenFile = cfg.Central.TokenFile
-	d := verify.Deps{Clock: rt.clock, Logger: rt.log.With("part", "gate"), Status: rt.board, Audit: rt.ledger}
+	seal := verify.RegistryKey(rt.ledger.Keys().Enc)
+	d := verify.Deps{Clock: rt.clock, Logger: rt.log.With("part", "gate"), Status: rt.board, Audit: rt.ledger, RegistrySeal: &seal}
 	if cfg.Demo {
 		if err := rt.demoGateConfig(&sc, &d, l.token); err != nil {
 			return err

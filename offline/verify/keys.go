@@ -1,9 +1,15 @@
 package verify
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -15,27 +21,38 @@ import (
 	"stationdesk/app/atomicfile"
 )
 
-// KeyStore holds the gates' 256-bit keys and the service mode in one small
-// JSON file (0600, written atomically). Each gate may have two active keys
-// so a rotation needs no downtime; a revoked gate has none. Keys live
-// outside every database file. Safe for concurrent use.
+// KeyStore is the gate registry: the gates' 256-bit keys and the service
+// mode in one small JSON file (0600, written atomically). Each gate may
+// have two active keys so a rotation needs no downtime; a revoked gate has
+// none. Keys live outside every database file and, when the store is
+// opened with a seal key (RegistryKey, derived from the station key), are
+// encrypted in the file with AES-256-GCM; a file with clear keys is
+// rewritten sealed on first open.
 //
-// Open question (docs/operations.md, keys): encrypting this file with a key from
-// the OS key store; today it relies on file permissions and disk
-// encryption.
+// Several processes may share the file (the desk or `serve`, and the
+// `stationdesk gates` command): every change takes an exclusive lock on
+// FILE.lock, re-reads the file, applies the change and writes it; Reload
+// picks up another process's change. Safe for concurrent use.
 type KeyStore struct {
 	path string
+	seal cipher.AEAD // nil: keys in clear (tests, benchmarks)
 	mu   sync.RWMutex
 	st   keyState
 	now  func() time.Time
+	// stamp identifies the file version last read or written (Reload).
+	stamp fileStamp
 	// active is the parsed, read-only view of the active keys the verify
 	// path reads without a lock; every change publishes a new one.
 	active atomic.Pointer[map[string][]*gateKey]
+	// Migrated is true when Open found clear keys and sealed them.
+	Migrated  bool
+	clearSeen bool // the last read found a key in clear
 }
 
 type storedKey struct {
 	ID      int       `json:"id"`
-	Key     string    `json:"key"`
+	Key     string    `json:"key,omitempty"`    // clear hex (stores without a seal key only)
+	Sealed  string    `json:"sealed,omitempty"` // base64(nonce | AES-GCM(hex key))
 	Created time.Time `json:"created"`
 }
 
@@ -46,33 +63,174 @@ type storedGate struct {
 	NextKey int         `json:"next_key"`
 }
 
+// Mode sources (keyState.ModeSource): who set the mode in force.
+const (
+	// ModeFromConfig: the mode follows the configuration's mode at every
+	// start until an operator sets one.
+	ModeFromConfig = "config"
+	// ModeFromOperator: an operator set the mode (`stationdesk gates mode`
+	// or the desk's Gates screen); the registry is authoritative and the
+	// configuration's mode is ignored.
+	ModeFromOperator = "operator"
+)
+
 type keyState struct {
-	Mode  app.GateMode           `json:"mode"`
-	Gates map[string]*storedGate `json:"gates"`
+	Version    int                    `json:"version"`
+	Mode       app.GateMode           `json:"mode"`
+	ModeSource string                 `json:"mode_source,omitempty"`
+	Gates      map[string]*storedGate `json:"gates"`
 }
 
-// OpenKeyStore loads (or creates) the key file.
+const registryVersion = 2
+
+// RegistryKey derives the registry's seal key from the station's
+// encryption key (HKDF-SHA256, its own label, so it never equals a key
+// used for anything else).
+func RegistryKey(stationEnc [32]byte) [32]byte {
+	b, err := hkdf.Key(sha256.New, stationEnc[:], nil, "stationdesk gate registry v1", 32)
+	if err != nil {
+		panic("verify: hkdf: " + err.Error())
+	}
+	return [32]byte(b)
+}
+
+// KeyStoreOptions configure OpenRegistry.
+type KeyStoreOptions struct {
+	Clock app.Clock
+	// Seal, when set, encrypts the keys in the file (RegistryKey of the
+	// station key). Without it the file must hold clear keys.
+	Seal *[32]byte
+	// Mode is the mode of a registry created now (default test).
+	Mode app.GateMode
+}
+
+// OpenKeyStore loads (or creates) a key file with clear keys (tests and
+// benchmarks; the station opens it with OpenRegistry and a seal key).
 func OpenKeyStore(path string, clock app.Clock) (*KeyStore, error) {
-	ks := &KeyStore{path: path, now: clock.Now, st: keyState{Mode: app.ModeTest, Gates: map[string]*storedGate{}}}
-	b, err := os.ReadFile(path)
-	switch {
-	case os.IsNotExist(err):
-		ks.publishLocked()
-		return ks, ks.saveLocked()
-	case err != nil:
+	return OpenRegistry(path, KeyStoreOptions{Clock: clock})
+}
+
+// OpenRegistry loads (or creates) the gate registry at path. A file with
+// clear keys is sealed when o.Seal is set; a sealed file without o.Seal,
+// or with another station's key, is refused (CodeInternal
+// "registry_sealed" / "registry_key").
+func OpenRegistry(path string, o KeyStoreOptions) (*KeyStore, error) {
+	if o.Clock == nil {
+		o.Clock = app.SystemClock{}
+	}
+	if o.Mode == "" {
+		o.Mode = app.ModeTest
+	}
+	ks := &KeyStore{path: path, now: o.Clock.Now}
+	if o.Seal != nil {
+		blk, _ := aes.NewCipher(o.Seal[:])
+		ks.seal, _ = cipher.NewGCM(blk)
+	}
+	var err error
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(b, &ks.st); err != nil {
-		return nil, fmt.Errorf("gate key file: %w", err)
+	defer unlock()
+	st, stamp, found, err := ks.read()
+	if err != nil {
+		return nil, err
 	}
-	if ks.st.Gates == nil {
-		ks.st.Gates = map[string]*storedGate{}
+	if !found {
+		ks.st = keyState{Version: registryVersion, Mode: o.Mode, ModeSource: ModeFromConfig, Gates: map[string]*storedGate{}}
+		ks.publishLocked()
+		return ks, ks.saveLocked()
 	}
-	if !ks.st.Mode.Valid() {
-		ks.st.Mode = app.ModeTest
+	ks.st, ks.stamp = st, stamp
+	if ks.seal != nil {
+		ks.Migrated = ks.clearSeen
+		if ks.Migrated || st.Version != registryVersion {
+			if err := ks.saveLocked(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	ks.publishLocked()
 	return ks, nil
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+// read parses the file; found is false when it does not exist.
+func (ks *KeyStore) read() (keyState, fileStamp, bool, error) {
+	var st keyState
+	ks.clearSeen = false
+	fi, err := os.Stat(ks.path)
+	if os.IsNotExist(err) {
+		return st, fileStamp{}, false, nil
+	}
+	if err != nil {
+		return st, fileStamp{}, false, err
+	}
+	b, err := os.ReadFile(ks.path)
+	if err != nil {
+		return st, fileStamp{}, false, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fileStamp{}, false, app.WrapError(err, app.CodeInternal, "registry_bad", "闸机登记文件已损坏", "the gate registry file is damaged")
+	}
+	if st.Gates == nil {
+		st.Gates = map[string]*storedGate{}
+	}
+	if !st.Mode.Valid() {
+		st.Mode = app.ModeTest
+	}
+	for id, g := range st.Gates {
+		for i := range g.Keys {
+			k := &g.Keys[i]
+			if k.Sealed == "" {
+				ks.clearSeen = true
+				continue
+			}
+			if ks.seal == nil {
+				return st, fileStamp{}, false, app.NewError(app.CodeInternal, "registry_sealed",
+					"闸机密钥已用站点密钥加密，需要站点密钥文件", "the gate keys are encrypted with the station key; the station key file is needed")
+			}
+			clear, err := ks.openKey(id, k.ID, k.Sealed)
+			if err != nil {
+				return st, fileStamp{}, false, app.WrapError(err, app.CodeInternal, "registry_key",
+					"闸机密钥无法用本站点密钥解密（另一站点的文件或已被改动）", "the gate keys do not open with this station's key (another station's file, or altered)")
+			}
+			k.Key, k.Sealed = clear, ""
+		}
+	}
+	return st, fileStamp{fi.ModTime(), fi.Size()}, true, nil
+}
+
+func sealAAD(gate string, keyID int) []byte {
+	return fmt.Appendf(nil, "stationdesk gate key\x00%s\x00%d", gate, keyID)
+}
+
+func (ks *KeyStore) sealKey(gate string, keyID int, hexKey string) string {
+	nonce := make([]byte, ks.seal.NonceSize(), ks.seal.NonceSize()+len(hexKey)+ks.seal.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		panic("verify: crypto/rand failed: " + err.Error())
+	}
+	return base64.StdEncoding.EncodeToString(ks.seal.Seal(nonce, nonce, []byte(hexKey), sealAAD(gate, keyID)))
+}
+
+func (ks *KeyStore) openKey(gate string, keyID int, sealed string) (string, error) {
+	b, err := base64.StdEncoding.DecodeString(sealed)
+	if err != nil || len(b) < ks.seal.NonceSize()+ks.seal.Overhead() {
+		return "", errors.New("sealed key: bad encoding")
+	}
+	n := ks.seal.NonceSize()
+	p, err := ks.seal.Open(nil, b[:n], b[n:], sealAAD(gate, keyID))
+	if err != nil {
+		return "", err
+	}
+	if _, err := app.ParseGateKey(string(p)); err != nil {
+		return "", err
+	}
+	return string(p), nil
 }
 
 // publishLocked rebuilds the lock-free view of the active keys (called with
@@ -118,15 +276,103 @@ func (ks *KeyStore) activeKeys(gate string) []*gateKey {
 	return (*p)[gate]
 }
 
-// saveLocked writes the file. The lock-free key view is republished by the
-// mutators (deferred), after a failed save has been reverted too.
+// saveLocked writes the file (keys sealed when the store has a seal key).
 func (ks *KeyStore) saveLocked() error {
-	b, err := json.MarshalIndent(ks.st, "", " ")
+	out := keyState{Version: registryVersion, Mode: ks.st.Mode, ModeSource: ks.st.ModeSource, Gates: make(map[string]*storedGate, len(ks.st.Gates))}
+	for id, g := range ks.st.Gates {
+		cg := *g
+		cg.Keys = slices.Clone(g.Keys)
+		if ks.seal != nil {
+			for i := range cg.Keys {
+				cg.Keys[i].Sealed, cg.Keys[i].Key = ks.sealKey(id, cg.Keys[i].ID, cg.Keys[i].Key), ""
+			}
+		}
+		out.Gates[id] = &cg
+	}
+	b, err := json.MarshalIndent(out, "", " ")
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(ks.path, b, 0o600)
+	if err := atomicfile.WriteFile(ks.path, b, 0o600); err != nil {
+		return err
+	}
+	ks.st.Version = registryVersion
+	if fi, err := os.Stat(ks.path); err == nil {
+		ks.stamp = fileStamp{fi.ModTime(), fi.Size()}
+	}
+	return nil
 }
+
+// update applies fn to the registry as it is on disk now, under the file
+// lock, and writes the result; on an error from fn or the write, memory
+// keeps the state read from disk.
+func (ks *KeyStore) update(fn func(st *keyState) error) error {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	defer ks.publishLocked()
+	unlock, err := lockFile(ks.path + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, stamp, found, err := ks.read()
+	if err != nil {
+		return err
+	}
+	if found {
+		ks.st, ks.stamp = st, stamp
+	}
+	work := cloneState(ks.st)
+	if err := fn(&work); err != nil {
+		return err
+	}
+	prev := ks.st
+	ks.st = work
+	if err := ks.saveLocked(); err != nil {
+		ks.st = prev
+		return err
+	}
+	return nil
+}
+
+func cloneState(s keyState) keyState {
+	c := s
+	c.Gates = make(map[string]*storedGate, len(s.Gates))
+	for id, g := range s.Gates {
+		cg := *g
+		cg.Keys = slices.Clone(g.Keys)
+		c.Gates[id] = &cg
+	}
+	return c
+}
+
+// Reload re-reads the file if another process changed it and reports
+// whether it did. A file that cannot be read leaves the registry as it was
+// (and returns the error).
+func (ks *KeyStore) Reload() (bool, error) {
+	fi, err := os.Stat(ks.path)
+	if err != nil {
+		return false, err
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if (fileStamp{fi.ModTime(), fi.Size()}) == ks.stamp {
+		return false, nil
+	}
+	st, stamp, found, err := ks.read()
+	if err != nil || !found {
+		return false, err
+	}
+	ks.st, ks.stamp = st, stamp
+	ks.publishLocked()
+	return true, nil
+}
+
+// Sealed reports whether the keys are encrypted at rest.
+func (ks *KeyStore) Sealed() bool { return ks.seal != nil }
+
+// Path is the registry file.
+func (ks *KeyStore) Path() string { return ks.path }
 
 // Keys returns a gate's active keys (nil for unknown or revoked gates).
 func (ks *KeyStore) Keys(gate string) []app.GateKey {
@@ -152,20 +398,47 @@ func (ks *KeyStore) Mode() app.GateMode {
 	return ks.st.Mode
 }
 
-// SetMode stores the mode.
+// ModeSource says who set the mode in force (ModeFromConfig or
+// ModeFromOperator).
+func (ks *KeyStore) ModeSource() string {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	if ks.st.ModeSource == "" {
+		return ModeFromConfig
+	}
+	return ks.st.ModeSource
+}
+
+// SetMode stores a mode set by an operator: from now on the registry's
+// mode is authoritative and the configuration's is ignored.
 func (ks *KeyStore) SetMode(m app.GateMode) error {
 	if !m.Valid() {
 		return app.NewError(app.CodeInvalid, "gate_mode", "模式无效", "invalid gate mode")
 	}
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	old := ks.st.Mode
-	ks.st.Mode = m
-	if err := ks.saveLocked(); err != nil {
-		ks.st.Mode = old
-		return err
+	return ks.update(func(st *keyState) error {
+		st.Mode, st.ModeSource = m, ModeFromOperator
+		return nil
+	})
+}
+
+// ApplyConfigMode is called at start with the configuration's mode: it is
+// taken unless an operator has set the mode. It returns the mode in force
+// and whether it came from the configuration.
+func (ks *KeyStore) ApplyConfigMode(m app.GateMode) (app.GateMode, bool, error) {
+	if ks.ModeSource() == ModeFromOperator || !m.Valid() {
+		return ks.Mode(), false, nil
 	}
-	return nil
+	if ks.Mode() == m {
+		return m, true, nil
+	}
+	err := ks.update(func(st *keyState) error {
+		if st.ModeSource == ModeFromOperator {
+			return nil
+		}
+		st.Mode, st.ModeSource = m, ModeFromConfig
+		return nil
+	})
+	return ks.Mode(), ks.ModeSource() == ModeFromConfig, err
 }
 
 func newKeyHex() string {
@@ -176,76 +449,84 @@ func newKeyHex() string {
 	return hex.EncodeToString(k[:])
 }
 
+var errBadGateID = app.NewError(app.CodeInvalid, "gate_id", "闸机编号无效（1–32 位小写字母、数字或 -）", "invalid gate id (1–32 of a-z, 0-9, -)")
+
 // Add creates a gate with a fresh key and returns the key (hex) — the only
 // time it is ever shown. Adding an existing, non-revoked gate is
 // CodeConflict; adding a revoked gate re-commissions it with a new key.
 func (ks *KeyStore) Add(id string) (string, error) {
+	key, _, err := ks.AddKey(id)
+	return key, err
+}
+
+// AddKey is Add that also returns the new key's id.
+func (ks *KeyStore) AddKey(id string) (string, int, error) {
 	if !app.ValidGateID(id) {
-		return "", app.NewError(app.CodeInvalid, "gate_id", "闸机编号无效（1–32 位小写字母、数字或 -）", "invalid gate id (1–32 of a-z, 0-9, -)")
-	}
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	defer ks.publishLocked()
-	if g := ks.st.Gates[id]; g != nil && !g.Revoked {
-		return "", app.NewError(app.CodeConflict, "gate_exists", "闸机已存在", "gate already exists")
+		return "", 0, errBadGateID
 	}
 	key := newKeyHex()
-	g := &storedGate{ID: id, NextKey: 2, Keys: []storedKey{{ID: 1, Key: key, Created: ks.now()}}}
-	if old := ks.st.Gates[id]; old != nil {
-		g.NextKey = old.NextKey + 1
-		g.Keys[0].ID = old.NextKey
+	kid := 1
+	err := ks.update(func(st *keyState) error {
+		old := st.Gates[id]
+		if old != nil && !old.Revoked {
+			return app.NewError(app.CodeConflict, "gate_exists", "闸机已存在", "gate already exists")
+		}
+		g := &storedGate{ID: id, NextKey: 2, Keys: []storedKey{{ID: 1, Key: key, Created: ks.now()}}}
+		if old != nil {
+			g.NextKey = old.NextKey + 1
+			g.Keys[0].ID = old.NextKey
+		}
+		kid = g.Keys[0].ID
+		st.Gates[id] = g
+		return nil
+	})
+	if err != nil {
+		return "", 0, err
 	}
-	prev := ks.st.Gates[id]
-	ks.st.Gates[id] = g
-	if err := ks.saveLocked(); err != nil {
-		ks.st.Gates[id] = prev
-		return "", err
-	}
-	return key, nil
+	return key, kid, nil
 }
 
 // Rotate adds a new key to a gate; the previous key stays valid (two
 // active keys) until the next rotation, so the gate can be re-keyed while
 // it keeps working.
 func (ks *KeyStore) Rotate(id string) (string, error) {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	defer ks.publishLocked()
-	g := ks.st.Gates[id]
-	if g == nil || g.Revoked {
-		return "", app.NewError(app.CodeNotFound, "gate_unknown", "闸机不存在或已吊销", "gate unknown or revoked")
-	}
-	prev := slices.Clone(g.Keys)
+	key, _, err := ks.RotateKey(id)
+	return key, err
+}
+
+// RotateKey is Rotate that also returns the new key's id.
+func (ks *KeyStore) RotateKey(id string) (string, int, error) {
 	key := newKeyHex()
-	g.Keys = append(g.Keys, storedKey{ID: g.NextKey, Key: key, Created: ks.now()})
-	g.NextKey++
-	if len(g.Keys) > 2 {
-		g.Keys = g.Keys[len(g.Keys)-2:]
+	kid := 0
+	err := ks.update(func(st *keyState) error {
+		g := st.Gates[id]
+		if g == nil || g.Revoked {
+			return app.NewError(app.CodeNotFound, "gate_unknown", "闸机不存在或已吊销", "gate unknown or revoked")
+		}
+		kid = g.NextKey
+		g.Keys = append(g.Keys, storedKey{ID: g.NextKey, Key: key, Created: ks.now()})
+		g.NextKey++
+		if len(g.Keys) > 2 {
+			g.Keys = g.Keys[len(g.Keys)-2:]
+		}
+		return nil
+	})
+	if err != nil {
+		return "", 0, err
 	}
-	if err := ks.saveLocked(); err != nil {
-		g.Keys = prev
-		g.NextKey--
-		return "", err
-	}
-	return key, nil
+	return key, kid, nil
 }
 
 // Revoke removes all of a gate's keys; its requests get 401 from now on.
 func (ks *KeyStore) Revoke(id string) error {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	defer ks.publishLocked()
-	g := ks.st.Gates[id]
-	if g == nil {
-		return app.NewError(app.CodeNotFound, "gate_unknown", "闸机不存在", "gate unknown")
-	}
-	prev := *g
-	g.Revoked, g.Keys = true, nil
-	if err := ks.saveLocked(); err != nil {
-		*g = prev
-		return err
-	}
-	return nil
+	return ks.update(func(st *keyState) error {
+		g := st.Gates[id]
+		if g == nil {
+			return app.NewError(app.CodeNotFound, "gate_unknown", "闸机不存在", "gate unknown")
+		}
+		g.Revoked, g.Keys = true, nil
+		return nil
+	})
 }
 
 // Gates lists the gates sorted by id (no key material).
@@ -276,19 +557,13 @@ func (ks *KeyStore) Gates() []app.GateInfo {
 // tools); it replaces existing keys and clears a revocation.
 func (ks *KeyStore) ImportKey(id, keyHex string) error {
 	if !app.ValidGateID(id) {
-		return app.NewError(app.CodeInvalid, "gate_id", "闸机编号无效", "invalid gate id")
+		return errBadGateID
 	}
 	if _, err := app.ParseGateKey(keyHex); err != nil {
 		return err
 	}
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	defer ks.publishLocked()
-	prev := ks.st.Gates[id]
-	ks.st.Gates[id] = &storedGate{ID: id, NextKey: 2, Keys: []storedKey{{ID: 1, Key: keyHex, Created: ks.now()}}}
-	if err := ks.saveLocked(); err != nil {
-		ks.st.Gates[id] = prev
-		return err
-	}
-	return nil
+	return ks.update(func(st *keyState) error {
+		st.Gates[id] = &storedGate{ID: id, NextKey: 2, Keys: []storedKey{{ID: 1, Key: keyHex, Created: ks.now()}}}
+		return nil
+	})
 }

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"stationdesk/offline/cache"
 	"stationdesk/offline/central"
 	"stationdesk/offline/gatesync"
+	"stationdesk/offline/ledger"
 	"stationdesk/offline/outbox/gateevents"
 	"stationdesk/offline/syncwire"
 )
@@ -33,6 +35,11 @@ import (
 //	mode       = "test"             # initial mode; later changes persist
 //	station_id = "st-0101"
 //	max_conns  = 512
+//	max_conns_per_ip = 16             # connections per source address
+//	status_listen = "127.0.0.1:9100"  # /healthz, /metrics apart (optional)
+//	tls_cert   = "/var/lib/stationdesk/gate/tls-cert.pem"  # optional (gates cert)
+//	tls_key    = "/var/lib/stationdesk/gate/tls-key.pem"
+//	keys_dir   = "/var/lib/stationdesk" # station-keys.json (default data_dir)
 //	[central]
 //	url                 = "https://central.example"
 //	token_file          = "/etc/stationdesk/central.token"
@@ -44,7 +51,20 @@ type ServeConfig struct {
 	Mode      app.GateMode `toml:"mode"`
 	StationID string       `toml:"station_id"`
 	MaxConns  int          `toml:"max_conns"`
-	Central   struct {
+	// MaxConnsPerIP bounds the connections of one source address (default 16).
+	MaxConnsPerIP int `toml:"max_conns_per_ip"`
+	// StatusListen, when set, serves /healthz and /metrics on this address
+	// only (the gate listener then answers them 404).
+	StatusListen string `toml:"status_listen"`
+	// TLSCert and TLSKey (PEM files), when both set, serve the gate
+	// listener over TLS; gates pin the certificate's SHA-256
+	// (`stationdesk gates cert` makes one).
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// KeysDir is the folder of station-keys.json (default DataDir): the
+	// gate registry's keys are sealed with a key derived from it.
+	KeysDir string `toml:"keys_dir"`
+	Central struct {
 		URL               string `toml:"url"`
 		TokenFile         string `toml:"token_file"`
 		CAFile            string `toml:"ca_file"`
@@ -67,6 +87,12 @@ func LoadServeConfig(path string) (ServeConfig, error) {
 	if !c.Mode.Valid() {
 		return c, errors.New("config: mode must be off, test or enforce")
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return c, errors.New("config: tls_cert and tls_key go together")
+	}
+	if c.MaxConnsPerIP < 0 {
+		return c, errors.New("config: max_conns_per_ip must be positive")
+	}
 	return c, nil
 }
 
@@ -82,6 +108,12 @@ type Deps struct {
 	PinnedKey ed25519.PublicKey
 	// Listener overrides listen (tests, demo on a random loopback port).
 	Listener net.Listener
+	// StatusListener overrides status_listen (tests).
+	StatusListener net.Listener
+	// RegistrySeal is the gate registry's seal key (RegistryKey of the
+	// station keys). Without it Start loads the station keys from
+	// keys_dir (default data_dir); they are never created here.
+	RegistrySeal *[32]byte
 }
 
 // Station is a running gate service: verify server, cache, sync client and
@@ -93,6 +125,8 @@ type Station struct {
 	Cache  *cache.Cache
 	Outbox *gateevents.Outbox
 	Addr   net.Addr
+	// StatusAddr is the status listener's address (nil without one).
+	StatusAddr net.Addr
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -137,12 +171,27 @@ func Start(ctx context.Context, cfg ServeConfig, d Deps) (*Station, error) {
 		st.close()
 		return nil, e
 	}
-	keys, err := OpenKeyStore(filepath.Join(dir, "gates.json"), d.Clock)
+	keys, err := OpenStationRegistry(cfg, d.RegistrySeal, d.Clock)
 	if err != nil {
 		return fail(err)
 	}
-	if len(keys.Gates()) == 0 && keys.Mode() != cfg.Mode {
-		_ = keys.SetMode(cfg.Mode)
+	if keys.Migrated {
+		d.Logger.Info("gate registry: clear keys sealed with the station key", "file", keys.Path())
+	}
+	mode, fromConfig, err := keys.ApplyConfigMode(cfg.Mode)
+	if err != nil {
+		return fail(err)
+	}
+	if fromConfig {
+		d.Logger.Info("gate mode from the configuration", "mode", mode)
+	} else {
+		d.Logger.Info("gate mode from the gate registry (set by an operator; the configuration's mode is ignored)", "mode", mode, "config_mode", cfg.Mode)
+	}
+	var tlsCfg *tls.Config
+	if cfg.TLSCert != "" {
+		if tlsCfg, err = LoadTLS(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return fail(err)
+		}
 	}
 	cc, err := central.New(central.Config{BaseURL: cfg.Central.URL, StationToken: token, CAFile: cfg.Central.CAFile, Clock: d.Clock, Logger: d.Logger})
 	if err != nil {
@@ -159,7 +208,8 @@ func Start(ctx context.Context, cfg ServeConfig, d Deps) (*Station, error) {
 	lastOK := func() time.Duration { return st.Cache.Freshness().Age(d.Clock.Now()) }
 	st.Server, err = New(Config{
 		Lookup: st.Cache, Trust: TrustFromSync(st.Sync), Keys: keys, Events: st.Outbox, Audit: d.Audit, Clock: d.Clock, Logger: d.Logger,
-		MaxConns: cfg.MaxConns, Terminal: cfg.StationID,
+		MaxConns: cfg.MaxConns, Conn: ConnLimits{PerIP: cfg.MaxConnsPerIP}, TLS: tlsCfg, Terminal: cfg.StationID,
+		StatusSeparate: cfg.StatusListen != "" || d.StatusListener != nil,
 		Gauges: Gauges{CacheAge: lastOK, CacheSeq: func() uint64 { return st.Cache.Freshness().Version }, SyncLag: lastOK,
 			OutboxDepth: func() int64 { s, _ := st.Outbox.Stats(context.Background()); return s.Pending },
 			ClockSkew:   func() (time.Duration, bool) { p := st.Sync.Progress(); return p.ClockSkew, p.SkewKnown }},
@@ -175,6 +225,16 @@ func Start(ctx context.Context, cfg ServeConfig, d Deps) (*Station, error) {
 		}
 	}
 	st.Addr = l.Addr()
+	sl := d.StatusListener
+	if sl == nil && cfg.StatusListen != "" {
+		if sl, err = net.Listen("tcp", cfg.StatusListen); err != nil {
+			l.Close()
+			return fail(err)
+		}
+	}
+	if sl != nil {
+		st.StatusAddr = sl.Addr()
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	st.cancel = cancel
 	run := func(f func(context.Context) error) {
@@ -187,13 +247,45 @@ func Start(ctx context.Context, cfg ServeConfig, d Deps) (*Station, error) {
 		}()
 	}
 	run(func(c context.Context) error { return st.Server.Serve(c, l) })
+	if sl != nil {
+		run(func(c context.Context) error { return st.Server.ServeStatus(c, sl) })
+	}
+	run(func(c context.Context) error { st.Server.WatchRegistry(c, time.Second); return nil })
 	run(st.Sync.Run)
 	run(func(c context.Context) error { return st.Outbox.Run(c, 5*time.Second) })
 	if d.Status != nil {
 		d.Status.Set(app.CompGateService, app.StateReady, st.Addr.String())
 	}
-	d.Logger.Info("gate verify service listening", "addr", st.Addr.String(), "mode", st.Server.Mode())
+	d.Logger.Info("gate verify service listening", "addr", st.Addr.String(), "tls", tlsCfg != nil, "mode", st.Server.Mode(), "registry_sealed", keys.Sealed())
 	return st, nil
+}
+
+// OpenStationRegistry opens DataDir/gate/gates.json sealed with the
+// station key (seal, or the one in keys_dir / data_dir). Used by Start
+// and by `stationdesk gates`.
+func OpenStationRegistry(cfg ServeConfig, seal *[32]byte, clock app.Clock) (*KeyStore, error) {
+	if seal == nil {
+		kd := cfg.KeysDir
+		if kd == "" {
+			kd = cfg.DataDir
+		}
+		k, err := ledger.LoadKeys(kd)
+		if err != nil {
+			if app.ErrorReason(err) == "keys_missing" {
+				return nil, app.WrapError(err, app.CodeNotFound, "keys_missing",
+					"找不到站点密钥（"+kd+"）：请先运行 stationdesk setup，或在配置里设置 keys_dir。",
+					"No station keys in "+kd+": run stationdesk setup first, or set keys_dir in the configuration.")
+			}
+			return nil, err
+		}
+		rk := RegistryKey(k.Enc)
+		seal = &rk
+	}
+	dir := filepath.Join(cfg.DataDir, "gate")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return OpenRegistry(filepath.Join(dir, "gates.json"), KeyStoreOptions{Clock: clock, Seal: seal, Mode: cfg.Mode})
 }
 
 // TrustFromSync adapts the sync client's verified manifest material. It is

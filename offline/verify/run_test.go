@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"stationdesk/app"
+	"stationdesk/offline/ledger"
 	"stationdesk/offline/sim/gatesim"
 	"stationdesk/offline/sim/syncpub"
 	"stationdesk/offline/verify"
@@ -51,6 +52,9 @@ station_id = "st-test"
 [central]
 url = "`+central.URL+`"
 `), 0o600)
+	if _, err := ledger.LoadOrCreateKeys(dir); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := verify.LoadServeConfig(cfgPath)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"time"
 
 	"stationdesk/app"
@@ -81,4 +82,39 @@ func (s *Server) Outbox() app.OutboxStats {
 		return app.OutboxStats{}
 	}
 	return s.cfg.OutboxStats()
+}
+
+// WatchRegistry re-reads the gate registry every interval until ctx ends,
+// so a change made by `stationdesk gates` (another process) takes effect
+// without a restart: new keys are accepted, revoked ones refused, and the
+// mode follows.
+func (s *Server) WatchRegistry(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.ReloadRegistry()
+		}
+	}
+}
+
+// ReloadRegistry picks up another process's change to the registry now.
+func (s *Server) ReloadRegistry() {
+	changed, err := s.cfg.Keys.Reload()
+	if err != nil {
+		s.log.Warn("gate registry reload", "err", err)
+		return
+	}
+	if !changed {
+		return
+	}
+	m := s.cfg.Keys.Mode()
+	if old := s.Mode(); old != m {
+		s.log.Info("gate mode changed in the registry", "from", old, "to", m)
+	}
+	s.mode.Store(&m)
+	s.log.Info("gate registry reloaded", "gates", len(s.cfg.Keys.Gates()))
 }

@@ -10,6 +10,7 @@ import (
 
 	"stationdesk/app"
 	"stationdesk/app/demo"
+	"stationdesk/offline/ledger"
 	"stationdesk/offline/sim/centralsim"
 	"stationdesk/offline/sim/gatesim"
 	"stationdesk/offline/sim/syncpub"
@@ -41,6 +42,9 @@ func newDemoRig(t *testing.T, mode app.GateMode) *demoRig {
 	}
 	tf := filepath.Join(dir, "token")
 	if err := os.WriteFile(tf, []byte(centralsim.DefaultStationToken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ledger.LoadOrCreateKeys(dir); err != nil {
 		t.Fatal(err)
 	}
 	sc := verify.ServeConfig{DataDir: dir, Listen: "127.0.0.1:0", Mode: mode, StationID: "st-demo"}

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"stationdesk/app"
+	"stationdesk/app/atomicfile"
+	"stationdesk/offline/ledger"
+	"stationdesk/offline/verify"
+)
+
+const gatesUsage = `usage: stationdesk gates COMMAND (--config serve.toml | --data DIR) [flags]
+  list                              the gates, their key ids and the mode (no PIN)
+  add GATE      --operator ID       commission a gate: prints its key once, writes a provisioning file
+  rotate GATE   --operator ID       a second key (the old one stays valid until the next rotation)
+  revoke GATE   --operator ID       every key of the gate refused from now on
+  mode off|test|enforce --operator ID
+  export --out FILE --passphrase-file F --operator ID   the registry, encrypted, for the second server
+  import FILE --passphrase-file F --operator ID         take a registry export (replaces this one)
+  cert --host ADDR[,ADDR]           self-signed station certificate for TLS; prints its SHA-256 pin
+flags for add/rotate: --endpoint URL (repeat; primary first; default from listen), --out FILE
+The supervisor PIN is read from --pin-file, else from the terminal, else the first line of stdin.
+Every change is audited in the ledger of the data folder; a running serve picks it up within a second.
+`
+
+// gatesEnv is the data folder a gates command works on.
+type gatesEnv struct {
+	cfg verify.ServeConfig
+}
+
+// cmdGates is `stationdesk gates ...`: the gate registry of a data folder,
+// headless (the desk's Gates screen works on the same file).
+func cmdGates(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, gatesUsage)
+		return 2
+	}
+	sub, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("gates "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "serve config (data_dir, keys_dir, listen, tls_cert, station_id, mode)")
+	data := fs.String("data", "", "data folder (instead of --config)")
+	operator := fs.String("operator", "", "supervisor's operator number")
+	pinFile := fs.String("pin-file", "", "file holding the supervisor PIN (default: terminal or stdin)")
+	var endpoints multiFlag
+	fs.Var(&endpoints, "endpoint", "station server base URL for the provisioning file (repeat; primary first)")
+	out := fs.String("out", "", "provisioning file (add/rotate; default GATE-kN.provision.json) or export file")
+	passFile := fs.String("passphrase-file", "", "transfer passphrase file (export/import, at least 16 characters)")
+	hosts := fs.String("host", "", "cert: addresses or names gates connect to, comma-separated")
+	asJSON := fs.Bool("json", false, "list: JSON")
+	// Flags may come before or after the positional argument.
+	var pos []string
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	var env gatesEnv
+	switch {
+	case *cfgPath != "":
+		c, err := verify.LoadServeConfig(*cfgPath)
+		if err != nil {
+			fmt.Fprintln(stderr, "gates:", err)
+			return 2
+		}
+		env.cfg = c
+	case *data != "":
+		env.cfg = verify.ServeConfig{DataDir: *data, Mode: app.ModeTest}
+	default:
+		fmt.Fprint(stderr, "gates: give --config FILE or --data DIR\n", gatesUsage)
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "gates:", app.UserMessage(err, app.LangEN))
+		if app.ErrorCode(err) == app.CodeInvalid {
+			return 2
+		}
+		return 1
+	}
+	need := func(n int, what string) bool {
+		if len(pos) != n {
+			fmt.Fprintf(stderr, "gates %s: %s\n", sub, what)
+			return false
+		}
+		return true
+	}
+	if sub == "cert" {
+		return gatesCert(env, *hosts, stdout, stderr)
+	}
+	ks, err := verify.OpenStationRegistry(env.cfg, nil, app.SystemClock{})
+	if err != nil {
+		return fail(err)
+	}
+	if ks.Migrated {
+		fmt.Fprintln(stdout, "gate registry: clear keys sealed with the station key")
+	}
+	if sub == "list" {
+		return gatesList(ks, *asJSON, stdout)
+	}
+	// Every other command changes the registry: a supervisor's PIN first.
+	switch sub {
+	case "add", "rotate", "revoke":
+		if !need(1, "give one gate id") {
+			return 2
+		}
+	case "mode":
+		if !need(1, "give off, test or enforce") {
+			return 2
+		}
+	case "import":
+		if !need(1, "give the export file") {
+			return 2
+		}
+	case "export":
+		if len(pos) != 0 || *out == "" {
+			fmt.Fprintln(stderr, "gates export: --out FILE is required (and no argument)")
+			return 2
+		}
+	default:
+		fmt.Fprintf(stderr, "gates: unknown command %q\n%s", sub, gatesUsage)
+		return 2
+	}
+	var pass []byte
+	if sub == "export" || sub == "import" {
+		b, err := os.ReadFile(*passFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "gates: --passphrase-file: a readable file is required")
+			return 2
+		}
+		pass = []byte(strings.TrimRight(string(b), "\r\n"))
+	}
+	l, sup, err := gatesAuth(ctx, env, *operator, *pinFile, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	defer l.Close()
+	audit := func(subject, detail string, err error) error {
+		e := app.NewAuditEntry(sup.ID, "?", app.ActConfigChange, subject, app.OutcomeOf(err), detail+" via=cli")
+		e.Terminal = env.terminal()
+		if aerr := l.Append(ctx, e); aerr != nil && err == nil {
+			return aerr
+		}
+		return err
+	}
+	switch sub {
+	case "add", "rotate":
+		id := pos[0]
+		var key string
+		var kid int
+		if sub == "add" {
+			key, kid, err = ks.AddKey(id)
+		} else {
+			key, kid, err = ks.RotateKey(id)
+		}
+		if err = audit("gate:"+gateSubject(id), "gate."+sub+fmt.Sprintf(" key_id=%d", kid), err); err != nil {
+			return fail(err)
+		}
+		return gatesProvision(env, ks, id, kid, key, endpoints, *out, stdout, stderr)
+	case "revoke":
+		err = audit("gate:"+gateSubject(pos[0]), "gate.revoke", ks.Revoke(pos[0]))
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "gate %s revoked: its requests get 401 from now on\n", pos[0])
+	case "mode":
+		m := app.GateMode(pos[0])
+		old := ks.Mode()
+		err = audit("gate.mode", "from="+string(old)+" to="+string(m), ks.SetMode(m))
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "gate mode %s (was %s); set by an operator, the configuration's mode is ignored from now on\n", m, old)
+	case "export":
+		b, err := ks.Export(env.cfg.StationID, pass, time.Now())
+		if err == nil {
+			err = atomicfile.WriteFile(*out, b, 0o600)
+		}
+		if err = audit("gate.registry", fmt.Sprintf("gate.export gates=%d", len(ks.Gates())), err); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "exported %d gates to %s (encrypted with the transfer passphrase)\n", len(ks.Gates()), *out)
+	case "import":
+		b, err := os.ReadFile(pos[0])
+		if err != nil {
+			return fail(err)
+		}
+		res, err := ks.Import(b, env.cfg.StationID, pass)
+		if err = audit("gate.registry", fmt.Sprintf("gate.import gates=%d exported=%s", res.Gates, res.Exported.Format(time.RFC3339)), err); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "imported %d gates (mode %s) exported by station %s at %s\n", res.Gates, res.Mode, res.StationID, res.Exported.Format(time.RFC3339))
+	}
+	return 0
+}
+
+func (e gatesEnv) terminal() string {
+	if e.cfg.StationID != "" {
+		return e.cfg.StationID
+	}
+	return "cli"
+}
+
+func (e gatesEnv) keysDir() string {
+	if e.cfg.KeysDir != "" {
+		return e.cfg.KeysDir
+	}
+	return e.cfg.DataDir
+}
+
+// gateSubject is a gate id as typed, if it is one, for the audit subject.
+func gateSubject(id string) string {
+	if app.ValidGateID(id) {
+		return id
+	}
+	return "?"
+}
+
+// gatesAuth opens the data folder's ledger (never creating one) and checks
+// that operator is an active supervisor with this PIN (the login is
+// audited by the ledger).
+func gatesAuth(ctx context.Context, env gatesEnv, operator, pinFile string, stderr io.Writer) (*ledger.Ledger, app.Operator, error) {
+	if operator == "" {
+		return nil, app.Operator{}, app.NewError(app.CodeInvalid, "operator_missing", "需要 --operator（值班站长工号）", "--operator (a supervisor's number) is required")
+	}
+	path := filepath.Join(env.cfg.DataDir, ledger.FileName)
+	if _, err := os.Stat(path); err != nil {
+		return nil, app.Operator{}, app.WrapError(err, app.CodeNotFound, "ledger_missing", "找不到账本："+path+"（先运行 stationdesk setup）", "No ledger at "+path+" (run stationdesk setup first)")
+	}
+	keys, err := ledger.LoadKeys(env.keysDir())
+	if err != nil {
+		return nil, app.Operator{}, err
+	}
+	pin, err := readPIN(pinFile, stderr)
+	if err != nil {
+		return nil, app.Operator{}, err
+	}
+	l, err := ledger.Open(ctx, path, keys, ledger.Options{Terminal: env.terminal()})
+	if err != nil {
+		return nil, app.Operator{}, err
+	}
+	op, err := l.Login(ctx, operator, pin)
+	if err != nil {
+		l.Close()
+		return nil, app.Operator{}, err
+	}
+	if op.Role != app.RoleSupervisor {
+		e := app.NewAuditEntry(op.ID, "?", app.ActConfigChange, "gate.registry", app.OutcomeDenied, "not_supervisor via=cli")
+		e.Terminal = env.terminal()
+		_ = l.Append(ctx, e)
+		l.Close()
+		return nil, app.Operator{}, app.NewError(app.CodeUnauthorized, "not_supervisor", "只有值班站长可以管理闸机。", "Only the duty supervisor can manage gates.")
+	}
+	return l, op, nil
+}
+
+func readPIN(pinFile string, stderr io.Writer) (string, error) {
+	if pinFile != "" {
+		b, err := os.ReadFile(pinFile)
+		if err != nil {
+			return "", app.WrapError(err, app.CodeInvalid, "pin_file", "无法读取 PIN 文件", "cannot read the PIN file")
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	if fd := int(os.Stdin.Fd()); term.IsTerminal(fd) {
+		fmt.Fprint(stderr, "supervisor PIN: ")
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(stderr)
+		return strings.TrimSpace(string(b)), err
+	}
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return strings.TrimSpace(line), nil
+}
+
+func gatesList(ks *verify.KeyStore, asJSON bool, stdout io.Writer) int {
+	gs := ks.Gates()
+	if asJSON {
+		_ = json.NewEncoder(stdout).Encode(struct {
+			Mode       app.GateMode   `json:"mode"`
+			ModeSource string         `json:"mode_source"`
+			Sealed     bool           `json:"sealed"`
+			Gates      []app.GateInfo `json:"gates"`
+		}{ks.Mode(), ks.ModeSource(), ks.Sealed(), gs})
+		return 0
+	}
+	fmt.Fprintf(stdout, "mode %s (set by %s); keys sealed with the station key: %v\n", ks.Mode(), ks.ModeSource(), ks.Sealed())
+	for _, g := range gs {
+		state := "active"
+		if g.Revoked {
+			state = "revoked"
+		}
+		fmt.Fprintf(stdout, "%-32s %-8s key ids %v\n", g.ID, state, g.KeyIDs)
+	}
+	if len(gs) == 0 {
+		fmt.Fprintln(stdout, "no gates")
+	}
+	return 0
+}
+
+// gatesProvision prints the new key once and writes the provisioning file.
+func gatesProvision(env gatesEnv, ks *verify.KeyStore, id string, kid int, key string, endpoints []string, out string, stdout, stderr io.Writer) int {
+	pin := ""
+	if env.cfg.TLSCert != "" {
+		p, err := verify.CertFilePin(env.cfg.TLSCert)
+		if err != nil {
+			fmt.Fprintln(stderr, "gates: station certificate:", err)
+			return 1
+		}
+		pin = p
+	}
+	if len(endpoints) == 0 && env.cfg.Listen != "" {
+		scheme := "http://"
+		if pin != "" {
+			scheme = "https://"
+		}
+		endpoints = []string{scheme + env.cfg.Listen}
+	}
+	if out == "" {
+		out = fmt.Sprintf("%s-k%d.provision.json", id, kid)
+	}
+	p := verify.NewProvisioning(env.cfg.StationID, id, kid, key, endpoints, ks.Mode(), pin, time.Now())
+	b, _ := json.MarshalIndent(p, "", "  ")
+	fmt.Fprintf(stdout, "gate %s key %d (64 hex characters = 32 bytes; shown once):\n%s\n", id, kid, key)
+	if err := atomicfile.WriteFile(out, append(b, '\n'), 0o600); err != nil {
+		fmt.Fprintln(stderr, "gates: provisioning file:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "provisioning file %s (0600; holds the key: delete it once the gate has imported it)\n", out)
+	if len(endpoints) == 0 {
+		fmt.Fprintln(stdout, "warning: no endpoints in the provisioning file (give --endpoint or --config with listen)")
+	}
+	return 0
+}
+
+func gatesCert(env gatesEnv, hosts string, stdout, stderr io.Writer) int {
+	var hs []string
+	for h := range strings.SplitSeq(hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hs = append(hs, h)
+		}
+	}
+	cert, key := env.cfg.TLSCert, env.cfg.TLSKey
+	if cert == "" {
+		dir := filepath.Join(env.cfg.DataDir, "gate")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			fmt.Fprintln(stderr, "gates cert:", err)
+			return 1
+		}
+		cert, key = filepath.Join(dir, "tls-cert.pem"), filepath.Join(dir, "tls-key.pem")
+	}
+	if _, err := os.Stat(cert); err == nil {
+		fmt.Fprintf(stderr, "gates cert: %s exists; remove it first to make a new certificate (gates pinning the old one must be re-provisioned)\n", cert)
+		return 1
+	}
+	pin, err := verify.GenerateCert(cert, key, env.cfg.StationID, hs, time.Now())
+	if err != nil {
+		fmt.Fprintln(stderr, "gates cert:", err)
+		return 2
+	}
+	fmt.Fprintf(stdout, "certificate %s\nkey         %s\nsha256 pin  %s\n", cert, key, pin)
+	if env.cfg.TLSCert == "" {
+		fmt.Fprintf(stdout, "add to serve.toml:\ntls_cert = %q\ntls_key  = %q\n", cert, key)
+	}
+	return 0
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
