@@ -43,10 +43,9 @@ type Reader struct {
 	cfg Config
 	log *slog.Logger
 
-	waiting serial.Pending[struct{}, result] // ReadID callers
+	waiting serial.Queue[struct{}, result] // ReadID callers
 
 	mu    sync.Mutex
-	up    bool   // port open and SAM answering
 	samID string // for diagnostics
 }
 
@@ -70,12 +69,6 @@ func New(cfg Config) *Reader {
 	}
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 3 * time.Second
-	}
-	if cfg.NoiseLimit <= 0 {
-		cfg.NoiseLimit = 5
-	}
-	if cfg.NoiseWindow <= 0 {
-		cfg.NoiseWindow = 10 * time.Second
 	}
 	if cfg.Component == "" {
 		cfg.Component = app.CompIDReader
@@ -112,20 +105,19 @@ func (r *Reader) Waiting() bool { return r.waiting.Waiting() }
 // Run drives the reader until ctx ends and returns nil then. With no port
 // configured it reports StateNotConfigured and waits for ctx.
 func (r *Reader) Run(ctx context.Context) error {
-	serial.Drive(ctx, serial.DriveConfig{
-		Keep: serial.KeepConfig{Path: r.cfg.Port, Baud: r.cfg.Baud, Logger: r.log,
-			MinBackoff: r.cfg.MinBackoff, MaxBackoff: r.cfg.MaxBackoff},
-		Status: r.set, Down: r.markDown,
-	}, r.session)
+	r.driver().Run(ctx, r.session)
 	return nil
 }
 
-// markDown records that the port is gone and fails every waiter.
-func (r *Reader) markDown() {
-	r.mu.Lock()
-	r.up = false
-	r.mu.Unlock()
-	r.failAll(errDisconnected)
+// driver is the wiring this reader shares with the transit-card reader.
+func (r *Reader) driver() serial.Reader[struct{}, result] {
+	return serial.Reader[struct{}, result]{
+		Port: r.cfg.Port, Baud: r.cfg.Baud, MinBackoff: r.cfg.MinBackoff, MaxBackoff: r.cfg.MaxBackoff,
+		Interval: r.cfg.PollInterval, NoiseLimit: r.cfg.NoiseLimit, NoiseWindow: r.cfg.NoiseWindow,
+		Logger: r.log, Status: r.set, Queue: &r.waiting,
+		Disconnected: result{err: errDisconnected}, NotAnswering: result{err: errNoAnswer},
+		Misconfigured: result{err: errMisconfigured},
+	}
 }
 
 // ReadID waits for a card to be placed (or for one already lying on the
@@ -144,56 +136,43 @@ func (r *Reader) ReadID(ctx context.Context) (app.Identity, error) {
 	if r.cfg.Port == "" {
 		return app.Identity{}, errNotConfigured
 	}
-	res, ok := r.waiting.Wait(ctx, r.waiting.Add(struct{}{}))
-	if ok {
-		return res.id, res.err
-	}
-	r.mu.Lock()
-	up := r.up
-	r.mu.Unlock()
-	if !up {
-		return app.Identity{}, errNoAnswer
-	}
-	return app.Identity{}, errTimeout
+	res := r.waiting.Ask(ctx, struct{}{}, result{err: errNoAnswer}, result{err: errTimeout})
+	return res.id, res.err
 }
 
-func (r *Reader) failAll(err error) { r.waiting.AnswerAll(result{err: err}) }
 
 // conn is one session's view of the port.
 type conn struct {
-	r      *Reader
-	p      *serial.Port
-	fr     Framer
-	buf    []byte
-	noise  []time.Time // times of recent bad frames / garbage runs
-	misCfg bool
-	dirty  bool // a command timed out: its answer may still come
+	r       *Reader
+	link    *serial.Link[Response]
+	present bool     // a card was found at the last poll
+	found   Response // the last poll's answer
 }
 
-var errNoResponse = errors.New("idcard: no response")
+// errNoResponse is the driver's name for a request nobody answered.
+var errNoResponse = serial.ErrNoReply
+
+func (r *Reader) newConn(p *serial.Port) *conn {
+	return &conn{r: r, link: serial.NewLink[Response](p, &responses{}, r.driver().LinkConfig(nil))}
+}
 
 // session runs on an open port until it fails or ctx ends.
 func (r *Reader) session(ctx context.Context, p *serial.Port) error {
-	c := &conn{r: r, p: p, buf: make([]byte, 2048), dirty: true}
-	// 1. The SAM must answer a status check before anything else.
-	for {
-		resp, err := c.transact(ctx, Command{Cmd: CmdStatus, Para: ParaAny}, r.cfg.ShortTimeout)
-		if err != nil && !errors.Is(err, errNoResponse) {
-			return err
-		}
-		if err == nil && resp.SW3 == SWOK {
-			break
-		}
-		if err == nil {
-			r.log.Warn("SAM status", "sw3", fmt.Sprintf("%02X", resp.SW3), "text", StatusText(resp.SW3))
-			r.set(app.StateError, "SAM: "+StatusText(resp.SW3))
-		} else {
-			r.set(app.StateError, "reader not responding")
-		}
-		r.failAll(errNoAnswer)
-		if !sleep(ctx, time.Second) {
-			return ctx.Err()
-		}
+	c := r.newConn(p)
+	c.link.Stale()
+	return r.driver().Converse(ctx, c.link, c.hello, c.poll, c.act)
+}
+
+// hello checks that the SAM answers its status and reads its module number.
+func (c *conn) hello(ctx context.Context) (string, error) {
+	r := c.r
+	resp, err := c.transact(ctx, Command{Cmd: CmdStatus, Para: ParaAny}, r.cfg.ShortTimeout)
+	if err != nil {
+		return "", err
+	}
+	if resp.SW3 != SWOK {
+		r.log.Warn("SAM status", "sw3", fmt.Sprintf("%02X", resp.SW3), "text", StatusText(resp.SW3))
+		return "SAM: " + StatusText(resp.SW3), nil
 	}
 	if resp, err := c.transact(ctx, Command{Cmd: CmdSAMID, Para: ParaAny}, r.cfg.ShortTimeout); err == nil && resp.SW3 == SWOK {
 		id := FormatSAMID(resp.Data)
@@ -202,69 +181,50 @@ func (r *Reader) session(ctx context.Context, p *serial.Port) error {
 		r.mu.Unlock()
 		r.log.Info("SAM ready", "sam_id", id)
 	} else if err != nil && !errors.Is(err, errNoResponse) {
+		return "", err
+	}
+	return "", nil
+}
+
+// poll asks whether a card is on the reader.
+func (c *conn) poll(ctx context.Context) error {
+	resp, err := c.transact(ctx, Command{Cmd: CmdCard, Para: ParaFind}, c.r.cfg.ShortTimeout)
+	if err != nil {
+		c.present = false
 		return err
 	}
-	r.mu.Lock()
-	r.up = true
-	r.mu.Unlock()
-	r.set(app.StateReady, r.cfg.Port)
+	c.found = resp
+	return nil
+}
 
-	// 2. Poll.
-	present := false
-	missed := 0
-	for {
-		if !sleep(ctx, r.cfg.PollInterval) {
-			return ctx.Err()
+// act reads a found card for the first waiter.
+func (c *conn) act(ctx context.Context) error {
+	r := c.r
+	switch c.found.SW3 {
+	case SWFound:
+		if !c.present {
+			r.log.Debug("card present")
 		}
-		resp, err := c.transact(ctx, Command{Cmd: CmdCard, Para: ParaFind}, r.cfg.ShortTimeout)
-		if err != nil {
-			if !errors.Is(err, errNoResponse) {
+		c.present = true
+		if c.link.Misconfigured() {
+			return nil
+		}
+		r.set(app.StateBusy, "card present")
+		if r.waiting.Waiting() {
+			if err := c.readCard(ctx); err != nil {
 				return err
 			}
-			// One lost answer can be noise; two in a row is a reader
-			// that stopped answering: fail whoever waits.
-			present = false
-			if missed++; missed >= 2 {
-				r.mu.Lock()
-				r.up = false
-				r.mu.Unlock()
-				r.set(app.StateError, "reader not responding")
-				r.failAll(errNoAnswer)
-			}
-			continue
+			c.present = false
 		}
-		if missed >= 2 {
-			r.mu.Lock()
-			r.up = true
-			r.mu.Unlock()
+	default:
+		// 0x80: no card, or the card just read still lies there
+		// (GA 467 readers do not find a card twice): normal.
+		c.present = false
+		if !c.link.Misconfigured() {
 			r.set(app.StateReady, r.cfg.Port)
 		}
-		missed = 0
-		switch resp.SW3 {
-		case SWFound:
-			if !present {
-				r.log.Debug("card present")
-			}
-			present = true
-			if c.misCfg {
-				continue
-			}
-			r.set(app.StateBusy, "card present")
-			if r.waiting.Waiting() {
-				if err := c.readCard(ctx); err != nil {
-					return err
-				}
-				present = false
-			}
-		default:
-			// 0x80: no card, or the card just read still lies there
-			// (GA 467 readers do not find a card twice): normal.
-			present = false
-			if !c.misCfg {
-				r.set(app.StateReady, r.cfg.Port)
-			}
-		}
 	}
+	return nil
 }
 
 // readCard selects and reads the card for the first waiter, retrying the
@@ -369,82 +329,28 @@ func SplitRead(data []byte) (text, photo []byte, err error) {
 
 // transact sends cmd and waits up to timeout for a response frame.
 func (c *conn) transact(ctx context.Context, cmd Command, timeout time.Duration) (Response, error) {
-	if c.fr.Buffered() > 0 || c.dirty {
-		// A late answer to an earlier command must not pass for this
-		// one. (Not flushed on every command: each syscall counts in
-		// the idle budget.)
-		_ = c.p.Flush()
-		c.dirty = false
+	resp, err := c.link.Do(ctx, EncodeCommand(cmd), serial.Exchange{Timeout: timeout})
+	if errors.Is(err, serial.ErrNoReply) {
+		return Response{}, fmt.Errorf("%w to %02X %02X", err, cmd.Cmd, cmd.Para)
 	}
-	c.fr.Reset()
-	if _, err := c.p.Write(EncodeCommand(cmd)); err != nil {
-		return Response{}, err
-	}
-	deadline := time.Now().Add(timeout)
-	for {
-		if ctx.Err() != nil {
-			return Response{}, ctx.Err()
-		}
-		n, err := c.p.Read(c.buf)
-		if err != nil && !errors.Is(err, serial.ErrTimeout) {
-			return Response{}, err
-		}
-		if n > 0 {
-			bodies, errs := c.fr.Feed(c.buf[:n])
-			for _, e := range errs {
-				c.noisy(e)
-			}
-			for _, b := range bodies {
-				resp, err := ParseResponse(b)
-				if err != nil {
-					c.noisy(err)
-					continue
-				}
-				c.clean()
-				return resp, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			c.dirty = true
-			return Response{}, fmt.Errorf("%w to %02X %02X", errNoResponse, cmd.Cmd, cmd.Para)
-		}
-	}
+	return resp, err
 }
 
-// noisy records a framing problem; enough of them in the window mark the
-// reader misconfigured and fail waiters (a wrong baud rate looks like garbage).
-func (c *conn) noisy(err error) {
-	r := c.r
-	now := time.Now()
-	c.noise = append(c.noise, now)
-	cut := 0
-	for cut < len(c.noise) && now.Sub(c.noise[cut]) > r.cfg.NoiseWindow {
-		cut++
-	}
-	c.noise = c.noise[cut:]
-	if len(c.noise) > r.cfg.NoiseLimit {
-		c.noise = c.noise[len(c.noise)-r.cfg.NoiseLimit:]
-	}
-	r.log.Debug("line noise", "err", err, "recent", len(c.noise))
-	if len(c.noise) >= r.cfg.NoiseLimit && !c.misCfg {
-		c.misCfg = true
-		r.log.Warn("reader misconfigured: noise on the line", "errors", len(c.noise))
-		r.set(app.StateError, "noise on the line — check baud rate")
-		r.failAll(errMisconfigured)
-	}
-}
+// responses is the Link's decoder: frames (Framer) parsed into responses.
+// Like the Framer it drops what follows the first good response of a read.
+type responses struct{ Framer }
 
-// clean notes a good frame; the misconfigured state ends once the window
-// holds no noise.
-func (c *conn) clean() {
-	if !c.misCfg {
-		return
+func (d *responses) Feed(p []byte) ([]Response, []error) {
+	bodies, errs := d.Framer.Feed(p)
+	for _, b := range bodies {
+		resp, err := ParseResponse(b)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return []Response{resp}, errs
 	}
-	if len(c.noise) == 0 || time.Since(c.noise[len(c.noise)-1]) > c.r.cfg.NoiseWindow {
-		c.misCfg = false
-		c.noise = c.noise[:0]
-		c.r.set(app.StateReady, c.r.cfg.Port)
-	}
+	return nil, errs
 }
 
 // FormatSAMID formats the 16 data bytes of a 0x12 answer the way
@@ -456,17 +362,6 @@ func FormatSAMID(d []byte) string {
 	}
 	le := func(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
 	return fmt.Sprintf("%02d.%02d-%d-%09d-%09d", d[0], d[2], le(d[4:8]), le(d[8:12]), le(d[12:16]))
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // Probe opens port, checks the SAM status and returns its module number,
@@ -484,7 +379,7 @@ func Probe(ctx context.Context, port string, baud int) (samID string, err error)
 	}
 	defer p.Close()
 	r := New(Config{Port: port, Baud: baud})
-	c := &conn{r: r, p: p, buf: make([]byte, 2048)}
+	c := r.newConn(p)
 	resp, err := c.transact(ctx, Command{Cmd: CmdStatus, Para: ParaAny}, r.cfg.ShortTimeout)
 	if err != nil {
 		if errors.Is(err, errNoResponse) {

@@ -37,10 +37,9 @@ type Reader struct {
 	cfg Config
 	log *slog.Logger
 
-	jobs serial.Pending[job, jobResult] // waiting ReadCard and IssueSingleJourney callers
+	jobs serial.Queue[job, jobResult] // waiting ReadCard and IssueSingleJourney callers
 
 	mu    sync.Mutex
-	up    bool
 	model string
 }
 
@@ -71,12 +70,6 @@ func New(cfg Config) *Reader {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 500 * time.Millisecond
 	}
-	if cfg.NoiseLimit <= 0 {
-		cfg.NoiseLimit = 5
-	}
-	if cfg.NoiseWindow <= 0 {
-		cfg.NoiseWindow = 10 * time.Second
-	}
 	if cfg.Component == "" {
 		cfg.Component = app.CompCardReader
 	}
@@ -105,23 +98,21 @@ func (r *Reader) Model() string {
 
 // Run drives the reader until ctx ends, then returns nil.
 func (r *Reader) Run(ctx context.Context) error {
-	serial.Drive(ctx, serial.DriveConfig{
-		Keep: serial.KeepConfig{Path: r.cfg.Port, Baud: r.cfg.Baud, Logger: r.log,
-			MinBackoff: r.cfg.MinBackoff, MaxBackoff: r.cfg.MaxBackoff},
-		Status: r.set, Down: r.markDown,
-	}, r.session)
+	r.driver().Run(ctx, r.session)
 	return nil
 }
 
-// markDown records that the port is gone and fails every queued job.
-func (r *Reader) markDown() {
-	r.mu.Lock()
-	r.up = false
-	r.mu.Unlock()
-	r.failAll(errDisconnected)
+// driver is the wiring this reader shares with the ID-card reader.
+func (r *Reader) driver() serial.Reader[job, jobResult] {
+	return serial.Reader[job, jobResult]{
+		Port: r.cfg.Port, Baud: r.cfg.Baud, MinBackoff: r.cfg.MinBackoff, MaxBackoff: r.cfg.MaxBackoff,
+		Interval: r.cfg.PollInterval, NoiseLimit: r.cfg.NoiseLimit, NoiseWindow: r.cfg.NoiseWindow,
+		Logger: r.log, Status: r.set, Queue: &r.jobs,
+		Disconnected: jobResult{err: errDisconnected}, NotAnswering: jobResult{err: errNoAnswer},
+		Misconfigured: jobResult{err: errMisconfigured},
+	}
 }
 
-func (r *Reader) failAll(err error) { r.jobs.AnswerAll(jobResult{err: err}) }
 
 // Waiting reports whether a ReadCard or IssueSingleJourney is waiting for
 // a card. Diagnostics and tests use it to know a request is queued before
@@ -151,105 +142,78 @@ func (r *Reader) submit(ctx context.Context, j job) jobResult {
 	if r.cfg.Port == "" {
 		return jobResult{err: errNotConfigured}
 	}
-	if res, ok := r.jobs.Wait(ctx, r.jobs.Add(j)); ok {
-		return res
-	}
-	r.mu.Lock()
-	up := r.up
-	r.mu.Unlock()
-	if !up {
-		return jobResult{err: errNoAnswer}
-	}
-	return jobResult{err: errTimeout}
+	return r.jobs.Ask(ctx, j, jobResult{err: errNoAnswer}, jobResult{err: errTimeout})
 }
 
 var (
-	errNoResponse = errors.New("transitcard: no response")
+	errNoResponse = serial.ErrNoReply // a request nobody answered
 	errCardGone   = errors.New("transitcard: card left the field")
 )
 
 type conn struct {
-	r      *Reader
-	p      *serial.Port
-	dec    Decoder
-	buf    []byte
-	noise  []time.Time
-	misCfg bool
-	dirty  bool // a request timed out: its reply may still come
+	r     *Reader
+	link  *serial.Link[Reply]
+	found FoundCard // the last poll's card, when present
+	// present says a card was in the field at the last poll.
+	present bool
 	// lastLogged is the UID of the card last logged as read; cleared when
 	// the field is empty, so the next placement is logged again.
 	lastLogged string
 }
 
+func (r *Reader) newConn(p *serial.Port) *conn {
+	return &conn{r: r, link: serial.NewLink[Reply](p, r.cfg.Codec.NewDecoder(), r.driver().LinkConfig(nil))}
+}
+
 func (r *Reader) session(ctx context.Context, p *serial.Port) error {
-	c := &conn{r: r, p: p, dec: r.cfg.Codec.NewDecoder(), buf: make([]byte, 2048), dirty: true}
-	for {
-		rep, err := c.transact(ctx, Request{Op: OpVersion})
-		if err != nil && !errors.Is(err, errNoResponse) {
-			return err
-		}
-		if err == nil && r.cfg.Codec.OK(OpVersion, rep.Status) {
-			r.mu.Lock()
-			r.model = versionText(rep.Data)
-			r.mu.Unlock()
-			r.log.Info("card reader ready", "model", versionText(rep.Data))
-			break
-		}
-		if err == nil {
-			r.set(app.StateError, fmt.Sprintf("reader status %04X", rep.Status))
-		} else {
-			r.set(app.StateError, "reader not responding")
-		}
-		r.failAll(errNoAnswer)
-		if !sleep(ctx, time.Second) {
-			return ctx.Err()
-		}
+	c := r.newConn(p)
+	c.link.Stale()
+	return r.driver().Converse(ctx, c.link, c.hello, c.poll, c.act)
+}
+
+// hello asks the reader for its version.
+func (c *conn) hello(ctx context.Context) (string, error) {
+	r := c.r
+	rep, err := c.transact(ctx, Request{Op: OpVersion})
+	if err != nil {
+		return "", err
+	}
+	if !r.cfg.Codec.OK(OpVersion, rep.Status) {
+		return fmt.Sprintf("reader status %04X", rep.Status), nil
 	}
 	r.mu.Lock()
-	r.up = true
+	r.model = versionText(rep.Data)
 	r.mu.Unlock()
-	r.set(app.StateReady, r.cfg.Port)
+	r.log.Info("card reader ready", "model", versionText(rep.Data))
+	return "", nil
+}
 
-	missed := 0
-	for {
-		if !sleep(ctx, r.cfg.PollInterval) {
-			return ctx.Err()
-		}
-		found, present, err := c.find(ctx)
-		if err != nil {
-			if !errors.Is(err, errNoResponse) {
-				return err
-			}
-			if missed++; missed >= 2 {
-				r.mu.Lock()
-				r.up = false
-				r.mu.Unlock()
-				r.set(app.StateError, "reader not responding")
-				r.failAll(errNoAnswer)
-			}
-			continue
-		}
-		if missed >= 2 {
-			r.mu.Lock()
-			r.up = true
-			r.mu.Unlock()
-		}
-		missed = 0
-		if c.misCfg {
-			continue
-		}
-		if !present {
-			c.lastLogged = ""
-			r.set(app.StateReady, r.cfg.Port)
-			continue
-		}
-		r.set(app.StateBusy, "card present")
-		if j := r.jobs.Next(); j != nil {
-			if err := c.run(ctx, j, found); err != nil {
-				return err
-			}
-		}
+// poll looks for a card in the field.
+func (c *conn) poll(ctx context.Context) error {
+	found, present, err := c.find(ctx)
+	if err != nil {
+		return err
 	}
+	c.found, c.present = found, present
+	return nil
+}
+
+// act runs the oldest job on the card in the field.
+func (c *conn) act(ctx context.Context) error {
+	r := c.r
+	if c.link.Misconfigured() {
+		return nil
+	}
+	if !c.present {
+		c.lastLogged = ""
+		r.set(app.StateReady, r.cfg.Port)
+		return nil
+	}
+	r.set(app.StateBusy, "card present")
+	if j := r.jobs.Next(); j != nil {
+		return c.run(ctx, j, c.found)
+	}
+	return nil
 }
 
 // find polls for a card.
@@ -335,67 +299,7 @@ func (c *conn) transact(ctx context.Context, req Request) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
-	if c.dirty {
-		_ = c.p.Flush() // a late answer to a timed-out request must not pass for this one
-		c.dirty = false
-	}
-	c.dec.Reset()
-	if _, err := c.p.Write(frame); err != nil {
-		return Reply{}, err
-	}
-	deadline := time.Now().Add(c.r.cfg.Timeout)
-	for {
-		if ctx.Err() != nil {
-			return Reply{}, ctx.Err()
-		}
-		n, err := c.p.Read(c.buf)
-		if err != nil && !errors.Is(err, serial.ErrTimeout) {
-			return Reply{}, err
-		}
-		if n > 0 {
-			reps, errs := c.dec.Feed(c.buf[:n])
-			for _, e := range errs {
-				c.noisy(e)
-			}
-			if len(reps) > 0 {
-				c.clean()
-				return reps[0], nil
-			}
-		}
-		if time.Now().After(deadline) {
-			c.dirty = true
-			return Reply{}, errNoResponse
-		}
-	}
-}
-
-func (c *conn) noisy(err error) {
-	r := c.r
-	now := time.Now()
-	c.noise = append(c.noise, now)
-	cut := 0
-	for cut < len(c.noise) && now.Sub(c.noise[cut]) > r.cfg.NoiseWindow {
-		cut++
-	}
-	c.noise = c.noise[cut:]
-	if len(c.noise) > r.cfg.NoiseLimit {
-		c.noise = c.noise[len(c.noise)-r.cfg.NoiseLimit:]
-	}
-	r.log.Debug("line noise", "err", err)
-	if len(c.noise) >= r.cfg.NoiseLimit && !c.misCfg {
-		c.misCfg = true
-		r.log.Warn("card reader misconfigured: noise on the line")
-		r.set(app.StateError, "noise on the line — check baud rate")
-		r.failAll(errMisconfigured)
-	}
-}
-
-func (c *conn) clean() {
-	if c.misCfg && (len(c.noise) == 0 || time.Since(c.noise[len(c.noise)-1]) > c.r.cfg.NoiseWindow) {
-		c.misCfg = false
-		c.noise = c.noise[:0]
-		c.r.set(app.StateReady, c.r.cfg.Port)
-	}
+	return c.link.Do(ctx, frame, serial.Exchange{Timeout: c.r.cfg.Timeout})
 }
 
 // versionText renders the printable part of a version answer.
@@ -414,17 +318,6 @@ func versionText(b []byte) string {
 	return string(out)
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // Probe opens port and asks the reader for its version, for the settings
 // screen's "test device" button and the diagnostics CLI. Errors: serial
 // errors (ErrNotFound …) or a CodeUnavailable *app.Error
@@ -439,7 +332,7 @@ func Probe(ctx context.Context, port string, baud int, codec Codec) (model strin
 	}
 	defer p.Close()
 	r := New(Config{Port: port, Baud: baud, Codec: codec})
-	c := &conn{r: r, p: p, dec: r.cfg.Codec.NewDecoder(), buf: make([]byte, 2048)}
+	c := r.newConn(p)
 	rep, err := c.transact(ctx, Request{Op: OpVersion})
 	if err != nil {
 		if errors.Is(err, errNoResponse) {
