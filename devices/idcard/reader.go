@@ -140,7 +140,6 @@ func (r *Reader) ReadID(ctx context.Context) (app.Identity, error) {
 	return res.id, res.err
 }
 
-
 // conn is one session's view of the port.
 type conn struct {
 	r       *Reader

@@ -113,7 +113,6 @@ func (r *Reader) driver() serial.Reader[job, jobResult] {
 	}
 }
 
-
 // Waiting reports whether a ReadCard or IssueSingleJourney is waiting for
 // a card. Diagnostics and tests use it to know a request is queued before
 // they place a card or pull the cable.
