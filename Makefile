@@ -1,6 +1,7 @@
 # StationDesk — the single source of truth for building, running and testing.
 #   make run    install what is missing, build, start the desk in demo mode
 #   make test   install what is missing, run every test with -race
+#   make test-slow  the same on one throttled CPU, each test COUNT (3) times
 #   make dist   the packages for the station PCs in dist/ (.deb amd64 and
 #               arm64, Windows .exe and installer, SHA256SUMS)
 #   make dist-check  install and run them: throw-away Debian root, qemu, wine, lintian
@@ -22,7 +23,7 @@ DEB_BUILD := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev 
 DEB_TEST  := xvfb xdotool x11-utils imagemagick libgl1-mesa-dri
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
-.PHONY: run build test deps lint fuzz bench clean fmt vet dist dist-deps dist-check
+.PHONY: run build test test-slow deps lint fuzz bench clean fmt vet dist dist-deps dist-check
 
 deps:
 	@missing=$$(for p in $(DEB_ALL); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -52,6 +53,17 @@ run: build
 test: deps
 	$(GO) vet -tags $(TAGS) $(PKGS)
 	$(GO) test -race -tags $(TAGS) -timeout 20m $(PKGS)
+
+# test-slow runs the suite as a slow machine would: every test process and a
+# busy loop share one CPU (taskset -c 0), Go uses one thread for Go code
+# (GOMAXPROCS=1, -cpu 1), and each test runs COUNT times. No test may depend
+# on how fast the machine is; this is how to find one that does.
+COUNT ?= 3
+test-slow: deps
+	@command -v taskset >/dev/null || { echo "taskset (util-linux) is missing"; exit 1; }
+	@taskset -c 0 sh -c 'while :; do :; done' & busy=$$!; trap "kill $$busy" EXIT; \
+	echo "busy loop $$busy on CPU 0; tests on CPU 0 with GOMAXPROCS=1, -count $(COUNT)"; \
+	GOMAXPROCS=1 taskset -c 0 $(GO) test -race -tags $(TAGS) -cpu 1 -count $(COUNT) -timeout 120m $(PKGS)
 
 fmt:
 	gofmt -w .

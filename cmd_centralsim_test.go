@@ -30,7 +30,7 @@ func TestCentralsimCLI(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no start line: %q", out.String())
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // poll interval; the deadline decides
 	}
 	cancel()
 	if code := <-done; code != 0 {

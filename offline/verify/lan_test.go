@@ -118,7 +118,7 @@ func TestIdleConnectionAttackLeavesGatesServed(t *testing.T) {
 			defer a.stop()
 			deadline := time.Now().Add(20 * time.Second)
 			for a.dials.Load() < 600 && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
+				time.Sleep(10 * time.Millisecond) // poll interval; the deadline decides
 			}
 			if a.dials.Load() < 600 {
 				t.Fatalf("attack opened only %d connections", a.dials.Load())
@@ -264,7 +264,7 @@ func TestPerAddressLimitShedsOldestIdle(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("open %d", f.srv.conns.open.Load())
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // poll interval; the deadline decides
 	}
 	dial(3)
 	select {
@@ -295,7 +295,7 @@ func BenchmarkSignedUnderAttack(b *testing.B) {
 				a := startAttack(b, strings.TrimPrefix(url, "http://"), n, 10, false)
 				defer a.stop()
 				for deadline := time.Now().Add(20 * time.Second); a.dials.Load() < int64(n) && time.Now().Before(deadline); {
-					time.Sleep(10 * time.Millisecond)
+					time.Sleep(10 * time.Millisecond) // benchmark set-up: poll until the attack is up
 				}
 			}
 			client := &http.Client{Timeout: 10 * time.Second}

@@ -191,7 +191,7 @@ func BenchmarkIDToTicket(b *testing.B) {
 		if i > 400 {
 			b.Fatal("readers not ready")
 		}
-		time.Sleep(25 * time.Millisecond)
+		time.Sleep(25 * time.Millisecond) // benchmark set-up: poll until the readers are up
 	}
 	s, err := centralsim.New(centralsim.Config{DataDir: filepath.Join(dir, "sim")})
 	if err != nil {
@@ -244,7 +244,7 @@ func BenchmarkIDToTicket(b *testing.B) {
 			}
 			lat = append(lat, time.Since(t0))
 			d.LiftIDCard()
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // paces the simulated rider between sales (benchmark)
 		}
 	}
 	quantiles(b, "", lat)
