@@ -21,17 +21,25 @@ func TestReaderBackClearsError(t *testing.T) {
 	var events []string
 	add := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
 	calls := 0
+	back := make(chan struct{})
 	read := func(ctx context.Context) (string, error) {
 		calls++
 		if calls == 1 {
 			return "", app.NewError(app.CodeUnavailable, "timeout", "超时", "timeout")
 		}
-		time.Sleep(readerBack + 300*time.Millisecond) // the reader is back and waiting
+		// The reader is back and waiting: the card arrives only once the
+		// screen has been told so (or the deadline passes, and the order
+		// check below fails).
+		select {
+		case <-back:
+		case <-time.After(30 * time.Second):
+		}
 		return "card", nil
 	}
 	waitReader(Background{Spawn: inline.Spawn}, context.Background(), read, func(v string) { add("value:" + v) }, func(err error) {
 		if err == nil {
 			add("back")
+			close(back)
 		} else {
 			add("error")
 		}
