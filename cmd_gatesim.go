@@ -13,12 +13,16 @@ import (
 	"stationdesk/app"
 	"stationdesk/offline/sim/gatesim"
 	"stationdesk/offline/sim/syncpub"
+	"stationdesk/offline/verify"
 )
 
 // cmdGatesim is `stationdesk gatesim`: a load generator that plays gates
 // against a verify service: --target URL --gate-id ID --key-file F
 // --rate R --duration D [--cards FILE] [--synthetic N]`.
 func cmdGatesim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "conformance" {
+		return cmdConformance(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("gatesim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	target := fs.String("target", "http://127.0.0.1:8443", "verify service base URL")
@@ -88,6 +92,63 @@ func cmdGatesim(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	fmt.Fprintln(stdout, res.Summary())
 	if res.BadSig > 0 {
+		return 1
+	}
+	return 0
+}
+
+// cmdConformance is `stationdesk gatesim conformance --target URL --gate-id
+// G --key-file F [--pin SHA256] [--card N]`: the gate contract's checks
+// against any verify server, one PASS/FAIL line per clause; exit 1 when
+// any clause fails, 2 on a usage error. --key-file takes the 64 hex
+// characters or a provisioning file (then --gate-id, --target and --pin
+// default to its values).
+func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gatesim conformance", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	target := fs.String("target", "", "verify service base URL (http:// or https://)")
+	gate := fs.String("gate-id", "", "gate id")
+	keyFile := fs.String("key-file", "", "file holding the gate key (64 hex) or a provisioning file")
+	pin := fs.String("pin", "", "https: the station certificate's SHA-256 (hex)")
+	card := fs.String("card", "", "card number to ask about (default an unknown test number)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	kb, err := os.ReadFile(*keyFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "gatesim conformance: a readable --key-file is required")
+		return 2
+	}
+	var key app.GateKey
+	if p, k, perr := verify.ParseProvisioning(kb); perr == nil {
+		key = k
+		if *gate == "" {
+			*gate = p.GateID
+		}
+		if *target == "" {
+			*target = p.Endpoints[0]
+		}
+		if *pin == "" {
+			*pin = p.TLSCertSHA256
+		}
+	} else if key, err = app.ParseGateKey(strings.TrimSpace(string(kb))); err != nil {
+		fmt.Fprintln(stderr, "gatesim conformance: --key-file holds neither 64 hex characters nor a provisioning file")
+		return 2
+	}
+	if *gate == "" || *target == "" {
+		fmt.Fprintln(stderr, "gatesim conformance: --target and --gate-id are required")
+		return 2
+	}
+	o := gatesim.ConformanceOptions{Target: *target, Gate: *gate, Key: key, Card: *card}
+	if strings.HasPrefix(*target, "https://") {
+		if *pin == "" {
+			fmt.Fprintln(stderr, "gatesim conformance: an https target needs --pin (the station certificate's SHA-256)")
+			return 2
+		}
+		o.TLS = verify.PinnedTLSClient(strings.ToLower(*pin))
+	}
+	fmt.Fprintf(stdout, "gate contract conformance: %s as gate %s\n", *target, *gate)
+	if !gatesim.ConformanceReport(stdout, gatesim.Conformance(ctx, o)) {
 		return 1
 	}
 	return 0
