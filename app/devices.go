@@ -14,7 +14,7 @@ import (
 // Errors are *Error: CodeInvalid for a card whose data fails the rules
 // (reason from ParseDoc or Check, or "card_data", "unsupported_document");
 // CodeUnavailable for reader trouble (reasons "reader_disconnected",
-// "replace_card", "reader_not_responding", "reader_misconfigured",
+// "replace_card", "bad_frame", "reader_not_responding", "reader_misconfigured",
 // "not_configured", "timeout"). The reader reports its own state on the
 // StatusBoard (CompIDReader).
 type IDReader interface {

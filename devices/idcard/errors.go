@@ -13,6 +13,9 @@ var (
 	errReplace = app.NewError(app.CodeUnavailable, "replace_card",
 		"读卡失败，请拿开证件后重新放置。",
 		"The card could not be read; lift it and place it on the reader again.")
+	errBadFrame = app.NewError(app.CodeUnavailable, "bad_frame",
+		"读卡失败：阅读器传回的数据有误。请重试，或拿开证件后重新放置；如反复出现，请检查阅读器连接线。",
+		"The card read failed: the reader sent back garbled data. Try again, or lift the card and place it again; if this repeats, check the reader's cable.")
 	errDisconnected = app.NewError(app.CodeUnavailable, "reader_disconnected",
 		"身份证阅读器已断开，请检查连接线；重新连接后再读卡。",
 		"The ID-card reader was disconnected; check the cable and read the card again once it is back.")

@@ -128,7 +128,8 @@ func (r *Reader) driver() serial.Reader[struct{}, result] {
 // document rules (see Text.Identity) for a card whose data fails
 // validation; CodeUnavailable with reason "reader_disconnected" when the
 // reader goes away while waiting or reading, "replace_card" when the read
-// failed twice (card lifted mid-read, radio trouble), "reader_misconfigured",
+// failed twice (card lifted mid-read, radio trouble), "bad_frame" when the
+// reader's answer to the read was garbled, "reader_misconfigured",
 // "not_configured", and "timeout" (reader up) or "reader_not_responding"
 // (reader down) when ctx ends first. A half-read card never yields an
 // identity.
@@ -152,7 +153,7 @@ type conn struct {
 var errNoResponse = serial.ErrNoReply
 
 func (r *Reader) newConn(p *serial.Port) *conn {
-	return &conn{r: r, link: serial.NewLink[Response](p, &responses{}, r.driver().LinkConfig(nil))}
+	return &conn{r: r, link: serial.NewLink[Response](p, &responses{}, r.driver().LinkConfig(rejected))}
 }
 
 // session runs on an open port until it fails or ctx ends.
@@ -263,9 +264,14 @@ func (c *conn) readCard(ctx context.Context) error {
 		last = err
 		r.log.Warn("card read failed", "attempt", attempt+1, "err", err)
 	}
-	_ = last
 	if w := r.waiting.Next(); w != nil {
-		w.Answer(result{err: errReplace})
+		if errors.Is(last, serial.ErrBadFrame) {
+			// The card was there and answered; the reader's frame was
+			// garbled: not a lifted card, maybe the cable.
+			w.Answer(result{err: errBadFrame})
+		} else {
+			w.Answer(result{err: errReplace})
+		}
 	}
 	return nil
 }
@@ -275,14 +281,17 @@ func (c *conn) readCard(ctx context.Context) error {
 // invalid card data as a CodeInvalid *app.Error.
 func (c *conn) readOnce(ctx context.Context) (app.Identity, error) {
 	r := c.r
-	resp, err := c.transact(ctx, Command{Cmd: CmdCard, Para: ParaSelect}, r.cfg.ShortTimeout)
+	resp, err := c.exchange(ctx, Command{Cmd: CmdCard, Para: ParaSelect}, serial.Exchange{Timeout: r.cfg.ShortTimeout, StopOnBadFrame: true})
 	if err != nil {
 		return app.Identity{}, err
 	}
 	if resp.SW3 != SWOK {
 		return app.Identity{}, fmt.Errorf("select: %s", StatusText(resp.SW3))
 	}
-	resp, err = c.transact(ctx, Command{Cmd: CmdRead, Para: ParaReadBase}, r.cfg.ReadTimeout)
+	// A garbled answer is not sent again: stop at it rather than wait
+	// out the read timeout (the caller may give up first and be told no
+	// card came).
+	resp, err = c.exchange(ctx, Command{Cmd: CmdRead, Para: ParaReadBase}, serial.Exchange{Timeout: r.cfg.ReadTimeout, StopOnBadFrame: true})
 	if err != nil {
 		return app.Identity{}, err
 	}
@@ -328,11 +337,22 @@ func SplitRead(data []byte) (text, photo []byte, err error) {
 
 // transact sends cmd and waits up to timeout for a response frame.
 func (c *conn) transact(ctx context.Context, cmd Command, timeout time.Duration) (Response, error) {
-	resp, err := c.link.Do(ctx, EncodeCommand(cmd), serial.Exchange{Timeout: timeout})
+	return c.exchange(ctx, cmd, serial.Exchange{Timeout: timeout})
+}
+
+// exchange sends cmd and waits for its response as x says.
+func (c *conn) exchange(ctx context.Context, cmd Command, x serial.Exchange) (Response, error) {
+	resp, err := c.link.Do(ctx, EncodeCommand(cmd), x)
 	if errors.Is(err, serial.ErrNoReply) {
 		return Response{}, fmt.Errorf("%w to %02X %02X", err, cmd.Cmd, cmd.Para)
 	}
 	return resp, err
+}
+
+// rejected says whether a framing error is a whole frame that failed its
+// check, rather than stray bytes.
+func rejected(err error) bool {
+	return errors.Is(err, ErrChecksum) || errors.Is(err, ErrOversize) || errors.Is(err, ErrUndersize)
 }
 
 // responses is the Link's decoder: frames (Framer) parsed into responses.

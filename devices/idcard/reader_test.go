@@ -4,6 +4,7 @@ package idcard_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -283,6 +284,41 @@ func TestCardLiftedMidRead(t *testing.T) {
 	if _, err := g.read(t, 5*time.Second); err != nil {
 		t.Fatalf("next read: %v", err)
 	}
+}
+
+// A read answer with a bad checksum (the card was there) says the read
+// failed on a garbled frame, in both languages, and does not wait the read
+// timeout out: with a read timeout far beyond the caller's wait, waiting it
+// out would end in "timeout" ("no card was placed in time").
+func TestCorruptReadFrameSaysTheReadFailed(t *testing.T) {
+	g := newRig(t, func(c *idcard.Config) { c.ReadTimeout = 10 * time.Minute })
+	c := cards(t)[0]
+	g.sim.Place(c.id, c.kind)
+	g.waitState(t, app.StateBusy, "card present")
+	g.sim.CorruptNextOver(600) // the read answer, not the short polls
+	id, err := g.read(t, 20*time.Second)
+	if app.ErrorReason(err) != "bad_frame" || app.ErrorCode(err) != app.CodeUnavailable {
+		t.Fatalf("got %v, want unavailable/bad_frame", err)
+	}
+	if !id.Doc.IsZero() {
+		t.Fatal("identity from a garbled frame reached app")
+	}
+	var e *app.Error
+	if !errors.As(err, &e) || !strings.Contains(e.EN, "garbled") || !strings.Contains(e.EN, "cable") ||
+		!strings.Contains(e.ZH, "连接线") || strings.Contains(e.EN, "in time") {
+		t.Fatalf("message does not say what happened and what to do: %q / %q", e.ZH, e.EN)
+	}
+	if g.sim.Reads() != 1 {
+		t.Fatalf("reads %d, want 1", g.sim.Reads())
+	}
+	// Reseated, the card reads.
+	g.sim.Lift()
+	g.sim.Place(c.id, c.kind)
+	got, err := g.read(t, 20*time.Second)
+	if err != nil {
+		t.Fatalf("after reseating: %v", err)
+	}
+	sameIdentity(t, got, c.id)
 }
 
 func TestUnplugMidReadAndComeBack(t *testing.T) {

@@ -19,6 +19,7 @@ type Faults struct {
 	cutAt       int    // 0 = none: send only the first cutAt bytes of the next frame
 	cutThen     func() // called after the cut (e.g. lift the card, unplug)
 	garbage     []byte // sent before the next frame
+	corruptOver int    // 0 = none: corrupt the checksum of the next frame longer than this
 }
 
 // Silence makes the device ignore every command (on) or answer again (off).
@@ -26,6 +27,10 @@ func (f *Faults) Silence(on bool) { f.mu.Lock(); f.silent = on; f.mu.Unlock() }
 
 // BadChecksumNext corrupts the checksum of the next frame.
 func (f *Faults) BadChecksumNext() { f.mu.Lock(); f.badChecksum = true; f.mu.Unlock() }
+
+// CorruptNextOver corrupts the checksum of the next frame longer than n
+// bytes (e.g. the ID-card read answer, leaving the short polls alone).
+func (f *Faults) CorruptNextOver(n int) { f.mu.Lock(); f.corruptOver = n; f.mu.Unlock() }
 
 // SplitNextAt sends the next frame in two writes, the first k bytes, a
 // pause, then the rest.
@@ -58,6 +63,9 @@ func (f *Faults) send(l *Line, frame []byte) error {
 	bad, split, pause, garbage := f.badChecksum, f.splitAt, f.splitPause, f.garbage
 	cut, then := f.cutAt, f.cutThen
 	f.badChecksum, f.splitAt, f.garbage = false, 0, nil
+	if f.corruptOver > 0 && len(frame) > f.corruptOver {
+		bad, f.corruptOver = true, 0
+	}
 	if cut > 0 && cut < len(frame) {
 		f.cutAt, f.cutThen = 0, nil
 	} else {
