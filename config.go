@@ -5,6 +5,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +29,11 @@ func loadConfig(path string) (config.Config, error) {
 	return c, nil
 }
 
+// errDataWithoutConfig is the usage error for --data alone, in both
+// languages (it is printed before a language is chosen).
+var errDataWithoutConfig = errors.New(`--data DIR needs --config FILE (a production desk) or --demo (demo mode in that folder); StationDesk never starts demo mode on a folder by itself.
+stationdesk: --data 目录 需要同时给出 --config 配置文件（正式站务台）或 --demo（在该目录运行演示）；站务台不会自行在某个目录上启动演示模式。`)
+
 // deskFlags are the flags of the desk itself.
 type deskFlags struct {
 	config, data, lang, textSize string
@@ -39,9 +45,9 @@ func parseDeskFlags(args []string, stderr io.Writer) (deskFlags, config.Config, 
 	fs := flag.NewFlagSet("stationdesk", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
-	fs.StringVar(&f.config, "config", "", "configuration file (TOML); without it StationDesk runs in demo mode")
-	fs.StringVar(&f.data, "data", "", "data folder (overrides data_dir)")
-	fs.BoolVar(&f.demo, "demo", false, "demo mode: simulated readers, central simulator, demo riders (default when no --config)")
+	fs.StringVar(&f.config, "config", "", "configuration file (TOML) of a production desk; without it and without --data StationDesk runs the demo in its own folder")
+	fs.StringVar(&f.data, "data", "", "data folder (overrides data_dir); needs --config, or --demo for a demo in that folder")
+	fs.BoolVar(&f.demo, "demo", false, "demo mode: simulated readers, central simulator, demo riders (default when neither --config nor --data is given)")
 	fs.StringVar(&f.lang, "lang", "", "interface language: zh or en")
 	fs.StringVar(&f.textSize, "text-size", "", "text size: normal, large or larger")
 	if err := fs.Parse(args); err != nil {
@@ -49,6 +55,11 @@ func parseDeskFlags(args []string, stderr io.Writer) (deskFlags, config.Config, 
 	}
 	if fs.NArg() > 0 {
 		return f, config.Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	// A data folder named without a configuration is not a request for
+	// demo mode: it may hold a station's records.
+	if f.data != "" && f.config == "" && !f.demo {
+		return f, config.Config{}, errDataWithoutConfig
 	}
 	var c config.Config
 	if f.config != "" {

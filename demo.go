@@ -7,8 +7,10 @@ package main
 // simulator or trusts a demo key by accident.
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	"stationdesk/offline/sim/centralsim"
 	"stationdesk/offline/sim/gatesim"
 	"stationdesk/offline/sim/syncpub"
+	"stationdesk/offline/syncwire"
 	"stationdesk/offline/verify"
 	"stationdesk/ui"
 )
@@ -39,6 +42,36 @@ const demoStationToken = centralsim.DefaultStationToken
 // demoManifestKey is the public demo manifest key that `serve --demo-key`
 // pins; it signs only what the central simulator publishes.
 func demoManifestKey() ed25519.PublicKey { return syncpub.DemoKeys().ManifestPublic }
+
+// demoKeyFiles lists the files under dataDir that only demo mode writes:
+// the gate cache's trust material when it was signed with the public
+// demo manifest key or is the demo card-hash key, and the simulator's
+// station token. A production folder must hold none of them.
+func demoKeyFiles(dataDir string) []string {
+	keys := syncpub.DemoKeys()
+	var found []string
+	sync := filepath.Join(dataDir, "gate", "sync")
+	if env, err := os.ReadFile(filepath.Join(sync, "manifest.signed")); err == nil {
+		if _, err := syncwire.Open(keys.ManifestPublic, "manifest", env); err == nil {
+			found = append(found, filepath.Join("gate", "sync", "manifest.signed"))
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(sync, "cardkey.json")); err == nil {
+		var k struct {
+			Key []byte `json:"key"`
+		}
+		if json.Unmarshal(b, &k) == nil && bytes.Equal(k.Key, keys.CardKey) {
+			found = append(found, filepath.Join("gate", "sync", "cardkey.json"))
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "central-sim", "station-token")); err == nil {
+		found = append(found, filepath.Join("central-sim", "station-token"))
+	}
+	return found
+}
+
+// demoCardKey is the public demo card-hash key (tests).
+func demoCardKey() []byte { return syncpub.DemoKeys().CardKey }
 
 // startDemoCentral starts the central simulator on loopback with sync
 // enabled under the demo keys and returns its URL and station token.

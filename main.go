@@ -38,6 +38,7 @@ import (
 	"stationdesk/devices"
 	"stationdesk/devices/diag"
 	"stationdesk/offline/central"
+	"stationdesk/offline/datadir"
 	"stationdesk/offline/ledger"
 	"stationdesk/offline/outbox/sales"
 	"stationdesk/offline/verify"
@@ -190,6 +191,7 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runtime holds the started parts of the terminal.
 type deskRuntime struct {
 	cfg     config.Config
+	dir     *datadir.Dir // the locked data folder
 	clock   app.Clock
 	log     *slog.Logger
 	board   *app.StatusBoard
@@ -217,18 +219,30 @@ func (r *deskRuntime) close() {
 // startRuntime opens the data folder and the ledger and, in demo mode,
 // seeds the demo operators.
 func startRuntime(ctx context.Context, cfg config.Config, stderr io.Writer) (rt *deskRuntime, err error) {
-	if err := ensureWritable(cfg.DataDir); err != nil {
-		return nil, app.WrapError(err, app.CodeUnavailable, "data_dir",
-			"数据目录无法写入："+cfg.DataDir+"。请检查磁盘空间和权限，或用 --data 指定其他目录。",
-			"The data folder cannot be written: "+cfg.DataDir+". Check disk space and permissions, or choose another with --data.")
+	// The folder's lock and kind come before anything in it is opened: a
+	// second desk or serve stops here, and so does demo mode on a
+	// production folder (or the other way round).
+	kind := datadir.Production
+	if cfg.Demo {
+		kind = datadir.Demo
 	}
-	started := &deskRuntime{cfg: cfg, clock: app.SystemClock{}}
+	dir, err := datadir.Open(cfg.DataDir, kind)
+	if err != nil {
+		return nil, err
+	}
+	started := &deskRuntime{cfg: cfg, clock: app.SystemClock{}, dir: dir}
+	started.closers = append(started.closers, func() { dir.Close() })
 	rt = started
 	defer func() {
 		if err != nil {
 			started.close()
 		}
 	}()
+	if err := ensureWritable(cfg.DataDir); err != nil {
+		return nil, app.WrapError(err, app.CodeUnavailable, "data_dir",
+			"数据目录无法写入："+cfg.DataDir+"。请检查磁盘空间和权限，或用 --data 指定其他目录。",
+			"The data folder cannot be written: "+cfg.DataDir+". Check disk space and permissions, or choose another with --data.")
+	}
 	if f, err := os.OpenFile(filepath.Join(cfg.DataDir, "crash.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
 		// A crash prints goroutine stacks, never values of personal-data
 		// types (they are not in stack traces' argument words as text).
@@ -250,15 +264,21 @@ func startRuntime(ctx context.Context, cfg config.Config, stderr io.Writer) (rt 
 	rt.ledger = l
 	rt.closers = append(rt.closers, func() { l.Close() })
 	if cfg.Demo {
-		if _, err := l.SeedDemo(ctx); err != nil {
+		if _, err := l.SeedDemo(ctx, dir); err != nil {
 			return nil, err
 		}
+	} else if err := refuseDemoData(ctx, l, cfg.DataDir); err != nil {
+		return nil, err
 	}
 	rt.purgers = append(rt.purgers, func(ctx context.Context, now time.Time) error {
 		_, err := l.Purge(ctx, now)
 		return err
 	})
 	if err := rt.startServices(ctx); err != nil {
+		return nil, err
+	}
+	// The stores have created their files (SQLite's follow the umask).
+	if err := dir.Secure(); err != nil {
 		return nil, err
 	}
 	rt.startPurge(ctx)
@@ -274,6 +294,29 @@ func newLogger(dir string, stderr io.Writer) (*slog.Logger, func(), error) {
 	}
 	h := slog.NewJSONHandler(io.MultiWriter(f, stderr), &slog.HandlerOptions{Level: slog.LevelInfo})
 	return slog.New(h), func() { f.Close() }, nil
+}
+
+// refuseDemoData stops a production desk on a folder that holds demo
+// accounts (public PINs) or trust material signed with the public demo
+// keys: someone ran demo mode on it, and it needs a person to sort out.
+func refuseDemoData(ctx context.Context, l *ledger.Ledger, dir string) error {
+	accounts, err := l.DemoAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	if len(accounts) > 0 {
+		ids := strings.Join(accounts, ", ")
+		return app.NewError(app.CodeConflict, "demo_in_production",
+			"正式数据目录 "+dir+" 中有演示账户（"+ids+"，其密码是公开的），站务台拒绝启动。该目录曾被用于演示模式：请联系技术支持核对其中的记录，并用 `stationdesk setup` 建立新的正式数据目录。",
+			"The production data folder "+dir+" holds demo accounts ("+ids+", whose PINs are public); the desk will not start. Demo mode was run on this folder: have technical support check its records, and create a new production folder with `stationdesk setup`.")
+	}
+	if found := demoKeyFiles(dir); len(found) > 0 {
+		files := strings.Join(found, ", ")
+		return app.NewError(app.CodeConflict, "demo_in_production",
+			"正式数据目录 "+dir+" 中有用公开演示密钥签发的数据（"+files+"），站务台拒绝启动。请联系技术支持；正式站点只信任中心的密钥。",
+			"The production data folder "+dir+" holds data under the public demo keys ("+files+"); the desk will not start. Call technical support: a production station trusts central's keys only.")
+	}
+	return nil
 }
 
 // ensureWritable creates dir (0700: it holds personal data) and proves it

@@ -134,7 +134,7 @@ func TestStartupFailuresAreClear(t *testing.T) {
 		{"MisspeltKey", []string{"--config", unknown}, 2, "unknown setting \"langauge\""},
 		{"BadValue", []string{"--config", badValue}, 2, "text_size must be"},
 		{"BadFlag", []string{"--lang", "fr"}, 2, "language must be zh or en"},
-		{"DataFolderIsAFile", []string{"--data", write("afile", "x")}, 1, "data folder"},
+		{"DataFolderIsAFile", []string{"--demo", "--data", write("afile", "x")}, 1, "data folder"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -167,7 +167,7 @@ func TestDamagedLedgerRefused(t *testing.T) {
 	os.Remove(p + "-wal")
 	os.Remove(p + "-shm")
 	before, _ := os.ReadFile(p)
-	code, _, msg := runCLI("--data", dir)
+	code, _, msg := runCLI("--demo", "--data", dir)
 	if code != 1 || !strings.Contains(msg, "ledger.db") {
 		t.Fatalf("exit %d, stderr %q; want exit 1 naming ledger.db", code, msg)
 	}
@@ -201,7 +201,7 @@ func TestWindowUnderXvfb(t *testing.T) {
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "STATIONDESK_CHILD=1", "DISPLAY="+display,
-		"STATIONDESK_ARGS=--data "+data+" --lang zh --text-size large", "HOME="+t.TempDir())
+		"STATIONDESK_ARGS=--demo --data "+data+" --lang zh --text-size large", "HOME="+t.TempDir())
 	stdout, _ := cmd.StdoutPipe()
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr

@@ -57,10 +57,10 @@ const (
 )
 
 // demoOnlyNames are what only demo mode ever creates in a data folder
-// (the embedded central simulator's files, the simulated readers'
-// pseudo-terminals). A folder without a marker that holds one of them was
-// used by demo mode.
-var demoOnlyNames = []string{"central-sim", "ports"}
+// (the embedded central simulator's folder, the simulated readers'
+// pseudo-terminals, the simulator's own database when it runs alone). A
+// folder without a marker that holds one of them was used by demo mode.
+var demoOnlyNames = []string{"central-sim", "ports", "centralsim.db"}
 
 // DemoOnlyNames lists the entries that only demo mode creates in a data
 // folder.

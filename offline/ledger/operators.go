@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"stationdesk/app"
+	"stationdesk/offline/datadir"
 	"stationdesk/offline/store"
 )
 
@@ -394,8 +395,12 @@ var DemoOperators = []DemoOperator{
 
 // SeedDemo creates the DemoOperators that do not exist yet; existing
 // accounts (even with changed PINs) are left alone, so it is idempotent.
-// It returns how many accounts it created. Demo mode only.
-func (l *Ledger) SeedDemo(ctx context.Context) (int, error) {
+// It returns how many accounts it created. Only in the demo folder dir
+// that holds this ledger (see demoFolder).
+func (l *Ledger) SeedDemo(ctx context.Context, dir *datadir.Dir) (int, error) {
+	if err := l.demoFolder(dir); err != nil {
+		return 0, err
+	}
 	now := l.clock.Now()
 	created := 0
 	err := l.db.WriteTx(ctx, func(tx *sql.Tx) error {

@@ -2,11 +2,13 @@ package ledger
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"stationdesk/app"
+	"stationdesk/offline/datadir"
 )
 
 func TestLogin(t *testing.T) {
@@ -209,11 +211,38 @@ func TestOperatorAdmin(t *testing.T) {
 	}
 }
 
+// openKind opens dir as a data folder of kind k.
+func openKind(t *testing.T, dir string, k datadir.Kind) *datadir.Dir {
+	t.Helper()
+	d, err := datadir.Open(dir, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// newFixtureIn is newFixture in a new data folder of kind k, opened
+// before anything is written in it, as the desk does.
+func newFixtureIn(t *testing.T, k datadir.Kind) (*fixture, *datadir.Dir) {
+	t.Helper()
+	dir := t.TempDir()
+	d := openKind(t, dir, k)
+	keys, err := LoadOrCreateKeys(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{dir: dir, path: filepath.Join(dir, FileName), keys: keys, clock: app.NewFakeClock(t0)}
+	f.reopen(t)
+	t.Cleanup(func() { f.l.Close() })
+	return f, d
+}
+
 func TestSeedDemo(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
+	f, dd := newFixtureIn(t, datadir.Demo)
 	for i, want := range []int{3, 0} {
-		n, err := f.l.SeedDemo(ctx)
+		n, err := f.l.SeedDemo(ctx, dd)
 		if err != nil || n != want {
 			t.Fatalf("SeedDemo #%d = %d, %v; want %d", i+1, n, err, want)
 		}
@@ -223,7 +252,7 @@ func TestSeedDemo(t *testing.T) {
 	if err := f.l.SetPIN(ctx, sup, "1001", "864213"); err != nil {
 		t.Fatal(err)
 	}
-	f.l.SeedDemo(ctx)
+	f.l.SeedDemo(ctx, dd)
 	for _, d := range DemoOperators {
 		pin := d.PIN
 		if d.ID == "1001" {
@@ -236,5 +265,41 @@ func TestSeedDemo(t *testing.T) {
 		if err := app.ValidatePIN(d.PIN); err != nil {
 			t.Errorf("demo PIN of %s breaks the PIN rules: %v", d.ID, err)
 		}
+	}
+}
+
+// TestDemoAccountsOnlyInDemoFolders: the demo accounts (public PINs) are
+// created only in a locked demo folder holding the ledger, never in a
+// production one, and a ledger that has them says so.
+func TestDemoAccountsOnlyInDemoFolders(t *testing.T) {
+	ctx := context.Background()
+	f, prod := newFixtureIn(t, datadir.Production)
+	for name, d := range map[string]*datadir.Dir{"production folder": prod, "no folder": nil} {
+		if n, err := f.l.SeedDemo(ctx, d); app.ErrorReason(err) != "demo_accounts_production" || n != 0 {
+			t.Errorf("%s: SeedDemo = %d, %v", name, n, err)
+		}
+	}
+	other := openKind(t, t.TempDir(), datadir.Demo)
+	if _, err := f.l.SeedDemo(ctx, other); app.ErrorReason(err) != "demo_accounts_production" {
+		t.Errorf("a demo folder that does not hold the ledger: %v", err)
+	}
+	if ops, _ := f.l.ListOperators(ctx); len(ops) != 0 {
+		t.Fatalf("accounts created: %+v", ops)
+	}
+	// A real account numbered like a demo one is not a demo account.
+	if err := f.l.CreateFirstSupervisor(ctx, app.Operator{ID: "9001", DisplayName: "Wang Fang", Role: app.RoleSupervisor}, "480276"); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := f.l.DemoAccounts(ctx); err != nil || len(found) != 0 {
+		t.Fatalf("DemoAccounts on a real account = %v, %v", found, err)
+	}
+
+	g, demo := newFixtureIn(t, datadir.Demo)
+	if _, err := g.l.SeedDemo(ctx, demo); err != nil {
+		t.Fatal(err)
+	}
+	found, err := g.l.DemoAccounts(ctx)
+	if err != nil || len(found) != len(DemoOperators) {
+		t.Fatalf("DemoAccounts after the seed = %v, %v", found, err)
 	}
 }

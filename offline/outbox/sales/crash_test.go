@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"stationdesk/app"
+	"stationdesk/offline/datadir"
 	"stationdesk/offline/ledger"
 	"stationdesk/offline/outbox/sales"
 )
@@ -109,6 +110,10 @@ func TestKillWhileSelling(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
+	dd, err := datadir.Open(dir, datadir.Demo)
+	if err != nil {
+		t.Fatal(err)
+	}
 	keys, err := ledger.LoadOrCreateKeys(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +122,11 @@ func TestKillWhileSelling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.SeedDemo(ctx); err != nil {
+	if _, err := l.SeedDemo(ctx, dd); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
+	dd.Close()
 	sold := map[string]string{}
 	const rounds = 15
 	for i := range rounds {

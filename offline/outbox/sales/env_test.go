@@ -17,6 +17,7 @@ import (
 	"stationdesk/app"
 	"stationdesk/app/demo"
 	"stationdesk/offline/central"
+	"stationdesk/offline/datadir"
 	"stationdesk/offline/ledger"
 	"stationdesk/offline/outbox/sales"
 	"stationdesk/offline/sim/centralsim"
@@ -187,6 +188,11 @@ func newEnv(t *testing.T, o envOpts) *env {
 			t.Fatal(err)
 		}
 	}
+	dd, err := datadir.Open(ldir, datadir.Demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dd.Close() })
 	e.keys, err = ledger.LoadOrCreateKeys(e.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +202,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.l.Close() })
-	if _, err := e.l.SeedDemo(ctx); err != nil {
+	if _, err := e.l.SeedDemo(ctx, dd); err != nil {
 		t.Fatal(err)
 	}
 	e.clerk = ledger.DemoOperators[0].Operator
