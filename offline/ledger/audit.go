@@ -35,8 +35,14 @@ func canonicalEntry(e app.AuditEntry) []byte {
 	return b.Bytes()
 }
 
-func entryHash(k *Keys, prev []byte, e app.AuditEntry) []byte {
-	return k.auditMAC(prev, canonicalEntry(e))
+// entryHash chains e to prev. An entry that names records (schema 4) also
+// covers their list (recordsDigest); one that names none hashes as before,
+// so older entries still verify.
+func entryHash(k *Keys, prev []byte, e app.AuditEntry, recs []recRef) []byte {
+	if len(recs) == 0 {
+		return k.auditMAC(prev, canonicalEntry(e))
+	}
+	return k.auditMAC(prev, canonicalEntry(e), recordsDigest(recs))
 }
 
 func pointMAC(k *Keys, kind string, seq int64, hash []byte) []byte {
@@ -50,7 +56,7 @@ func pointMAC(k *Keys, kind string, seq int64, hash []byte) []byte {
 // chain in its own durable transaction. Errors: CodeInvalid from
 // validation, CodeUnavailable "disk_full" and other store errors.
 func (l *Ledger) Append(ctx context.Context, e app.AuditEntry) error {
-	return l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	return l.write(ctx, func(tx *sql.Tx) error {
 		_, err := l.AppendTx(ctx, tx, e)
 		return err
 	})
@@ -82,11 +88,20 @@ func (l *Ledger) AppendTx(ctx context.Context, tx *sql.Tx, e app.AuditEntry) (ap
 		return e, fmt.Errorf("ledger: audit head: %w", err)
 	}
 	e.Seq = prevSeq + 1
-	h := entryHash(l.keys, prev, e)
+	recs, err := takeDirty(ctx, tx)
+	if err != nil {
+		return e, fmt.Errorf("ledger: audit records: %w", err)
+	}
+	h := entryHash(l.keys, prev, e, recs)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log(seq, at_ms, operator, terminal, action, subject, outcome, detail, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, ms(e.Time), e.Operator, e.Terminal, string(e.Action), e.Subject, string(e.Outcome), e.Detail, prev, h); err != nil {
 		return e, fmt.Errorf("ledger: audit append: %w", err)
+	}
+	for _, r := range recs {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO audit_records(seq, tbl, rec_key, hash) VALUES (?, ?, ?, ?)", e.Seq, r.Table, r.Key, r.Hash); err != nil {
+			return e, fmt.Errorf("ledger: audit records: %w", err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_head(id, seq, hash, mac) VALUES (1, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`,
@@ -117,6 +132,11 @@ func (l *Ledger) Verify(ctx context.Context) (VerifyResult, error) {
 func verifyTx(ctx context.Context, tx *sql.Tx, keys *Keys, path string) (VerifyResult, error) {
 	res := VerifyResult{OK: true}
 	broken := func(seq int64, reason string) { res.Broken(app.AuditProblem{Seq: seq, Reason: reason}) }
+	bySeq, withRecords, err := loadRecords(ctx, tx)
+	if err != nil {
+		return res, store.Classify(fmt.Errorf("ledger: audit records: %w", err), path)
+	}
+	entrySeqs := map[int64]bool{}
 	prevSeq, prev := int64(0), zeroHash
 	var aSeq int64
 	var aHash, aMAC []byte
@@ -148,9 +168,10 @@ func verifyTx(ctx context.Context, tx *sql.Tx, keys *Keys, path string) (VerifyR
 			broken(e.Seq, "gap")
 		case !bytes.Equal(ph, prev):
 			broken(e.Seq, "prev_mismatch")
-		case !hmacEqual(h, entryHash(keys, ph, e)):
+		case !hmacEqual(h, entryHash(keys, ph, e, bySeq[e.Seq])):
 			broken(e.Seq, "hash_mismatch")
 		}
+		entrySeqs[e.Seq] = true
 		prevSeq, prev = e.Seq, h
 	}
 	if err := rows.Err(); err != nil {
@@ -174,7 +195,15 @@ func verifyTx(ctx context.Context, tx *sql.Tx, keys *Keys, path string) (VerifyR
 	case hSeq < prevSeq || !bytes.Equal(hHash, prev):
 		broken(hSeq+1, "head_mismatch")
 	}
-	return res, nil
+	if !withRecords {
+		return res, nil
+	}
+	for seq := range bySeq {
+		if !entrySeqs[seq] {
+			broken(seq, "records_orphaned") // records of an entry that is not in the log
+		}
+	}
+	return res, verifyRecords(ctx, tx, bySeq, &res, path)
 }
 
 // hmacEqual compares MACs in constant time (crypto/hmac docs).

@@ -21,6 +21,14 @@
 // length-prefixed (see canonicalEntry). The chain starts at 32 zero bytes, or
 // at the MACed anchor left by a retention purge. A MACed head row records
 // the newest entry so that cutting entries off the end is detected.
+// Records are in the chain (schema 4, records.go): every write to sales,
+// manual_checks, shifts, operators (account, role, state, PIN hash) and
+// outbox (kind, key, body) is noted by a trigger, and the transaction's
+// audit entry stores the SHA-256 of each record's canonical encoding in
+// audit_records and covers that list in its hash; a write that audits
+// nothing gets a "ledger.record" entry. Verify checks each record against
+// the newest entry naming it, so an edited, deleted or forged record is
+// reported with its table, key and seq.
 // Triggers refuse UPDATE of any entry and DELETE of entries in front of
 // the anchor, so code paths cannot rewrite history; someone with the file
 // and no key can edit it, but cannot make Verify pass. Someone with the

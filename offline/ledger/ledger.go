@@ -86,17 +86,20 @@ func Open(ctx context.Context, path string, keys *Keys, opts Options) (*Ledger, 
 	if opts.OutboxLease <= 0 {
 		opts.OutboxLease = time.Minute
 	}
+	l := &Ledger{keys: keys, clock: opts.Clock, log: opts.Logger, opts: opts}
 	db, err := store.Open(ctx, path, store.Options{
 		Durability:     store.DurabilityFull,
 		Migrations:     Migrations(),
 		IntegrityCheck: opts.IntegrityCheck,
+		AfterMigration: l.afterMigration,
 		Clock:          opts.Clock,
 		Logger:         opts.Logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Ledger{db: db, keys: keys, clock: opts.Clock, log: opts.Logger, opts: opts}, nil
+	l.db = db
+	return l, nil
 }
 
 // OpenDir opens dataDir/ledger.db with the keys in dataDir (created on
@@ -122,7 +125,7 @@ func (l *Ledger) Keys() *Keys { return l.keys }
 
 // WriteTx runs fn in one ledger transaction (see store.DB.WriteTx).
 func (l *Ledger) WriteTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	return l.db.WriteTx(ctx, fn)
+	return l.write(ctx, fn)
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -133,3 +136,6 @@ func fromMS(v int64) time.Time {
 	}
 	return time.UnixMilli(v)
 }
+
+// afterCommit runs after every committed ledger write.
+func (l *Ledger) afterCommit(ctx context.Context) {}

@@ -119,20 +119,20 @@ func (l *Ledger) Login(ctx context.Context, id, pin string) (app.Operator, error
 	if !found || !app.ValidOperatorID(id) {
 		salt := make([]byte, pinSaltLen)
 		hashPIN(pin, salt, l.opts.KDF) // same cost as a real check
-		if err := l.db.WriteTx(ctx, func(tx *sql.Tx) error { return audit(tx, app.OutcomeFailure, "unknown operator") }); err != nil {
+		if err := l.write(ctx, func(tx *sql.Tx) error { return audit(tx, app.OutcomeFailure, "unknown operator") }); err != nil {
 			return app.Operator{}, err
 		}
 		return app.Operator{}, app.ErrBadPIN(-1)
 	}
 	if row.op.Disabled {
-		if err := l.db.WriteTx(ctx, func(tx *sql.Tx) error { return audit(tx, app.OutcomeDenied, "account disabled") }); err != nil {
+		if err := l.write(ctx, func(tx *sql.Tx) error { return audit(tx, app.OutcomeDenied, "account disabled") }); err != nil {
 			return app.Operator{}, err
 		}
 		return app.Operator{}, app.ErrDisabled()
 	}
 	if row.lockedUntil > ms(now) {
 		until := fromMS(row.lockedUntil).In(now.Location())
-		if err := l.db.WriteTx(ctx, func(tx *sql.Tx) error { return audit(tx, app.OutcomeDenied, "account locked") }); err != nil {
+		if err := l.write(ctx, func(tx *sql.Tx) error { return audit(tx, app.OutcomeDenied, "account locked") }); err != nil {
 			return app.Operator{}, err
 		}
 		return app.Operator{}, app.ErrLocked(until)
@@ -140,7 +140,7 @@ func (l *Ledger) Login(ctx context.Context, id, pin string) (app.Operator, error
 	good := subtle.ConstantTimeCompare(hashPIN(pin, row.salt, row.kdf), row.hash) == 1
 
 	var result error
-	err = l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	err = l.write(ctx, func(tx *sql.Tx) error {
 		// Re-read inside the transaction: a parallel attempt or a
 		// supervisor may have changed the account meanwhile.
 		cur, found, err := l.getOp(ctx, tx, id)
@@ -246,7 +246,7 @@ func (l *Ledger) CreateOperator(ctx context.Context, by app.Operator, op app.Ope
 		return err
 	}
 	now := l.clock.Now()
-	return l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	return l.write(ctx, func(tx *sql.Tx) error {
 		if err := l.authorize(ctx, tx, by, op.ID, false); err != nil {
 			return err
 		}
@@ -271,7 +271,7 @@ func (l *Ledger) CreateFirstSupervisor(ctx context.Context, op app.Operator, pin
 		return err
 	}
 	now := l.clock.Now()
-	return l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	return l.write(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM operators").Scan(&n); err != nil {
 			return err
@@ -300,7 +300,7 @@ func (l *Ledger) SetPIN(ctx context.Context, by app.Operator, id, pin string) er
 		return err
 	}
 	now := l.clock.Now()
-	return l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	return l.write(ctx, func(tx *sql.Tx) error {
 		if err := l.authorize(ctx, tx, by, id, true); err != nil {
 			return err
 		}
@@ -321,7 +321,7 @@ func (l *Ledger) SetPIN(ctx context.Context, by app.Operator, id, pin string) er
 // setFlag runs a supervisor-only change of one account.
 func (l *Ledger) setFlag(ctx context.Context, by app.Operator, id string, action app.AuditAction, stmt string, args ...any) error {
 	now := l.clock.Now()
-	return l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	return l.write(ctx, func(tx *sql.Tx) error {
 		if err := l.authorize(ctx, tx, by, id, false); err != nil {
 			return err
 		}
@@ -403,7 +403,7 @@ func (l *Ledger) SeedDemo(ctx context.Context, dir *datadir.Dir) (int, error) {
 	}
 	now := l.clock.Now()
 	created := 0
-	err := l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := l.write(ctx, func(tx *sql.Tx) error {
 		created = 0
 		for _, d := range DemoOperators {
 			_, found, err := l.getOp(ctx, tx, d.ID)

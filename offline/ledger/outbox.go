@@ -87,7 +87,7 @@ func printable(s string, maxLen int) bool {
 // Errors: CodeInvalid "outbox_item"/"outbox_pii", store errors
 // ("disk_full").
 func (l *Ledger) Enqueue(ctx context.Context, it NewItem) (created bool, err error) {
-	err = l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	err = l.write(ctx, func(tx *sql.Tx) error {
 		created, err = l.EnqueueTx(ctx, tx, it)
 		return err
 	})
@@ -201,7 +201,7 @@ func errNoItem() error {
 // It returns errNoItem for an unknown key and CodeConflict
 // "outbox_state" for a state that does not allow the move.
 func (l *Ledger) transition(ctx context.Context, key string, from []State, set string, args ...any) error {
-	return l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	return l.write(ctx, func(tx *sql.Tx) error {
 		var state string
 		err := tx.QueryRowContext(ctx, "SELECT state FROM outbox WHERE idem_key = ?", key).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -40,7 +40,7 @@ type PurgeReport struct {
 // still verifies.
 func (l *Ledger) Purge(ctx context.Context, now time.Time) (PurgeReport, error) {
 	var rep PurgeReport
-	err := l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := l.write(ctx, func(tx *sql.Tx) error {
 		rep = PurgeReport{}
 		cutoff := ms(now.AddDate(-AuditYears, 0, 0))
 		// The longest prefix of entries older than the cutoff.
@@ -65,6 +65,18 @@ func (l *Ledger) Purge(ctx context.Context, now time.Time) (PurgeReport, error) 
 			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_anchor(id, seq, hash, mac) VALUES (1, ?, ?, ?)
 				ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`,
 				last, hash, pointMAC(l.keys, "anchor", last, hash)); err != nil {
+				return err
+			}
+			// Records whose newest entry is purged keep their content
+			// hash: this purge's own entry carries it forward.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_dirty(tbl, rec_key, carry)
+				SELECT r.tbl, r.rec_key, r.hash FROM audit_records r
+				WHERE r.seq <= ? AND length(r.hash) > 0
+				AND r.seq = (SELECT max(x.seq) FROM audit_records x WHERE x.tbl = r.tbl AND x.rec_key = r.rec_key)
+				ON CONFLICT DO NOTHING`, last); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM audit_records WHERE seq <= ?", last); err != nil {
 				return err
 			}
 			res, err := tx.ExecContext(ctx, "DELETE FROM audit_log WHERE seq <= ?", last)

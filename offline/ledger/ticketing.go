@@ -54,7 +54,7 @@ func (l *Ledger) SaveHealth(ctx context.Context, token string, h app.HealthStatu
 	if err != nil {
 		return err
 	}
-	return l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	return l.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO health_cache(token, sealed, as_of_ms, saved_ms) VALUES (?, ?, ?, ?)
 			ON CONFLICT(token) DO UPDATE SET sealed = excluded.sealed, as_of_ms = excluded.as_of_ms, saved_ms = excluded.saved_ms
 			WHERE excluded.as_of_ms >= health_cache.as_of_ms`, token, sealed, ms(h.AsOf), ms(l.clock.Now()))
@@ -124,7 +124,7 @@ func (l *Ledger) BeginSale(ctx context.Context, s app.SaleRecord, a app.AuditEnt
 		return s, false, app.NewError(app.CodeInvalid, "sale_record", "销售记录无效。", "Invalid sale record.")
 	}
 	now := l.clock.Now()
-	err = l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	err = l.write(ctx, func(tx *sql.Tx) error {
 		old, found, err := saleByKey(ctx, tx, s.Key)
 		if err != nil {
 			return err
@@ -176,7 +176,7 @@ func classifySaleErr(err error, path string) error {
 // CompleteSale implements app.TicketStore.
 func (l *Ledger) CompleteSale(ctx context.Context, key, tokenSerial string, at time.Time, fwd app.ForwardItem, a app.AuditEntry) (app.SaleRecord, error) {
 	var rec app.SaleRecord
-	err := l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := l.write(ctx, func(tx *sql.Tx) error {
 		old, found, err := saleByKey(ctx, tx, key)
 		if err != nil {
 			return err
@@ -224,7 +224,7 @@ func (l *Ledger) VoidSale(ctx context.Context, key, reason string, a app.AuditEn
 }
 
 func (l *Ledger) setSaleState(ctx context.Context, key, state, reason string, a app.AuditEntry) error {
-	return l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	return l.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE sales SET state = ?, last_error = ?, updated_ms = ? WHERE idem_key = ? AND state IN ('issuing', 'issue_failed')`,
 			state, safeReason(reason), ms(l.clock.Now()), key)
 		if err != nil {
@@ -283,7 +283,7 @@ func (l *Ledger) SaveManualCheck(ctx context.Context, m app.ManualCheckRecord, f
 			return false, err
 		}
 	}
-	err = l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	err = l.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO manual_checks(idem_key, operator, terminal, shift_id, subject_token, subject_masked,
 			decision, reason, nat_window, shown, checked_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING`,
 			m.Key, m.Operator, l.opts.Terminal, m.ShiftID, m.SubjectToken, m.SubjectMasked, string(m.Decision), m.Reason, string(m.Window), sealed, ms(m.Checked))
@@ -322,7 +322,7 @@ func (l *Ledger) ManualCheckShown(ctx context.Context, key string) (app.Sensitiv
 // OpenShift implements app.ShiftStore.
 func (l *Ledger) OpenShift(ctx context.Context, operator string, at time.Time, a app.AuditEntry) (app.Shift, error) {
 	var sh app.Shift
-	err := l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := l.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "INSERT INTO shifts(terminal, operator, opened_ms) VALUES (?, ?, ?)", l.opts.Terminal, operator, ms(at))
 		if err != nil {
 			if store.IsConstraint(err) {
@@ -364,7 +364,7 @@ func (l *Ledger) CurrentShift(ctx context.Context) (app.Shift, bool, error) {
 // CloseShift implements app.ShiftStore.
 func (l *Ledger) CloseShift(ctx context.Context, id int64, by string, at time.Time, a app.AuditEntry) (app.Shift, error) {
 	var sh app.Shift
-	err := l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	err := l.write(ctx, func(tx *sql.Tx) error {
 		closedMS := max(ms(at), 1)
 		res, err := tx.ExecContext(ctx, "UPDATE shifts SET closed_ms = ?, closed_by = ? WHERE id = ? AND closed_ms = 0", closedMS, by, id)
 		if err != nil {
@@ -506,7 +506,7 @@ func (l *Ledger) PendingKinds(ctx context.Context, kinds []string, limit int) (i
 // forwarding batch); keys not pending or sent are skipped.
 func (l *Ledger) MarkSentKeys(ctx context.Context, keys []string) error {
 	next, now := ms(l.clock.Now().Add(l.opts.OutboxLease)), ms(l.clock.Now())
-	return l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	return l.write(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `UPDATE outbox SET state = 'sent', attempts = attempts + 1, next_attempt_ms = ?, updated_ms = ?
 			WHERE idem_key = ? AND state IN ('pending', 'sent')`)
 		if err != nil {
@@ -526,7 +526,7 @@ func (l *Ledger) MarkSentKeys(ctx context.Context, keys []string) error {
 // state confirmed and the sealed personal payload deleted.
 func (l *Ledger) MarkConfirmedKeys(ctx context.Context, keys []string) error {
 	now := ms(l.clock.Now())
-	return l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	return l.write(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `UPDATE outbox SET state = 'confirmed', personal = NULL, last_error = '',
 			done_ms = CASE WHEN state = 'confirmed' THEN done_ms ELSE ? END, updated_ms = ? WHERE idem_key = ?`)
 		if err != nil {
@@ -576,7 +576,7 @@ type Retry struct {
 // MarkRetryKeys is MarkRetry for many items in one transaction.
 func (l *Ledger) MarkRetryKeys(ctx context.Context, rs []Retry) error {
 	now := ms(l.clock.Now())
-	return l.db.WriteTx(ctx, func(tx *sql.Tx) error {
+	return l.write(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `UPDATE outbox SET state = 'pending', last_error = ?, next_attempt_ms = ?, updated_ms = ?
 			WHERE idem_key = ? AND state IN ('pending', 'sent')`)
 		if err != nil {

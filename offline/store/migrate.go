@@ -79,7 +79,7 @@ const schemaMigrationsDDL = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // migrate applies the migrations the file lacks, each in its own
 // transaction together with its schema_migrations row, so a crash leaves
 // every migration either fully applied and recorded or not at all.
-func migrate(ctx context.Context, db *DB, migs []Migration, clock app.Clock) error {
+func migrate(ctx context.Context, db *DB, migs []Migration, clock app.Clock, after func(context.Context, *sql.Tx, int) error) error {
 	if err := db.WriteTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, schemaMigrationsDDL)
 		return err
@@ -121,6 +121,11 @@ func migrate(ctx context.Context, db *DB, migs []Migration, clock app.Clock) err
 		err := db.WriteTx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return fmt.Errorf("store: migration %s on %s: %w", m.Name, db.path, err)
+			}
+			if after != nil {
+				if err := after(ctx, tx, m.Version); err != nil {
+					return fmt.Errorf("store: after migration %s on %s: %w", m.Name, db.path, err)
+				}
 			}
 			_, err := tx.ExecContext(ctx,
 				"INSERT INTO schema_migrations(version, name, sha256, applied_at) VALUES (?, ?, ?, ?)",

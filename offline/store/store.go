@@ -62,8 +62,12 @@ type Options struct {
 	// JournalSizeLimit caps the WAL file left after a checkpoint, bytes.
 	// Default 64 MiB.
 	JournalSizeLimit int64
-	Clock            app.Clock
-	Logger           *slog.Logger
+	// AfterMigration, when set, runs inside each migration's transaction
+	// after its SQL, so work the SQL cannot do (e.g. MACs under a key)
+	// commits with the migration or not at all.
+	AfterMigration func(ctx context.Context, tx *sql.Tx, version int) error
+	Clock          app.Clock
+	Logger         *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -136,7 +140,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, db, migs, opts.Clock); err != nil {
+	if err := migrate(ctx, db, migs, opts.Clock, opts.AfterMigration); err != nil {
 		w.Close()
 		return nil, err
 	}
