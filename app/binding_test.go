@@ -77,7 +77,7 @@ func TestExplainEveryKind(t *testing.T) {
 		t.Fatalf("UnionPay alternative: %q", e.NextEN)
 	}
 	for _, r := range []CentralCode{CentralLimitReached, CentralNotUpgradeable, CentralBoundToOther, CentralProxyLimitReached, CentralSpecialCardAuto,
-		CentralCodeMismatch, CentralCodeUnavailable, CentralInvalidDocument, CentralInvalidCardNumber, CentralNotFound, CentralOffline, "whatever"} {
+		CentralCodeMismatch, CentralCodeUnavailable, CentralInvalidDocument, CentralInvalidCardNumber, CentralNotFound, CentralOffline, CentralConflict, "whatever"} {
 		if e := ExplainReason(string(r)); e.ZH == "" || e.EN == "" || e.NextZH == "" || e.NextEN == "" {
 			t.Errorf("%s: incomplete explanation", r)
 		}

@@ -62,11 +62,14 @@ const (
 	CentralCodeUnavailable     CentralCode = "code_unavailable"
 	CentralCodeMismatch        CentralCode = "code_mismatch"
 	CentralIdempotencyConflict CentralCode = "idempotency_conflict"
-	CentralMissingKey          CentralCode = "missing_idempotency_key"
-	CentralTooLarge            CentralCode = "too_large"
-	CentralRateLimited         CentralCode = "rate_limited"
-	CentralInternal            CentralCode = "internal"
-	CentralUnavailableCode     CentralCode = "unavailable"
+	// CentralConflict is a 409 whose code this desk does not know (a newer
+	// central's rule): the request contradicts what central holds.
+	CentralConflict        CentralCode = "conflict"
+	CentralMissingKey      CentralCode = "missing_idempotency_key"
+	CentralTooLarge        CentralCode = "too_large"
+	CentralRateLimited     CentralCode = "rate_limited"
+	CentralInternal        CentralCode = "internal"
+	CentralUnavailableCode CentralCode = "unavailable"
 
 	// Client-side reasons (never sent by central).
 	CentralOffline        CentralCode = "offline"         // nothing was sent

@@ -121,6 +121,9 @@ func ExplainReason(reason string) Explanation {
 	case CentralNotFound:
 		e.ZH, e.EN = "中心系统没有这张卡的记录。", "Central has no record of this card."
 		e.NextZH, e.NextEN = "请重新读卡核对卡号；仍不行请联系一卡通客服。", "Read the card again to check the number; if it persists, contact Yikatong customer service."
+	case CentralConflict:
+		e.ZH, e.EN = "中心系统的记录与此操作冲突（例如此卡已绑定他人，或此人的绑定已变化）。", "Central's records conflict with this operation (for example, the card is bound to someone else, or the person's bindings changed)."
+		e.NextZH, e.NextEN = "请查询此卡，看它绑定给了谁：如绑定他人，须由持卡人携带证件解绑，或改用另一张卡。", "Look the card up to see whom it is bound to: if to someone else, the holder must unbind it with their document, or use another card."
 	case CentralIdempotencyConflict:
 		e.ZH, e.EN = "重复提交的内容与第一次不同。", "A resubmission differed from the first submission."
 		e.NextZH, e.NextEN = "请关闭此页面，重新开始办理。", "Close this form and start again."

@@ -386,7 +386,7 @@ func refusal(status int, code string) error {
 	case http.StatusNotFound:
 		return refusal(0, string(app.CentralNotFound))
 	case http.StatusConflict:
-		return app.NewError(app.CodeConflict, "conflict", "中心系统拒绝了此操作。", "Central refused this operation.")
+		return refusal(0, string(app.CentralConflict))
 	}
 	return app.NewError(app.CodeInvalid, string(app.CentralBadRequest), "中心系统拒绝了此请求。", "Central refused this request.")
 }
@@ -411,6 +411,7 @@ var refusalMessages = map[app.CentralCode]refusalMessage{
 	app.CentralSpecialCardAuto:     {app.CodeConflict, "特殊卡已由系统自动升级。", "Special cards are upgraded automatically."},
 	app.CentralCodeUnavailable:     {app.CodeConflict, "持卡人没有登记手机号，无法代办。", "The holder has no phone on record; no proxy upgrade."},
 	app.CentralCodeMismatch:        {app.CodeInvalid, "验证码不正确。", "The verification code is wrong."},
+	app.CentralConflict:            {app.CodeConflict, "中心系统的记录与此操作冲突（例如此卡已绑定他人）。", "Central's records conflict with this operation (for example, the card is bound to someone else)."},
 	app.CentralIdempotencyConflict: {app.CodeConflict, "重复提交的内容与首次不同，请重新开始办理。", "A resubmission differed from the first; please start again."},
 	app.CentralTooLarge:            {app.CodeInvalid, "请求过大。", "The request was too large."},
 }
