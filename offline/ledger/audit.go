@@ -124,15 +124,26 @@ func (l *Ledger) Verify(ctx context.Context) (VerifyResult, error) {
 		return VerifyResult{}, store.Classify(err, l.db.Path())
 	}
 	defer tx.Rollback()
-	return verifyTx(ctx, tx, l.keys, l.db.Path())
+	return verifyTx(ctx, tx, l.keys, l.db.Path(), chainPoint{})
+}
+
+// chainPoint is a verified position in the chain (a checkpoint): entries
+// up to Seq are taken as checked, and entry Seq's hash is Hash.
+type chainPoint struct {
+	Seq  int64
+	Hash []byte
 }
 
 // verifyTx is Verify on a read transaction of any connection to a ledger
 // (the desk's own pool or a read-only snapshot).
-func verifyTx(ctx context.Context, tx *sql.Tx, keys *Keys, path string) (VerifyResult, error) {
+// With from.Seq > 0 it checks incrementally: the entries after from (whose
+// chain must start at from.Hash) and the records they name; records only
+// named before from are not re-read, and no record is checked for being
+// unnamed.
+func verifyTx(ctx context.Context, tx *sql.Tx, keys *Keys, path string, from chainPoint) (VerifyResult, error) {
 	res := VerifyResult{OK: true}
 	broken := func(seq int64, reason string) { res.Broken(app.AuditProblem{Seq: seq, Reason: reason}) }
-	bySeq, withRecords, err := loadRecords(ctx, tx)
+	bySeq, withRecords, err := loadRecords(ctx, tx, from.Seq)
 	if err != nil {
 		return res, store.Classify(fmt.Errorf("ledger: audit records: %w", err), path)
 	}
@@ -150,9 +161,12 @@ func verifyTx(ctx context.Context, tx *sql.Tx, keys *Keys, path string) (VerifyR
 			broken(aSeq+1, "anchor_mismatch")
 		}
 	}
+	if from.Seq > prevSeq {
+		prevSeq, prev = from.Seq, from.Hash
+	}
 
 	rows, err := tx.QueryContext(ctx, `SELECT seq, at_ms, operator, terminal, action, subject, outcome, detail, prev_hash, hash
-		FROM audit_log ORDER BY seq`)
+		FROM audit_log WHERE seq > ? ORDER BY seq`, prevSeq)
 	if err != nil {
 		return res, store.Classify(fmt.Errorf("ledger: audit verify: %w", err), path)
 	}
@@ -172,6 +186,11 @@ func verifyTx(ctx context.Context, tx *sql.Tx, keys *Keys, path string) (VerifyR
 			broken(e.Seq, "hash_mismatch")
 		}
 		entrySeqs[e.Seq] = true
+		if e.Action == ActChainBroken {
+			// The desk found the chain broken at an earlier start and
+			// carried on: what was lost then stays reported.
+			broken(e.Seq, "break_recorded")
+		}
 		prevSeq, prev = e.Seq, h
 	}
 	if err := rows.Err(); err != nil {
@@ -183,7 +202,7 @@ func verifyTx(ctx context.Context, tx *sql.Tx, keys *Keys, path string) (VerifyR
 	var hHash, hMAC []byte
 	switch err := tx.QueryRowContext(ctx, "SELECT seq, hash, mac FROM audit_head WHERE id = 1").Scan(&hSeq, &hHash, &hMAC); {
 	case errors.Is(err, sql.ErrNoRows):
-		if res.Entries > 0 {
+		if prevSeq > 0 {
 			broken(prevSeq, "head_missing")
 		}
 	case err != nil:
@@ -199,11 +218,11 @@ func verifyTx(ctx context.Context, tx *sql.Tx, keys *Keys, path string) (VerifyR
 		return res, nil
 	}
 	for seq := range bySeq {
-		if !entrySeqs[seq] {
+		if !entrySeqs[seq] && seq > from.Seq {
 			broken(seq, "records_orphaned") // records of an entry that is not in the log
 		}
 	}
-	return res, verifyRecords(ctx, tx, bySeq, &res, path)
+	return res, verifyRecords(ctx, tx, bySeq, &res, path, from.Seq > 0)
 }
 
 // hmacEqual compares MACs in constant time (crypto/hmac docs).

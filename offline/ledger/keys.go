@@ -3,6 +3,7 @@ package ledger
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -228,3 +229,23 @@ func (k *Keys) auditMAC(parts ...[]byte) []byte {
 	}
 	return m.Sum(nil)
 }
+
+// derive is HMAC-SHA256 under the audit key over a purpose label: keys
+// for other purposes that live in the same 0600 key file (never in a
+// database file) without changing its format.
+func (k *Keys) derive(label string) []byte {
+	m := hmac.New(sha256.New, k.Audit[:])
+	m.Write([]byte("stationdesk-derive-v1\x00" + label))
+	return m.Sum(nil)
+}
+
+// SigningKey is the station's Ed25519 key that signs the ledger
+// checkpoint (checkpoint.go); its public half goes into the checkpoint so
+// central can pin it.
+func (k *Keys) SigningKey() ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(k.derive("checkpoint-signing")[:ed25519.SeedSize])
+}
+
+// PINKey keys PIN hashes (operators.go): without the key file, a copied
+// ledger gives nothing to guess PINs against.
+func (k *Keys) PINKey() []byte { return k.derive("pin-pepper") }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"stationdesk/app"
@@ -51,6 +52,13 @@ type Ledger struct {
 	clock app.Clock
 	log   *slog.Logger
 	opts  Options
+
+	// The checkpoint writer (checkpoint.go).
+	ckMu                     sync.Mutex
+	ckArmed                  bool
+	ckSeq                    int64
+	start                    StartCheck
+	testHookBeforeCheckpoint func() bool
 }
 
 // Compile-time checks that the ledger provides the app interfaces.
@@ -64,7 +72,9 @@ var (
 // Open opens (creating) the ledger at path with synchronous=FULL and
 // applies its migrations. keys must be the station keys the file was
 // created with: sealed payloads and the audit chain depend on them.
-// Errors are those of store.Open; a damaged ledger is refused
+// It then checks the ledger against its signed checkpoint before anything
+// can write (startCheck, StartStatus). Errors are those of store.Open; a
+// damaged ledger is refused
 // (CodeInternal "db_damaged") and must be restored from backup by a
 // person — it is never quarantined or rebuilt automatically.
 func Open(ctx context.Context, path string, keys *Keys, opts Options) (*Ledger, error) {
@@ -99,6 +109,10 @@ func Open(ctx context.Context, path string, keys *Keys, opts Options) (*Ledger, 
 		return nil, err
 	}
 	l.db = db
+	if err := l.startCheck(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -136,6 +150,3 @@ func fromMS(v int64) time.Time {
 	}
 	return time.UnixMilli(v)
 }
-
-// afterCommit runs after every committed ledger write.
-func (l *Ledger) afterCommit(ctx context.Context) {}

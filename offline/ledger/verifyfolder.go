@@ -41,8 +41,13 @@ func VerifyFolder(ctx context.Context, dataDir, keysDir string) (app.AuditVerify
 	}
 	res := app.AuditVerifyResult{OK: true}
 	db, closeDB, err := store.OpenReadOnly(ctx, path)
+	cp, cpErr := readCheckpoint(dataDir, keys)
 	if app.ErrorReason(err) == store.ReasonEmpty {
 		res.Broken(app.AuditProblem{Seq: 1, Reason: "ledger_empty"})
+		res.Checkpoint, res.CheckpointSeq = "missing", cp.Seq
+		if cpErr == nil {
+			res.Checkpoint = "ahead"
+		}
 		return res, nil
 	}
 	if err != nil {
@@ -62,5 +67,5 @@ func VerifyFolder(ctx context.Context, dataDir, keysDir string) (app.AuditVerify
 		res.Broken(app.AuditProblem{Seq: 1, Reason: "ledger_schema_missing"})
 		return res, nil
 	}
-	return verifyTx(ctx, tx, keys, path)
+	return checkAgainst(ctx, tx, keys, path, cp, cpErr, true)
 }
