@@ -154,8 +154,8 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	idle := cfg.IdleLockDuration()
 	deps := ui.Deps{
 		Auth: rt.ledger, Board: rt.board, Clock: rt.clock, Log: rt.log,
-		Upgrades: rt.upgrades,
-		Lang:     lang, Scale: scale, IdleLock: idle,
+		Upgrades: rt.upgrades, AuditAlarm: rt.auditAlarm(),
+		Lang: lang, Scale: scale, IdleLock: idle,
 		SavePrefs: func(l app.Lang, s ui.TextScale) {
 			prefs.SetString("lang", string(l))
 			prefs.SetString("text_size", string(s))

@@ -220,3 +220,19 @@ func (rt *deskRuntime) startGate(ctx context.Context, l links) error {
 // pending list (its personal data is erased when it settles; the audit log
 // keeps the record).
 const settledPendingDays = 30
+
+// auditAlarm is what the ledger's start check found, for the supervisor's
+// red banner ("" when the chain and its checkpoint held). The ledger has
+// already recorded it in the audit log (audit.chain_broken).
+func (rt *deskRuntime) auditAlarm() string {
+	st := rt.ledger.StartStatus()
+	if !st.Broken {
+		return ""
+	}
+	r := st.Result
+	s := fmt.Sprintf("%s · seq %d", r.Reason, r.FirstBroken)
+	if r.Table != "" {
+		s += " · " + r.Table + "/" + r.Record
+	}
+	return s
+}

@@ -68,6 +68,10 @@ type Deps struct {
 	Demo []DemoLogin
 	// Mode is shown in the top bar, e.g. "DEMO".
 	Mode string
+	// AuditAlarm, when set, is why the audit chain did not hold at start
+	// (reason, seq, record); a supervisor sees it in a red banner on every
+	// screen. The ledger has audited it already.
+	AuditAlarm string
 	// Background runs the screens' background work; the zero value is
 	// production (goroutines, tickers on).
 	Background Background

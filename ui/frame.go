@@ -102,6 +102,13 @@ func (k *Desk) showFrame(id string, rebuild bool) {
 		mode.Importance = widget.WarningImportance
 		top = container.NewBorder(nil, nil, who, container.NewHBox(mode, langBtn, lock, logout))
 	}
+	header := container.NewVBox(top, widget.NewSeparator())
+	if k.d.AuditAlarm != "" && k.op.Role.CanManageOperators() {
+		alarm := NewBanner()
+		alarm.Set(ToneError, T("Audit chain broken: records may have been changed or removed"), k.d.AuditAlarm,
+			T("Do not rely on this ledger's records; call technical support (stationdesk audit verify)."))
+		header.Add(alarm)
+	}
 	k.content = container.NewStack()
 	left := container.NewBorder(nil, nil, nil, widget.NewSeparator(), container.NewVScroll(nav))
 	// In demo mode the simulator sits beside every screen, so a demo card
@@ -111,7 +118,7 @@ func (k *Desk) showFrame(id string, rebuild bool) {
 		right = container.NewBorder(nil, nil, widget.NewSeparator(), nil,
 			container.New(fixedWidth(360*k.scale.factor()), k.buildSimPanel()))
 	}
-	body := container.NewBorder(container.NewVBox(top, widget.NewSeparator()), container.NewVBox(widget.NewSeparator(), k.statusBar), left, right, k.content)
+	body := container.NewBorder(header, container.NewVBox(widget.NewSeparator(), k.statusBar), left, right, k.content)
 	k.w.SetContent(body)
 	if id == "" && len(k.screens) > 0 {
 		id = k.screens[0].id
