@@ -191,3 +191,46 @@ func TestGatesExportImport(t *testing.T) {
 		t.Fatal("the second server does not hold g1's key")
 	}
 }
+
+// TestGatesCertAndTLSProvisioning: gates cert makes a certificate whose
+// printed pin is its SHA-256, refuses to overwrite it, and with tls_cert
+// in the config add writes https endpoints and the pin.
+func TestGatesCertAndTLSProvisioning(t *testing.T) {
+	dir, pin, _ := gatesFolder(t)
+	code, out, e := runCLI("gates", "cert", "--data", dir, "--host", "127.0.0.1,station-gw")
+	if code != 0 {
+		t.Fatal(out, e)
+	}
+	cert, key := filepath.Join(dir, "gate", "tls-cert.pem"), filepath.Join(dir, "gate", "tls-key.pem")
+	p, err := verify.CertFilePin(cert)
+	if err != nil || !strings.Contains(out, "sha256 pin  "+p) {
+		t.Fatalf("pin %s %v in\n%s", p, err, out)
+	}
+	if fi, _ := os.Stat(key); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v", fi.Mode())
+	}
+	if code, _, e := runCLI("gates", "cert", "--data", dir, "--host", "127.0.0.1"); code != 1 || !strings.Contains(e, "exists") {
+		t.Fatalf("overwrite: %d %s", code, e)
+	}
+	if code, _, _ := runCLI("gates", "cert", "--data", t.TempDir()); code != 2 {
+		t.Fatal("no --host accepted")
+	}
+	cfg := filepath.Join(t.TempDir(), "serve.toml")
+	os.WriteFile(cfg, []byte(`data_dir = "`+dir+`"
+listen = "127.0.0.1:8443"
+station_id = "st-0101"
+tls_cert = "`+cert+`"
+tls_key = "`+key+`"
+[central]
+url = "http://127.0.0.1:1"
+`), 0o600)
+	prov := filepath.Join(t.TempDir(), "g.json")
+	if code, out, e := runCLI("gates", "add", "g1", "--config", cfg, "--operator", "1001", "--pin-file", pin, "--out", prov); code != 0 {
+		t.Fatal(out, e)
+	}
+	b, _ := os.ReadFile(prov)
+	pv, _, err := verify.ParseProvisioning(b)
+	if err != nil || pv.TLSCertSHA256 != p || pv.Endpoints[0] != "https://127.0.0.1:8443" || pv.StationID != "st-0101" {
+		t.Fatalf("provisioning %+v %v", pv, err)
+	}
+}

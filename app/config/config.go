@@ -57,7 +57,17 @@ type Central struct {
 // not start.
 type Gate struct {
 	Listen string `toml:"listen"`
-	Mode   string `toml:"mode"`
+	// Mode is followed at each start until a supervisor sets the mode
+	// (Gates screen or `stationdesk gates mode`); then the gate registry's
+	// mode stands (docs/gate-contract.md, mode).
+	Mode string `toml:"mode"`
+	// StatusListen, when set, serves /healthz and /metrics there only.
+	StatusListen string `toml:"status_listen"`
+	// MaxConnsPerIP bounds one source address's connections (0: 16).
+	MaxConnsPerIP int `toml:"max_conns_per_ip"`
+	// TLSCert and TLSKey (PEM) serve the gate listener over TLS.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
 }
 
 // Defaults fills what the file left empty: Chinese, large text, a five
@@ -116,6 +126,12 @@ func (c *Config) Validate() error {
 	case "off", "test", "enforce":
 	default:
 		return fmt.Errorf("gate.mode must be off, test or enforce, not %q", c.Gate.Mode)
+	}
+	if c.Gate.MaxConnsPerIP < 0 {
+		return fmt.Errorf("gate.max_conns_per_ip must be 0 (default 16) or more, not %d", c.Gate.MaxConnsPerIP)
+	}
+	if (c.Gate.TLSCert == "") != (c.Gate.TLSKey == "") {
+		return fmt.Errorf("gate.tls_cert and gate.tls_key go together")
 	}
 	return nil
 }

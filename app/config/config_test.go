@@ -49,6 +49,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"IdleLockNegative", func(c *Config) { c.IdleLock = "-1m" }, `idle_lock must be a duration`},
 		{"CentralTimeout", func(c *Config) { c.Central.Timeout = "4" }, `central.timeout must be a duration`},
 		{"GateMode", func(c *Config) { c.Gate.Mode = "strict" }, `gate.mode must be off, test or enforce, not "strict"`},
+		{"GateConnsPerIP", func(c *Config) { c.Gate.MaxConnsPerIP = -1 }, `gate.max_conns_per_ip must be 0 (default 16) or more, not -1`},
+		{"GateTLSHalf", func(c *Config) { c.Gate.TLSCert = "c.pem" }, `gate.tls_cert and gate.tls_key go together`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,11 @@
 package verify
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,5 +166,64 @@ func TestRegistryModeRule(t *testing.T) {
 	again, _ := OpenRegistry(path, KeyStoreOptions{Seal: sealKeyForTest(1), Mode: app.ModeEnforce})
 	if again.Mode() != app.ModeOff || again.ModeSource() != ModeFromOperator {
 		t.Fatalf("reopened: %s %s", again.Mode(), again.ModeSource())
+	}
+}
+
+// TestStatusListenApart: with a status listener of their own, /healthz
+// and /metrics are JSON 404 on the gate listener and served on theirs.
+func TestStatusListenApart(t *testing.T) {
+	f := newFixture(t, app.ModeEnforce)
+	srv, err := New(Config{Lookup: f.cache, Trust: func() *Trust { return nil }, Keys: f.keys, Clock: f.clock, StatusSeparate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl, _ := net.Listen("tcp", "127.0.0.1:0")
+	sl, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx, gl)
+	go srv.ServeStatus(ctx, sl)
+	get := func(addr, path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, p := range []string{"/healthz", "/metrics"} {
+		if st, body := get(gl.Addr().String(), p); st != 404 || body != `{"error":"not_found"}` {
+			t.Fatalf("gate listener %s: %d %s", p, st, body)
+		}
+		if st, _ := get(sl.Addr().String(), p); st != 200 {
+			t.Fatalf("status listener %s: %d", p, st)
+		}
+	}
+}
+
+// TestServeReloadsRegistry: a gate added by another process is accepted
+// by the running server once it reloads, and a mode set there is in force.
+func TestServeReloadsRegistry(t *testing.T) {
+	f := newFixture(t, app.ModeEnforce)
+	other, err := OpenKeyStore(f.keys.Path(), f.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kh, err := other.Add("gate-02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.SetMode(app.ModeTest); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := app.ParseGateKey(kh)
+	if r := f.do(t, f.request(t, cardBody(riders[0].card), signOpts{gate: "gate-02", key: &k})); r.status != 401 {
+		t.Fatalf("before reload: %d", r.status)
+	}
+	f.srv.ReloadRegistry()
+	r := f.do(t, f.request(t, cardBody(riders[0].card), signOpts{gate: "gate-02", key: &k}))
+	if r.status != 200 || r.ans["mode"] != "test" {
+		t.Fatalf("after reload: %d %s", r.status, r.body)
 	}
 }
