@@ -14,10 +14,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"stationdesk/app"
+	"stationdesk/app/demo"
 	"stationdesk/devices"
 	"stationdesk/devices/sim"
+	"stationdesk/offline/ledger"
+	"stationdesk/offline/outbox/sales"
 	"stationdesk/offline/sim/centralsim"
 	"stationdesk/offline/sim/gatesim"
 	"stationdesk/offline/sim/syncpub"
@@ -165,9 +169,51 @@ func (rt *deskRuntime) startDemoGate(ctx context.Context, st *verify.Station) er
 	return nil
 }
 
-// demoUIDeps hands the demo panels their simulators (no-op outside demo
-// mode).
+// demoOperators are the demo accounts (public PINs) as the ledger seeds
+// and finds them.
+func demoOperators() []ledger.DemoOperator {
+	var out []ledger.DemoOperator
+	for _, d := range demo.Operators() {
+		out = append(out, ledger.DemoOperator{Operator: d.Operator, PIN: d.PIN})
+	}
+	return out
+}
+
+// demoFares is the demo station's fare table.
+func demoFares() (*app.FareTable, error) { return sales.ParseFares(demo.Fares) }
+
+// refuseDemoData stops a production desk on a folder that holds demo
+// accounts (public PINs) or trust material signed with the public demo
+// keys: someone ran demo mode on it, and it needs a person to sort out.
+func refuseDemoData(ctx context.Context, l *ledger.Ledger, dir string) error {
+	accounts, err := l.DemoAccounts(ctx, demoOperators())
+	if err != nil {
+		return err
+	}
+	if len(accounts) > 0 {
+		ids := strings.Join(accounts, ", ")
+		return app.NewError(app.CodeConflict, "demo_in_production",
+			"正式数据目录 "+dir+" 中有演示账户（"+ids+"，其密码是公开的），站务台拒绝启动。该目录曾被用于演示模式：请联系技术支持核对其中的记录，并用 `stationdesk setup` 建立新的正式数据目录。",
+			"The production data folder "+dir+" holds demo accounts ("+ids+", whose PINs are public); the desk will not start. Demo mode was run on this folder: have technical support check its records, and create a new production folder with `stationdesk setup`.")
+	}
+	if found := demoKeyFiles(dir); len(found) > 0 {
+		files := strings.Join(found, ", ")
+		return app.NewError(app.CodeConflict, "demo_in_production",
+			"正式数据目录 "+dir+" 中有用公开演示密钥签发的数据（"+files+"），站务台拒绝启动。请联系技术支持；正式站点只信任中心的密钥。",
+			"The production data folder "+dir+" holds data under the public demo keys ("+files+"); the desk will not start. Call technical support: a production station trusts central's keys only.")
+	}
+	return nil
+}
+
+// demoUIDeps hands the demo panels their simulators and the demo logins
+// (no-op outside demo mode).
 func (rt *deskRuntime) demoUIDeps(deps *ui.Deps) {
+	if rt.cfg.Demo {
+		deps.Mode = "DEMO"
+		for _, d := range demo.Operators() {
+			deps.Demo = append(deps.Demo, ui.DemoLogin{ID: d.ID, PIN: d.PIN, Role: d.Role})
+		}
+	}
 	if rt.demo == nil {
 		return
 	}

@@ -173,12 +173,6 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	deps.Operators, deps.AuditLog = rt.ledger, rt.ledger
 	rt.demoUIDeps(&deps)
-	if cfg.Demo {
-		deps.Mode = "DEMO"
-		for _, d := range ledger.DemoOperators {
-			deps.Demo = append(deps.Demo, ui.DemoLogin{ID: d.ID, PIN: d.PIN, Role: d.Role})
-		}
-	}
 	desk := ui.NewDesk(a, w, deps)
 	desk.Start()
 	defer desk.Stop()
@@ -264,7 +258,7 @@ func startRuntime(ctx context.Context, cfg config.Config, stderr io.Writer) (rt 
 	rt.ledger = l
 	rt.closers = append(rt.closers, func() { l.Close() })
 	if cfg.Demo {
-		if _, err := l.SeedDemo(ctx, dir); err != nil {
+		if _, err := l.SeedDemo(ctx, dir, demoOperators()); err != nil {
 			return nil, err
 		}
 	} else if err := refuseDemoData(ctx, l, cfg.DataDir); err != nil {
@@ -294,29 +288,6 @@ func newLogger(dir string, stderr io.Writer) (*slog.Logger, func(), error) {
 	}
 	h := slog.NewJSONHandler(io.MultiWriter(f, stderr), &slog.HandlerOptions{Level: slog.LevelInfo})
 	return slog.New(h), func() { f.Close() }, nil
-}
-
-// refuseDemoData stops a production desk on a folder that holds demo
-// accounts (public PINs) or trust material signed with the public demo
-// keys: someone ran demo mode on it, and it needs a person to sort out.
-func refuseDemoData(ctx context.Context, l *ledger.Ledger, dir string) error {
-	accounts, err := l.DemoAccounts(ctx)
-	if err != nil {
-		return err
-	}
-	if len(accounts) > 0 {
-		ids := strings.Join(accounts, ", ")
-		return app.NewError(app.CodeConflict, "demo_in_production",
-			"正式数据目录 "+dir+" 中有演示账户（"+ids+"，其密码是公开的），站务台拒绝启动。该目录曾被用于演示模式：请联系技术支持核对其中的记录，并用 `stationdesk setup` 建立新的正式数据目录。",
-			"The production data folder "+dir+" holds demo accounts ("+ids+", whose PINs are public); the desk will not start. Demo mode was run on this folder: have technical support check its records, and create a new production folder with `stationdesk setup`.")
-	}
-	if found := demoKeyFiles(dir); len(found) > 0 {
-		files := strings.Join(found, ", ")
-		return app.NewError(app.CodeConflict, "demo_in_production",
-			"正式数据目录 "+dir+" 中有用公开演示密钥签发的数据（"+files+"），站务台拒绝启动。请联系技术支持；正式站点只信任中心的密钥。",
-			"The production data folder "+dir+" holds data under the public demo keys ("+files+"); the desk will not start. Call technical support: a production station trusts central's keys only.")
-	}
-	return nil
 }
 
 // ensureWritable creates dir (0700: it holds personal data) and proves it

@@ -134,7 +134,7 @@ func TestDemoAccountsInProductionRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := rt.ledger.SeedDemo(ctx, rt.dir); app.ErrorReason(err) != "demo_accounts_production" || n != 0 {
+	if n, err := rt.ledger.SeedDemo(ctx, rt.dir, demoOperators()); app.ErrorReason(err) != "demo_accounts_production" || n != 0 {
 		t.Fatalf("SeedDemo in production: %d, %v", n, err)
 	}
 	rt.close()

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"stationdesk/app"
-	"stationdesk/assets"
 	"stationdesk/devices"
 	"stationdesk/offline/central"
 	"stationdesk/offline/outbox/sales"
@@ -162,7 +161,7 @@ func (rt *deskRuntime) startTicketWindow(ctx context.Context, cancel context.Can
 	case rt.cfg.FareTable != "":
 		fares, err = sales.LoadFares(rt.cfg.FareTable)
 	case rt.cfg.Demo:
-		fares, err = sales.ParseFares(assets.FaresDemo)
+		fares, err = demoFares()
 	default:
 		rt.log.Warn("no fare_table configured: the ticket window is not available")
 		return nil

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
@@ -106,6 +107,58 @@ func TestLayering(t *testing.T) {
 		t.Fatal("no package matched any rule")
 	}
 	checkNoSimulators(t, pkgs, depsOf)
+	checkNoDemoData(t, pkgs)
+}
+
+// demoWords are production names that speak of demo mode without holding
+// its data: the folder kind, and the entries a production desk refuses.
+var demoWords = map[string]bool{
+	"stationdesk/offline/datadir.Demo":          true,
+	"stationdesk/offline/datadir.demoOnlyNames": true,
+}
+
+// checkNoDemoData fails when a production file holds demo data itself: a
+// package-level variable or constant named demo-something, or a file
+// embedded with "demo" in its name (demo accounts, fares, keys). Demo data
+// live in the simulator packages (app/demo, offline/sim, devices/sim) and
+// reach the desk only through the files simFiles allows.
+func checkNoDemoData(t *testing.T, pkgs []pkg) {
+	t.Helper()
+	for _, p := range pkgs {
+		if isSimulator(p.ImportPath) || simTools[p.ImportPath] != "" {
+			continue
+		}
+		fset := token.NewFileSet()
+		for _, name := range p.GoFiles {
+			if slices.Contains(simFiles[p.ImportPath], name) {
+				continue
+			}
+			f, err := parser.ParseFile(fset, filepath.Join(p.Dir, name), nil, parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range f.Decls {
+				g, ok := d.(*ast.GenDecl)
+				if !ok || (g.Tok != token.VAR && g.Tok != token.CONST) {
+					continue
+				}
+				for _, sp := range g.Specs {
+					for _, n := range sp.(*ast.ValueSpec).Names {
+						if strings.Contains(strings.ToLower(n.Name), "demo") && !demoWords[p.ImportPath+"."+n.Name] {
+							t.Errorf("%s/%s: %s %s is demo data in a production package; it belongs in app/demo (or a simulator)", p.ImportPath, name, g.Tok, n.Name)
+						}
+					}
+				}
+			}
+			for _, cg := range f.Comments {
+				for _, c := range cg.List {
+					if strings.HasPrefix(c.Text, "//go:embed") && strings.Contains(strings.ToLower(c.Text), "demo") {
+						t.Errorf("%s/%s embeds demo data (%s); it belongs in app/demo", p.ImportPath, name, c.Text)
+					}
+				}
+			}
+		}
+	}
 }
 
 // Simulators and demo data: what plays central, a gate, a load or a

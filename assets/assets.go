@@ -42,9 +42,3 @@ var Translations embed.FS
 //
 //go:embed config/stationdesk.example.toml
 var ConfigExample []byte
-
-// FaresDemo is the demo station's fare table (Beijing's distance-based
-// subway fares from Xidan); a station loads its own from configuration.
-//
-//go:embed config/fares_demo.toml
-var FaresDemo []byte

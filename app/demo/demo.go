@@ -27,11 +27,36 @@ package demo
 
 import (
 	"crypto/sha256"
+	_ "embed"
 	"fmt"
 	"time"
 
 	"stationdesk/app"
 )
+
+// Fares is the demo station's fare table (Beijing's distance-based subway
+// fares from Xidan), in the TOML form a station's fare_table file has; a
+// station loads its own from configuration.
+//
+//go:embed fares_demo.toml
+var Fares []byte
+
+// Operator is a demo desk account. The PINs are public (shown on the demo
+// login screen): only demo mode seeds them, only in a demo data folder.
+type Operator struct {
+	app.Operator
+	PIN string
+}
+
+// Operators are the demo accounts: operator number, then PIN = number +
+// "01".
+func Operators() []Operator {
+	return []Operator{
+		{app.Operator{ID: "1001", DisplayName: "演示售票员", Role: app.RoleClerk}, "100101"},
+		{app.Operator{ID: "2001", DisplayName: "演示客服", Role: app.RoleAssistant}, "200101"},
+		{app.Operator{ID: "9001", DisplayName: "演示值班站长", Role: app.RoleSupervisor}, "900101"},
+	}
+}
 
 // RefTime is the reference time of the demo data: every identity passes
 // app.Identity.Check at RefTime and its documents were issued before it.

@@ -27,13 +27,13 @@ func (l *Ledger) demoFolder(d *datadir.Dir) error {
 	return nil
 }
 
-// DemoAccounts lists the demo accounts in the ledger: an account with the
-// number of one of DemoOperators that demo mode created (its audit entry
-// says "demo seed") or that still has the demo name. A production desk
-// refuses to start when there is one: its PIN is public.
-func (l *Ledger) DemoAccounts(ctx context.Context) ([]string, error) {
+// DemoAccounts lists the accounts of ops (the demo accounts) in the
+// ledger: one with an operator number of ops that demo mode created (its
+// audit entry says "demo seed") or that still has the demo name. A
+// production desk refuses to start when there is one: its PIN is public.
+func (l *Ledger) DemoAccounts(ctx context.Context, ops []DemoOperator) ([]string, error) {
 	var found []string
-	for _, d := range DemoOperators {
+	for _, d := range ops {
 		var n int
 		err := l.db.Read().QueryRowContext(ctx, `SELECT
 			(SELECT COUNT(*) FROM operators WHERE id = ?1 AND display_name = ?2) +

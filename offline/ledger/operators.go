@@ -378,26 +378,19 @@ func (l *Ledger) ListOperators(ctx context.Context) ([]app.Operator, error) {
 	return out, store.Classify(rows.Err(), l.db.Path())
 }
 
-// DemoOperator is a seeded demo account. The PINs are public (shown on the
-// demo login screen); never seed them outside demo mode.
+// DemoOperator is a demo account to seed (the demo data live in app/demo,
+// outside every production package). Its PIN is public.
 type DemoOperator struct {
 	app.Operator
 	PIN string
 }
 
-// DemoOperators are the accounts SeedDemo creates: operator number, then
-// PIN = number + "01".
-var DemoOperators = []DemoOperator{
-	{app.Operator{ID: "1001", DisplayName: "演示售票员", Role: app.RoleClerk}, "100101"},
-	{app.Operator{ID: "2001", DisplayName: "演示客服", Role: app.RoleAssistant}, "200101"},
-	{app.Operator{ID: "9001", DisplayName: "演示值班站长", Role: app.RoleSupervisor}, "900101"},
-}
-
-// SeedDemo creates the DemoOperators that do not exist yet; existing
+// SeedDemo creates the accounts of ops that do not exist yet; existing
 // accounts (even with changed PINs) are left alone, so it is idempotent.
-// It returns how many accounts it created. Only in the demo folder dir
-// that holds this ledger (see demoFolder).
-func (l *Ledger) SeedDemo(ctx context.Context, dir *datadir.Dir) (int, error) {
+// Each is audited "demo seed", which is how DemoAccounts finds them. It
+// returns how many accounts it created. Only in the demo folder dir that
+// holds this ledger (see demoFolder).
+func (l *Ledger) SeedDemo(ctx context.Context, dir *datadir.Dir, ops []DemoOperator) (int, error) {
 	if err := l.demoFolder(dir); err != nil {
 		return 0, err
 	}
@@ -405,7 +398,7 @@ func (l *Ledger) SeedDemo(ctx context.Context, dir *datadir.Dir) (int, error) {
 	created := 0
 	err := l.write(ctx, func(tx *sql.Tx) error {
 		created = 0
-		for _, d := range DemoOperators {
+		for _, d := range ops {
 			_, found, err := l.getOp(ctx, tx, d.ID)
 			if err != nil {
 				return err

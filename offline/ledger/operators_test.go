@@ -242,7 +242,7 @@ func TestSeedDemo(t *testing.T) {
 	ctx := context.Background()
 	f, dd := newFixtureIn(t, datadir.Demo)
 	for i, want := range []int{3, 0} {
-		n, err := f.l.SeedDemo(ctx, dd)
+		n, err := f.l.SeedDemo(ctx, dd, DemoOperators)
 		if err != nil || n != want {
 			t.Fatalf("SeedDemo #%d = %d, %v; want %d", i+1, n, err, want)
 		}
@@ -252,7 +252,7 @@ func TestSeedDemo(t *testing.T) {
 	if err := f.l.SetPIN(ctx, sup, "1001", "864213"); err != nil {
 		t.Fatal(err)
 	}
-	f.l.SeedDemo(ctx, dd)
+	f.l.SeedDemo(ctx, dd, DemoOperators)
 	for _, d := range DemoOperators {
 		pin := d.PIN
 		if d.ID == "1001" {
@@ -275,12 +275,12 @@ func TestDemoAccountsOnlyInDemoFolders(t *testing.T) {
 	ctx := context.Background()
 	f, prod := newFixtureIn(t, datadir.Production)
 	for name, d := range map[string]*datadir.Dir{"production folder": prod, "no folder": nil} {
-		if n, err := f.l.SeedDemo(ctx, d); app.ErrorReason(err) != "demo_accounts_production" || n != 0 {
+		if n, err := f.l.SeedDemo(ctx, d, DemoOperators); app.ErrorReason(err) != "demo_accounts_production" || n != 0 {
 			t.Errorf("%s: SeedDemo = %d, %v", name, n, err)
 		}
 	}
 	other := openKind(t, t.TempDir(), datadir.Demo)
-	if _, err := f.l.SeedDemo(ctx, other); app.ErrorReason(err) != "demo_accounts_production" {
+	if _, err := f.l.SeedDemo(ctx, other, DemoOperators); app.ErrorReason(err) != "demo_accounts_production" {
 		t.Errorf("a demo folder that does not hold the ledger: %v", err)
 	}
 	if ops, _ := f.l.ListOperators(ctx); len(ops) != 0 {
@@ -290,15 +290,15 @@ func TestDemoAccountsOnlyInDemoFolders(t *testing.T) {
 	if err := f.l.CreateFirstSupervisor(ctx, app.Operator{ID: "9001", DisplayName: "Wang Fang", Role: app.RoleSupervisor}, "480276"); err != nil {
 		t.Fatal(err)
 	}
-	if found, err := f.l.DemoAccounts(ctx); err != nil || len(found) != 0 {
+	if found, err := f.l.DemoAccounts(ctx, DemoOperators); err != nil || len(found) != 0 {
 		t.Fatalf("DemoAccounts on a real account = %v, %v", found, err)
 	}
 
 	g, demo := newFixtureIn(t, datadir.Demo)
-	if _, err := g.l.SeedDemo(ctx, demo); err != nil {
+	if _, err := g.l.SeedDemo(ctx, demo, DemoOperators); err != nil {
 		t.Fatal(err)
 	}
-	found, err := g.l.DemoAccounts(ctx)
+	found, err := g.l.DemoAccounts(ctx, DemoOperators)
 	if err != nil || len(found) != len(DemoOperators) {
 		t.Fatalf("DemoAccounts after the seed = %v, %v", found, err)
 	}

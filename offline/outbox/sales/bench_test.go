@@ -213,7 +213,7 @@ func BenchmarkIDToTicket(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	clerk := ledger.DemoOperators[0].Operator
+	clerk := demoOps[0].Operator
 	if _, err := l.OpenShift(ctx, clerk.ID, time.Now(), app.AuditEntry{}); err != nil {
 		b.Fatal(err)
 	}

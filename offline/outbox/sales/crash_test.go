@@ -77,7 +77,7 @@ func TestSellChild(t *testing.T) {
 		}
 	}}
 	desk := crashSales(t, l, keys, r)
-	clerk := ledger.DemoOperators[0].Operator
+	clerk := demoOps[0].Operator
 	if _, ok, _ := l.CurrentShift(ctx); !ok {
 		if _, err := l.OpenShift(ctx, clerk.ID, time.Now(), app.AuditEntry{Operator: clerk.ID, Action: app.ActShiftOpen, Outcome: app.OutcomeSuccess}); err != nil {
 			t.Fatal(err)
@@ -122,7 +122,7 @@ func TestKillWhileSelling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.SeedDemo(ctx, dd); err != nil {
+	if _, err := l.SeedDemo(ctx, dd, demoOps); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -183,11 +183,11 @@ func TestKillWhileSelling(t *testing.T) {
 	for _, s := range inc {
 		if written[s.TokenSerial] {
 			r.place(token{serial: s.TokenSerial, issued: true, fare: s.FareFen, valid: s.ValidUntil})
-			res, err := desk.ResumeSale(ctx, ledger.DemoOperators[0].Operator, s.Key)
+			res, err := desk.ResumeSale(ctx, demoOps[0].Operator, s.Key)
 			if err != nil || !res.Recovered {
 				t.Fatalf("resume %s: %v %+v", s.Key, err, res)
 			}
-		} else if err := desk.VoidSale(ctx, ledger.DemoOperators[2].Operator, s.Key, "not_written"); err != nil {
+		} else if err := desk.VoidSale(ctx, demoOps[2].Operator, s.Key, "not_written"); err != nil {
 			t.Fatal(err)
 		}
 	}

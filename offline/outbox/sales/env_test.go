@@ -148,7 +148,7 @@ type env struct {
 
 func loadFares(t testing.TB) *app.FareTable {
 	t.Helper()
-	ft, err := sales.LoadFares(filepath.Join("..", "..", "..", "assets", "config", "fares_demo.toml"))
+	ft, err := sales.LoadFares(filepath.Join("..", "..", "..", "app", "demo", "fares_demo.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,11 +202,11 @@ func newEnv(t *testing.T, o envOpts) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.l.Close() })
-	if _, err := e.l.SeedDemo(ctx, dd); err != nil {
+	if _, err := e.l.SeedDemo(ctx, dd, demoOps); err != nil {
 		t.Fatal(err)
 	}
-	e.clerk = ledger.DemoOperators[0].Operator
-	e.sup = ledger.DemoOperators[2].Operator
+	e.clerk = demoOps[0].Operator
+	e.sup = demoOps[2].Operator
 	tokens, err := app.NewTokenizer(e.keys.Index[:])
 	if err != nil {
 		t.Fatal(err)

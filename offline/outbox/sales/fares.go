@@ -10,7 +10,7 @@ import (
 	"stationdesk/app"
 )
 
-// ParseFares reads a fare table in TOML (see assets/config/fares_demo.toml)
+// ParseFares reads a fare table in TOML (see app/demo/fares_demo.toml)
 // and validates it (app.NewFareTable). Unknown keys are an error, so a
 // misspelt setting is not silently ignored. Errors are CodeInvalid
 // "fare_table".
