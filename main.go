@@ -30,7 +30,6 @@ import (
 	"syscall"
 	"time"
 
-	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"stationdesk/app"
@@ -140,7 +139,7 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	a := fyneapp.NewWithID("cn.bjsubway.stationdesk")
 	w := a.NewWindow("站务台 StationDesk")
-	w.Resize(fyne.NewSize(1280, 860))
+	w.Resize(ui.DefaultWindowSize)
 	prefs := a.Preferences()
 	lang, scale := app.Lang(cfg.Language), ui.ParseTextScale(cfg.TextSize)
 	// The clerk's last choice wins over the configuration file; a flag
@@ -175,6 +174,14 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rt.demoUIDeps(&deps)
 	desk := ui.NewDesk(a, w, deps)
 	desk.Start()
+	// The window never exceeds the screen: sized from the monitor once
+	// GLFW runs (DefaultWindowSize until then, and where it cannot tell).
+	a.Lifecycle().SetOnStarted(func() {
+		if area, ok := screenArea(w); ok {
+			desk.FitScreen(area)
+			rt.log.Info("window fitted", "screen", fmt.Sprintf("%.0fx%.0f", area.Width, area.Height))
+		}
+	})
 	defer desk.Stop()
 	rt.log.Info("desk ready", "demo", cfg.Demo, "data", cfg.DataDir)
 	fmt.Fprintln(stdout, "STATIONDESK READY")

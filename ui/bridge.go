@@ -15,6 +15,11 @@ type Background struct {
 	// driven from one goroutine, and the use cases' own concurrency is
 	// tested (with -race) in their packages.
 	Spawn func(func())
+	// Wait starts a reader wait (it blocks until a card is placed or the
+	// screen is left); nil: Spawn.
+	Wait func(func())
+	// Do hands a result to the UI goroutine; nil: fyne.Do.
+	Do func(func())
 	// NoTickers turns the background tickers off (idle-lock watch, screen
 	// refreshes, reader retries); tests call the checks directly.
 	NoTickers bool
@@ -28,6 +33,22 @@ func (b Background) spawn(f func()) {
 	go f()
 }
 
+func (b Background) wait(f func()) {
+	if b.Wait != nil {
+		b.Wait(f)
+		return
+	}
+	b.spawn(f)
+}
+
+func (b Background) do(f func()) {
+	if b.Do != nil {
+		b.Do(f)
+		return
+	}
+	fyne.Do(f)
+}
+
 func (b Background) tickers() bool { return !b.NoTickers }
 
 // async runs work on its own goroutine and hands the result to done on the
@@ -37,6 +58,6 @@ func (b Background) tickers() bool { return !b.NoTickers }
 func async[T any](b Background, work func() (T, error), done func(T, error)) {
 	b.spawn(func() {
 		v, err := work()
-		fyne.Do(func() { done(v, err) })
+		b.do(func() { done(v, err) })
 	})
 }

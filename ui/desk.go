@@ -105,9 +105,13 @@ type Desk struct {
 	statusBar  *StatusBar
 	// focus is the widget a screen's build asks to focus once it is shown.
 	focus fyne.Focusable
-	// simShown: the demo simulator drawer is open (Ctrl+D).
-	simShown bool
-	simAcc   *widget.Accordion // the drawer's sections; which are open survives a rebuild
+	// simShown: the demo simulator drawer is shown beside the screen
+	// (Ctrl+D). On a screen too narrow for it (simOverlay, see bodyLayout)
+	// it lies over the screen while simOpen.
+	simShown, simOverlay, simOpen bool
+	// fit is the window size FitScreen chose; zero before.
+	fit    fyne.Size
+	simAcc *widget.Accordion // the drawer's sections; which are open survives a rebuild
 	// leaves are the cleanups of the screen on show; states the screens'
 	// state kept across rebuilds (see keepState in frame.go).
 	leaves []func()
@@ -141,7 +145,7 @@ func NewDesk(a fyne.App, w fyne.Window, d Deps) *Desk {
 	}
 	a.Settings().SetTheme(NewTheme(k.scale))
 	w.SetIcon(IconResource)
-	k.statusBar = NewStatusBar(d.Board)
+	k.statusBar = NewStatusBar(d.Board, d.Background.Do)
 	k.setTitle()
 	return k
 }
@@ -214,6 +218,11 @@ func (k *Desk) SetTextScale(s TextScale) {
 	k.a.Settings().SetTheme(NewTheme(s))
 	k.savePrefs()
 	k.rebuild()
+	// A larger size may have made the window grow past its fitted size
+	// (a screen asking for more width); a smaller one gives it back.
+	if k.fit.Width > 0 {
+		k.w.Resize(k.fit)
+	}
 }
 
 func (k *Desk) savePrefs() {
@@ -280,7 +289,11 @@ func (k *Desk) globalShortcut(cs *desktop.CustomShortcut) bool {
 		if k.d.Simulator == nil || k.op == nil {
 			return false
 		}
-		k.simShown = !k.simShown
+		if k.simOverlay {
+			k.simOpen = !k.simOpen
+		} else {
+			k.simShown = !k.simShown
+		}
 		k.showFrame(k.current, true)
 	default:
 		return false
@@ -326,7 +339,7 @@ func (k *Desk) idleWatch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			fyne.Do(k.checkIdle)
+			k.d.Background.do(k.checkIdle)
 		}
 	}
 }

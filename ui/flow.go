@@ -47,7 +47,7 @@ const lyingFor = 250 * time.Millisecond
 // the reader is asked again after a pause, until that card is lifted or a
 // card is placed during the wait (lying false).
 func waitReaderSkip[T any](b Background, ctx context.Context, read func(context.Context) (T, error), skip func(v T, lying bool) bool, onSkip func(T), onValue func(T), onErr func(error)) {
-	b.spawn(func() {
+	b.wait(func() {
 		skipped, failed := false, false
 		pauseSkip := 500 * time.Millisecond
 		for {
@@ -58,7 +58,7 @@ func waitReaderSkip[T any](b Background, ctx context.Context, read func(context.
 			var back *time.Timer
 			if failed && b.tickers() {
 				back = time.AfterFunc(readerBack, func() {
-					fyne.Do(func() {
+					b.do(func() {
 						if ctx.Err() == nil {
 							onErr(nil)
 						}
@@ -74,7 +74,7 @@ func waitReaderSkip[T any](b Background, ctx context.Context, read func(context.
 			}
 			if err == nil && skip != nil && skip(v, time.Since(start) < lyingFor) {
 				if !skipped && onSkip != nil {
-					fyne.Do(func() {
+					b.do(func() {
 						if ctx.Err() == nil {
 							onSkip(v)
 						}
@@ -95,7 +95,7 @@ func waitReaderSkip[T any](b Background, ctx context.Context, read func(context.
 				continue
 			}
 			if err == nil {
-				fyne.Do(func() {
+				b.do(func() {
 					if ctx.Err() == nil {
 						onValue(v)
 					}
@@ -103,7 +103,7 @@ func waitReaderSkip[T any](b Background, ctx context.Context, read func(context.
 				return
 			}
 			failed = true
-			fyne.Do(func() {
+			b.do(func() {
 				if ctx.Err() == nil {
 					onErr(err)
 				}

@@ -112,13 +112,15 @@ func (k *Desk) showFrame(id string, rebuild bool) {
 	k.content = container.NewStack()
 	left := container.NewBorder(nil, nil, nil, widget.NewSeparator(), container.NewVScroll(nav))
 	// In demo mode the simulator sits beside every screen, so a demo card
-	// can be placed while a screen waits for the reader.
-	var right fyne.CanvasObject
-	if k.d.Simulator != nil && k.simShown {
-		right = container.NewBorder(nil, nil, widget.NewSeparator(), nil,
-			container.New(fixedWidth(360*k.scale.factor()), k.buildSimPanel()))
+	// can be placed while a screen waits for the reader; on a narrow
+	// screen it lies over the screen while open (see bodyLayout).
+	f := k.scale.factor()
+	parts := []fyne.CanvasObject{left, k.content}
+	if k.d.Simulator != nil && (k.simShown || k.simOverlay) {
+		parts = append(parts, opaque(container.NewBorder(nil, nil, widget.NewSeparator(), nil, k.buildSimPanel())))
 	}
-	body := container.NewBorder(header, container.NewVBox(widget.NewSeparator(), k.statusBar), left, right, k.content)
+	middle := container.New(&bodyLayout{k: k, drawerMin: 300 * f, drawerMax: 360 * f, contentMin: 520 * f}, parts...)
+	body := container.NewBorder(header, container.NewVBox(widget.NewSeparator(), k.statusBar), nil, nil, middle)
 	k.w.SetContent(body)
 	if id == "" && len(k.screens) > 0 {
 		id = k.screens[0].id
@@ -234,7 +236,7 @@ func (k *Desk) repeatWhileShown(d time.Duration, work func() func()) {
 				return
 			case <-t.C:
 				apply := work()
-				fyne.Do(func() {
+				k.d.Background.do(func() {
 					if ctx.Err() == nil {
 						apply()
 					}

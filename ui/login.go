@@ -66,7 +66,7 @@ func (k *Desk) showLogin(id, note string) {
 	items = append(items, layout.NewSpacer(), container.NewCenter(prefs))
 	card := container.NewVBox(items...)
 	body := container.NewBorder(nil, k.statusBar, nil, nil,
-		container.NewCenter(container.NewGridWrap(fyne.NewSize(560*k.scale.factor(), card.MinSize().Height), card)))
+		container.NewVScroll(container.New(centredUpTo(560*k.scale.factor()), card)))
 	k.w.SetContent(body)
 	if id == "" {
 		k.w.Canvas().Focus(s.id)

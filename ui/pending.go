@@ -64,7 +64,7 @@ func (k *Desk) buildPending() fyne.CanvasObject {
 				case <-ctx.Done():
 					return
 				case <-t.C:
-					fyne.Do(func() {
+					k.d.Background.do(func() {
 						if !s.dead {
 							s.refresh()
 						}

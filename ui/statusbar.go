@@ -28,8 +28,11 @@ type statusItem struct {
 }
 
 // NewStatusBar returns a bar subscribed to board. Changes arrive on any
-// goroutine and are applied with fyne.Do.
-func NewStatusBar(board *app.StatusBoard) *StatusBar {
+// goroutine and are applied with do (nil: fyne.Do).
+func NewStatusBar(board *app.StatusBoard, do func(func())) *StatusBar {
+	if do == nil {
+		do = fyne.Do
+	}
 	// Three columns, two rows: all six stay visible at the largest text size.
 	b := &StatusBar{board: board, items: map[app.Component]*statusItem{}, box: container.NewGridWithColumns(3)}
 	for _, c := range app.Components {
@@ -41,7 +44,7 @@ func NewStatusBar(board *app.StatusBoard) *StatusBar {
 		b.box.Add(container.NewBorder(nil, nil, container.NewCenter(dot), nil, it.label))
 	}
 	b.ExtendBaseWidget(b)
-	board.Subscribe(func(s app.Status) { fyne.Do(func() { b.apply(s) }) })
+	board.Subscribe(func(s app.Status) { do(func() { b.apply(s) }) })
 	b.Refresh()
 	return b
 }
