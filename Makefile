@@ -170,5 +170,6 @@ dist: dist-deps
 # a part whose tool is missing is skipped and says so.
 dist-check: dist-deps
 	@$(call apt_missing,$(DEB_CHECK))
-	@test -f $(DIST)/SHA256SUMS || $(MAKE) --no-print-directory dist
+	@test -f $(DIST)/SHA256SUMS -a -f $(DIST)/stationdesk_$(VERSION)_amd64.deb || \
+	  { echo "dist/ holds no build of $(VERSION): make dist first"; $(MAKE) --no-print-directory dist; }
 	assets/dist/check.sh $(DIST) $(VERSION)

@@ -11,13 +11,14 @@
 ; Windows accounts are added to that group. Other users cannot read it.
 ; Uninstalling removes the program and the menu entries and keeps the data
 ; folder: it holds the station's sales evidence, audit log and keys.
-Unicode true
+; A 64-bit installer (the program is 64-bit only): it runs without WoW64
+; and sees the 64-bit registry and Program Files directly.
+Target amd64-unicode
 ManifestDPIAware true
 RequestExecutionLevel admin
 SetCompressor /SOLID lzma
 
 !include "LogicLib.nsh"
-!include "x64.nsh"
 
 !ifndef VERSION
   !error "VERSION not defined"
@@ -49,10 +50,6 @@ UninstPage uninstConfirm
 UninstPage instfiles
 
 Function .onInit
-  ${IfNot} ${RunningX64}
-    MessageBox MB_ICONSTOP "StationDesk needs 64-bit Windows. / 站务台需要 64 位 Windows。"
-    Abort
-  ${EndIf}
   SetRegView 64
   SetShellVarContext all
 FunctionEnd
@@ -79,12 +76,23 @@ Section "StationDesk" SecMain
     nsExec::ExecToLog 'net localgroup "${GROUP}" /add /comment:"Windows accounts that may run the StationDesk desk"'
     Pop $0
     CreateDirectory "$APPDATA\StationDesk"
-    ; *S-1-5-18 = SYSTEM, *S-1-5-32-544 = Administrators (SIDs, so a
-    ; Chinese Windows with localised group names works the same).
-    nsExec::ExecToLog 'icacls "$APPDATA\StationDesk" /inheritance:r /grant:r *S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F "${GROUP}:(OI)(CI)M"'
+    ; Two steps, so that a failure leaves the folder closed rather than
+    ; open: first only SYSTEM (*S-1-5-18) and Administrators
+    ; (*S-1-5-32-544) — SIDs, so a Chinese Windows with localised group
+    ; names works the same — with the inherited %ProgramData% entries
+    ; (Users may read) removed; then Modify for the clerks' group.
+    nsExec::ExecToLog 'icacls "$APPDATA\StationDesk" /inheritance:r /grant:r *S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F'
     Pop $0
     ${If} $0 != 0
-      DetailPrint "icacls failed ($0): set the ACL of $APPDATA\StationDesk by hand"
+      MessageBox MB_ICONEXCLAMATION "icacls could not restrict $APPDATA\StationDesk ($0): set its ACL by hand (SYSTEM and Administrators full control, $\"${GROUP}$\" modify, nobody else)." /SD IDOK
+      SetErrorLevel 2
+    ${Else}
+      nsExec::ExecToLog 'icacls "$APPDATA\StationDesk" /grant "${GROUP}:(OI)(CI)M"'
+      Pop $0
+      ${If} $0 != 0
+        MessageBox MB_ICONEXCLAMATION "The group $\"${GROUP}$\" could not be given access to $APPDATA\StationDesk ($0); only administrators can use it until it is: icacls $\"$APPDATA\StationDesk$\" /grant $\"${GROUP}:(OI)(CI)M$\"" /SD IDOK
+        SetErrorLevel 2
+      ${EndIf}
     ${EndIf}
   ${Else}
     DetailPrint "Keeping the data folder $APPDATA\StationDesk as it is"
