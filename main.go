@@ -31,6 +31,7 @@ import (
 	"time"
 
 	fyneapp "fyne.io/fyne/v2/app"
+	"gopkg.in/natefinch/lumberjack.v2"
 
 	"stationdesk/app"
 	"stationdesk/app/config"
@@ -286,15 +287,33 @@ func startRuntime(ctx context.Context, cfg config.Config, stderr io.Writer) (rt 
 	return rt, nil
 }
 
-// newLogger writes JSON lines to dir/stationdesk.log and stderr. Domain
-// types redact themselves, so a log line never holds a full ID number.
+// Log rotation: stationdesk.log is rotated at logMaxMB and logKeep old
+// files are kept (compressed), so the log never takes more than about
+// logMaxMB × (1 + logKeep) of the data folder's disk.
+const (
+	logMaxMB = 20
+	logKeep  = 5
+)
+
+// newLogger writes JSON lines to dir/stationdesk.log (rotated, see logMaxMB)
+// and stderr. Domain types redact themselves, so a log line never holds a
+// full ID number.
 func newLogger(dir string, stderr io.Writer) (*slog.Logger, func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, "stationdesk.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	return newRotatingLogger(dir, logMaxMB, logKeep, stderr)
+}
+
+func newRotatingLogger(dir string, maxMB, keep int, stderr io.Writer) (*slog.Logger, func(), error) {
+	path := filepath.Join(dir, "stationdesk.log")
+	// Create it 0600 first: lumberjack creates new files 0600 too, and keeps
+	// an existing file's mode on rotation.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open log: %w", err)
 	}
-	h := slog.NewJSONHandler(io.MultiWriter(f, stderr), &slog.HandlerOptions{Level: slog.LevelInfo})
-	return slog.New(h), func() { f.Close() }, nil
+	f.Close()
+	lj := &lumberjack.Logger{Filename: path, MaxSize: maxMB, MaxBackups: keep, Compress: true}
+	h := slog.NewJSONHandler(io.MultiWriter(lj, stderr), &slog.HandlerOptions{Level: slog.LevelInfo})
+	return slog.New(h), func() { lj.Close() }, nil
 }
 
 // ensureWritable creates dir (0700: it holds personal data) and proves it
