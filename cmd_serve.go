@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,7 +44,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	st, err := verify.Start(ctx, cfg, d)
 	if err != nil {
-		fmt.Fprintln(stderr, "serve:", app.UserMessage(err, app.LangEN), err)
+		var ae *app.Error
+		if errors.As(err, &ae) {
+			fmt.Fprintln(stderr, "serve:", ae.Message(app.LangEN))
+			fmt.Fprintln(stderr, "serve:", ae.Message(app.LangZH))
+		} else {
+			// Unclassified start-up errors name files and ports, never
+			// personal data: shown as they are, for the technician.
+			fmt.Fprintln(stderr, "serve:", err)
+		}
 		return 1
 	}
 	fmt.Fprintf(stdout, "gate verify service on %s (mode %s)\n", st.Addr, st.Server.Mode())

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -221,7 +222,7 @@ func Start(ctx context.Context, cfg ServeConfig, d Deps) (*Station, error) {
 	l := d.Listener
 	if l == nil {
 		if l, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return fail(err)
+			return fail(listenError(cfg.Listen, err))
 		}
 	}
 	st.Addr = l.Addr()
@@ -229,7 +230,7 @@ func Start(ctx context.Context, cfg ServeConfig, d Deps) (*Station, error) {
 	if sl == nil && cfg.StatusListen != "" {
 		if sl, err = net.Listen("tcp", cfg.StatusListen); err != nil {
 			l.Close()
-			return fail(err)
+			return fail(listenError(cfg.StatusListen, err))
 		}
 	}
 	if sl != nil {
@@ -332,4 +333,24 @@ func (st *Station) close() error {
 		errs = append(errs, st.Cache.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// listenError says what a failed listen means for the technician: a port
+// in use is almost always another serve or desk on this machine.
+func listenError(addr string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return app.WrapError(err, app.CodeConflict, "port_in_use",
+			"端口 "+addr+" 已被占用（是否已有另一个 serve 或站务台在运行？）。请先关闭它，或在配置中改用其他端口。",
+			"Port "+addr+" is in use (is another serve or desk running?). Close it first, or set another port in the configuration.")
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return app.WrapError(err, app.CodeInvalid, "listen_address",
+			"地址 "+addr+" 不属于本机。请检查配置中的 listen 地址。",
+			"The address "+addr+" is not one of this machine's. Check the listen address in the configuration.")
+	case errors.Is(err, syscall.EACCES):
+		return app.WrapError(err, app.CodeUnauthorized, "listen_denied",
+			"无权监听 "+addr+"（1024 以下的端口需要特权）。请改用 1024 以上的端口。",
+			"Not allowed to listen on "+addr+" (ports below 1024 need privileges). Use a port above 1024.")
+	}
+	return fmt.Errorf("listen %s: %w", addr, err)
 }
