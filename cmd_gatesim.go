@@ -73,7 +73,7 @@ func cmdGatesim(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		// Plain-HTTP station LAN service: the raw generator (precise open
 		// loop, latency from the intended send time, cheap enough not to
 		// measure itself).
-		res, err := gatesim.Load(ctx, gatesim.LoadOptions{Target: t, Gate: *gate, Key: key, Rate: *rate, Duration: *dur, Closed: *closed > 0, Conns: max(*closed, 32),
+		res, err := gatesim.Load(ctx, gatesim.LoadOptions{Target: t, Gate: *gate, Key: key, Rate: *rate, Duration: *dur, Closed: *closed > 0, Conns: gatesimConns(*closed, stderr),
 			Card: func(i int) string { return cards[i%len(cards)] }})
 		if err != nil {
 			fmt.Fprintln(stderr, "gatesim:", err)
@@ -152,4 +152,20 @@ func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 		return 1
 	}
 	return 0
+}
+
+// gatesimConns is the load generator's connection count. The open loop
+// starts with a few keep-alive connections, as a gate holds (it dials more
+// only when all are busy): the verify service allows 16 connections per
+// source address and sheds the oldest idle one beyond that, so a larger
+// idle pool would lose its own requests. A closed loop uses one connection
+// per outstanding request.
+func gatesimConns(closed int, stderr io.Writer) int {
+	if closed <= 0 {
+		return 4
+	}
+	if closed > 16 {
+		fmt.Fprintf(stderr, "gatesim: %d connections from one address exceed the verify service's 16 per address (max_conns_per_ip): the oldest are shed\n", closed)
+	}
+	return closed
 }
