@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"stationdesk/devices/diag"
-	"stationdesk/offline/sim/gatesim"
+	"stationdesk/offline/sim/gatebench"
 )
 
 // cmdBench prints the figures the issues ask for: `bench gate [--size N]`
@@ -20,7 +20,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	switch args[0] {
 	case "gate":
-		return gatesim.Bench(ctx, args[1:], stdout, stderr)
+		return gatebench.Main(ctx, args[1:], stdout, stderr)
 	case "devices":
 		return diag.Main(ctx, append([]string{"bench"}, args[1:]...), stdout, stderr)
 	}

@@ -1,6 +1,10 @@
 // Package diag is the field technicians' command line for the serial
 // devices: `stationdesk devices list | read-id | read-card | scan | sim |
-// bench`. main.go calls Main with the arguments after "devices".
+// bench`. main.go calls Main with the arguments after "devices", and
+// cmd/devdiag runs it as a headless binary. It is a command package: it
+// parses flags and prints, and holds no logic of its own beyond formatting;
+// the drivers it starts are devices/idcard, devices/transitcard and
+// devices/scanner, the simulators devices/sim.
 //
 // Every command prints JSON lines on stdout (one object per line, an
 // "event" field first) and human-readable errors on stderr. Personal

@@ -55,6 +55,10 @@ func (r *LoadResult) Rate() float64 { return float64(r.OK) / r.Elapsed.Seconds()
 // Percentile returns the p-th percentile (0..100) of the latencies.
 func (r *LoadResult) Percentile(p float64) time.Duration { return pct(r.Latencies, p) }
 
+// LatenessPercentile is the p-th percentile (0..100) of how late the open
+// loop sent its requests against their intended send times.
+func (r *LoadResult) LatenessPercentile(p float64) time.Duration { return pct(r.Lateness, p) }
+
 // Summary is a one-line report (no card numbers).
 func (r *LoadResult) Summary() string {
 	ds := make([]string, 0, len(r.Decisions))

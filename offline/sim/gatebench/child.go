@@ -1,4 +1,4 @@
-package gatesim
+package gatebench
 
 import (
 	"bufio"
@@ -26,6 +26,7 @@ import (
 	"stationdesk/offline/cache"
 	"stationdesk/offline/gatesync"
 	"stationdesk/offline/outbox/gateevents"
+	"stationdesk/offline/sim/gatesim"
 	"stationdesk/offline/sim/syncpub"
 	"stationdesk/offline/syncwire"
 	"stationdesk/offline/verify"
@@ -36,7 +37,7 @@ import (
 // (when there are two cores and taskset exists), so neither's CPU counts
 // against the other. The children are started with "--child server" or
 // "--child load" after the same sub-command prefix the parent was started
-// with (`stationdesk bench gate` or `go run ./offline/sim/gatesim/cmd/bench`).
+// with (`stationdesk bench gate` or `go run ./offline/sim/gatebench/cmd/bench`).
 
 // serverStats is what a server child reports when it stops.
 type serverStats struct {
@@ -291,7 +292,7 @@ func childLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for i := range cards {
 		cards[i] = syncpub.SyntheticCardNumber(rng.IntN(*size))
 	}
-	res, err := Load(ctx, LoadOptions{Target: *target, Gate: *gate, Key: key, Rate: *rate, Duration: *dur, Warmup: *warmup,
+	res, err := gatesim.Load(ctx, gatesim.LoadOptions{Target: *target, Gate: *gate, Key: key, Rate: *rate, Duration: *dur, Warmup: *warmup,
 		Conns: *conns, Closed: *closed, Card: func(i int) string { return cards[i%len(cards)] }})
 	if err != nil {
 		fmt.Fprintln(stderr, "bench load:", err)
@@ -299,7 +300,7 @@ func childLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	rep := loadReport{OK: res.OK, Errors: res.Errors, BadSig: res.BadSig, Non200: res.Non200, Rate: res.Rate(),
 		P50: msOf(res.Percentile(50)), P90: msOf(res.Percentile(90)), P99: msOf(res.Percentile(99)), P999: msOf(res.Percentile(99.9)), Max: msOf(res.Percentile(100)),
-		LateP50: msOf(pct(res.Lateness, 50)), LateP99: msOf(pct(res.Lateness, 99)), LateP999: msOf(pct(res.Lateness, 99.9)), LateM: msOf(pct(res.Lateness, 100)),
+		LateP50: msOf(res.LatenessPercentile(50)), LateP99: msOf(res.LatenessPercentile(99)), LateP999: msOf(res.LatenessPercentile(99.9)), LateM: msOf(res.LatenessPercentile(100)),
 		Decisions: res.Decisions, FirstError: res.FirstError}
 	b, _ := json.Marshal(rep)
 	fmt.Fprintln(stdout, "result "+string(b))

@@ -1,4 +1,11 @@
-package gatesim
+// Package gatebench is the `make bench` command for the gate path
+// (`stationdesk bench gate`, or `go run ./offline/sim/gatebench/cmd/bench`):
+// a synthetic city built through the central simulator's publisher, the
+// station's sync and cache, the verify service in a child process and the
+// load generator of offline/sim/gatesim in another. It is a command
+// package: Main parses its flags and prints the figures; nothing else
+// imports it but the two commands that start it.
+package gatebench
 
 import (
 	"bufio"
@@ -29,8 +36,8 @@ import (
 	"stationdesk/offline/verify"
 )
 
-// Bench is the `make bench` driver (`stationdesk bench gate` /
-// `go run ./offline/sim/gatesim/cmd/bench`):
+// Main is the `make bench` driver (`stationdesk bench gate` /
+// `go run ./offline/sim/gatebench/cmd/bench`):
 //
 //	bench [--size N] [--rate 1000] [--duration 10s] [--reps 3] [--dir DIR] [--pagesize]
 //
@@ -48,7 +55,7 @@ import (
 // open loop with each request timed from its intended send time (no
 // coordinated omission); throughput is closed loop. Each is repeated
 // --reps times and reported as best and median.
-func Bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	def := 1_000_000
@@ -245,7 +252,7 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 		if err := cl.HotOnce(ctx); err != nil {
 			return err
 		}
-		pr("hot list round (fetch + verify + apply one risk change): %s; with the 10 s hot-list poll the worst case is ≈ 10 s + this [target ≤ 30 s]", fmtDur(time.Since(t)))
+		pr("hot list round (fetch + verify + apply one risk change): %s; with the 10 s hot-list poll the worst case is ≈ 10 s + this [target ≤ 30 s]", fmt.Sprintf("%.3fms", msOf(time.Since(t))))
 	}
 	if err := live.Checkpoint(ctx); err != nil {
 		return err
