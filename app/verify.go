@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"time"
 )
 
@@ -145,6 +146,28 @@ func ApplyMode(m GateMode, d GateDecision, r GateReason) GateAnswer {
 	default:
 		return GateAnswer{Decision: DecisionManual, Reason: ReasonServiceOff, Mode: ModeOff}
 	}
+}
+
+// GateOutlook is what the station's gates do with one card right now, for
+// the desk to tell the rider: the answer a gate would be given (the same
+// cache look-up, DecideGate and ApplyMode as a verify request) and the facts
+// behind it. TestAge and Color are sensitive personal information: they
+// are shown to the clerk at the desk and never leave the station.
+type GateOutlook struct {
+	Answer    GateAnswer
+	Bound     bool          // the gate cache has the card bound
+	Color     HealthColor   // the cached health code ("" when not bound)
+	TestAge   time.Duration // age of the cached last negative test; -1 when none is known
+	NATWindow time.Duration // the test window in force
+	CacheAge  time.Duration // age of the gate cache (0 when never synced)
+}
+
+// GateOutlooker answers what the gates will do with a card right now. The
+// verify service implements it; reading it records no gate event. Errors:
+// CodeInvalid for a malformed card number, CodeUnavailable when the cache
+// cannot be read.
+type GateOutlooker interface {
+	CardOutlook(ctx context.Context, cardNumber string) (GateOutlook, error)
 }
 
 // GateEvent is one answered verify request as recorded in the gate-event

@@ -578,14 +578,8 @@ func (s *Server) decide(ctx context.Context, req verifyRequest, fresh app.CacheF
 		case t == nil:
 			d, r = app.DecisionManual, app.ReasonCacheEmpty
 		default:
-			var h syncwire.CardHash
-			if t.Hasher != nil {
-				h = t.Hasher.Hash(num)
-			} else {
-				h = syncwire.HashCard(t.CardKey, num)
-			}
+			st, h, err := s.lookupCard(ctx, t, num)
 			ev.CardToken = hex.EncodeToString(h[:])
-			st, err := s.cfg.Lookup.Lookup(ctx, h)
 			if err != nil {
 				return app.GateAnswer{}, ev, err
 			}
@@ -601,6 +595,51 @@ func (s *Server) decide(ctx context.Context, req verifyRequest, fresh app.CacheF
 	ans := app.ApplyMode(mode, d, r)
 	ev.Decision, ev.Reason = ans.Decision, ans.Reason
 	return ans, ev, nil
+}
+
+// lookupCard looks a normalised card number up in the cache under the
+// trust state's card key.
+func (s *Server) lookupCard(ctx context.Context, t *Trust, num string) (app.GateStatus, syncwire.CardHash, error) {
+	var h syncwire.CardHash
+	if t.Hasher != nil {
+		h = t.Hasher.Hash(num)
+	} else {
+		h = syncwire.HashCard(t.CardKey, num)
+	}
+	st, err := s.cfg.Lookup.Lookup(ctx, h)
+	return st, h, err
+}
+
+// CardOutlook is what a gate is told for the card right now: the same
+// look-up, rules and mode as a verify request with this card, with the
+// cached facts behind the answer for the desk (app.GateOutlook). Nothing is
+// recorded: it is no gate event and counts for no gate.
+func (s *Server) CardOutlook(ctx context.Context, cardNumber string) (app.GateOutlook, error) {
+	num, ok := normaliseCard(cardNumber)
+	if !ok {
+		return app.GateOutlook{}, app.NewError(app.CodeInvalid, "invalid_card_number", "卡号格式不正确。", "Not a card number.")
+	}
+	now := s.now()
+	fresh := s.cfg.Lookup.Freshness()
+	t := s.cfg.Trust()
+	pol := policyOf(t)
+	out := app.GateOutlook{TestAge: -1, NATWindow: pol.NATWindow, CacheAge: fresh.Age(now)}
+	d, r := app.DecisionManual, app.ReasonCacheEmpty
+	if t != nil {
+		st, _, err := s.lookupCard(ctx, t, num)
+		if err != nil {
+			return app.GateOutlook{}, app.WrapError(err, app.CodeUnavailable, "cache_read", "闸机缓存暂时无法读取。", "The gate cache cannot be read just now.")
+		}
+		if st.Found {
+			out.Bound, out.Color = true, st.Color
+			if !st.LastNegative.IsZero() {
+				out.TestAge = max(now.Sub(st.LastNegative), 0)
+			}
+		}
+		d, r = app.DecideGate(st, fresh, now, pol)
+	}
+	out.Answer = app.ApplyMode(*s.mode.Load(), d, r)
+	return out, nil
 }
 
 func (s *Server) decideQR(ctx context.Context, tok string, t *Trust, fresh app.CacheFreshness, now time.Time, pol app.Policy) (app.GateDecision, app.GateReason) {

@@ -8,6 +8,7 @@ import (
 )
 
 var _ app.GateService = (*Server)(nil)
+var _ app.GateOutlooker = (*Server)(nil)
 
 // Mode returns the current mode.
 func (s *Server) Mode() app.GateMode { return *s.mode.Load() }
