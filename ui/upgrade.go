@@ -111,6 +111,9 @@ type upgradeFlow struct {
 	unbindDone  *app.UpgradeResult
 	unbindError error
 
+	// outlook is what the gates do with the card once it is bound.
+	outlook outlookState
+
 	screen *upgradeScreen // the instance on show, for late answers
 }
 
@@ -146,6 +149,9 @@ type upgradeScreen struct {
 	toBottom bool          // scroll to the end (an unbind sub-form below a long page)
 	status   *widget.Label // reader status of the current step
 	confirm  *deskButton
+	// life ends when this instance stops (the gate outlook's asking again).
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 func (k *Desk) buildUpgrade() fyne.CanvasObject {
@@ -154,6 +160,7 @@ func (k *Desk) buildUpgrade() fyne.CanvasObject {
 		old.stop()
 	}
 	s := &upgradeScreen{k: k, f: f, root: container.NewStack()}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	f.screen = s
 	s.building = true
 	s.show()
@@ -167,6 +174,9 @@ func (s *upgradeScreen) stop() {
 	s.dead = true
 	if s.cancel != nil {
 		s.cancel()
+	}
+	if s.endLife != nil {
+		s.endLife()
 	}
 }
 
@@ -248,6 +258,7 @@ func (s *upgradeScreen) view() fyne.CanvasObject {
 func (s *upgradeScreen) newRider() {
 	old := s.f
 	old.screen = nil
+	old.outlook.halt()
 	*old = upgradeFlow{} // drop the rider's data even if a late answer still holds the flow
 	f := newUpgradeFlow()
 	s.k.states["upgrade"] = f

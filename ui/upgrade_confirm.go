@@ -109,6 +109,19 @@ func (s *upgradeScreen) resultView() fyne.CanvasObject {
 	}
 	items := []fyne.CanvasObject{b,
 		note(T("Card:")+" "+card+"   "+T("Person:")+" "+maskedPerson(f.holder.id, k.lang), widget.MediumImportance)}
+	if r.Outcome == app.UpgradeBound || r.Outcome == app.UpgradeAlready || r.Outcome == app.UpgradeAuto {
+		// Tell the rider what the gates will do with this card now: a
+		// yellow code or an old test is refused even on an upgraded card.
+		o := &f.outlook
+		if o.card != f.card.Number {
+			o.halt()
+			*o = outlookState{card: f.card.Number, justBound: r.Outcome != app.UpgradeAlready}
+		}
+		items = append(items, k.outlookView(s.life, o, f.redraw))
+		if o.got == nil && o.err == nil && !o.busy {
+			s.later = append(s.later, func() { k.refreshOutlook(s.life, o, f.redraw) })
+		}
+	}
 	if r.Outcome == app.UpgradePending {
 		items = append(items, note(T("The pending list ({{.Key}}) shows its progress. Nothing needs to be done again.", map[string]any{"Key": k.screenKey("pending")}), widget.MediumImportance))
 	}

@@ -387,7 +387,7 @@ type upHarness struct {
 	cards   *fakeCardReader
 }
 
-func newUpHarness(t *testing.T, lang app.Lang) *upHarness {
+func newUpHarness(t *testing.T, lang app.Lang, mods ...func(*Deps)) *upHarness {
 	t.Helper()
 	a := test.NewTempApp(t)
 	w := test.NewTempWindow(t, nil)
@@ -403,8 +403,12 @@ func newUpHarness(t *testing.T, lang app.Lang) *upHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := NewDesk(a, w, Deps{Auth: assistantAuth{}, Board: board, Clock: clock, Lang: lang, Scale: ScaleNormal,
-		Upgrades: ups, IDReader: u.ids, CardReader: u.cards, Background: inline})
+	deps := Deps{Auth: assistantAuth{}, Board: board, Clock: clock, Lang: lang, Scale: ScaleNormal,
+		Upgrades: ups, IDReader: u.ids, CardReader: u.cards, Background: inline}
+	for _, m := range mods {
+		m(&deps)
+	}
+	d := NewDesk(a, w, deps)
 	d.Start()
 	t.Cleanup(d.Stop)
 	u.harness = &harness{t: t, desk: d, win: w, clock: clock, board: board}
