@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
 
 	"stationdesk/app"
 )
@@ -153,5 +154,54 @@ func TestUpgradeResultInTestMode(t *testing.T) {
 	b := h.bannerWith("闸机现在：人工核验")
 	if !strings.Contains(b.Text(), "测试模式") || !strings.Contains(b.Text(), "拒绝") || !strings.Contains(b.Text(), "黄码") {
 		t.Fatalf("%q", b.Text())
+	}
+}
+
+// TestLookupSaysWhatTheGateWillDo: card look-up shows the gates' answer for
+// the card (here the bound card of the 72-hour rider), in both languages,
+// and a language switch does not ask the gates again.
+func TestLookupSaysWhatTheGateWillDo(t *testing.T) {
+	var g *fakeOutlook
+	h := newUpHarness(t, app.LangZH, func(d *Deps) {
+		g = newFakeOutlook(d.Clock.(*app.FakeClock), app.ModeEnforce)
+		d.Gates = g
+	})
+	g.put("1000200001", app.GateStatus{Found: true, Color: app.ColorGreen, LastNegative: h.clock.Now().Add(-72 * time.Hour)})
+	h.key(fyne.KeyF3)
+	h.typeFocused("1000200001")
+	h.key(fyne.KeyReturn)
+	if b := h.bannerWith("闸机现在：拒绝"); !strings.Contains(b.Text(), "72 小时前") {
+		t.Fatalf("%q", b.Text())
+	}
+	asked := g.asked
+	h.key(fyne.KeyF12)
+	if b := h.bannerWith("At the gates now: Deny"); !strings.Contains(b.Text(), "72 hours ago") {
+		t.Fatalf("%q", b.Text())
+	}
+	if g.asked != asked {
+		t.Fatalf("a language switch asked the gates again (%d, then %d)", asked, g.asked)
+	}
+	// A card not upgraded: the gate asks staff.
+	h.typeFocused("1000200012")
+	h.key(fyne.KeyReturn)
+	if b := h.bannerWith("At the gates now: Staff check"); !strings.Contains(b.Text(), "Card not upgraded") {
+		t.Fatalf("%q", b.Text())
+	}
+}
+
+// TestGatesDemoCardLabelClaimsNoUpgradeState: the simulated gate's card
+// list labelled a card bound a minute ago at the desk "未升级" (from the demo
+// data as it was at start). The label no longer claims it; the gate's
+// answer does.
+func TestGatesDemoCardLabelClaimsNoUpgradeState(t *testing.T) {
+	test.NewTempApp(t)
+	for _, l := range []app.Lang{app.LangZH, app.LangEN} {
+		if err := SetLanguage(l); err != nil {
+			t.Fatal(err)
+		}
+		got := demoCardLabel(app.Card{Number: "1000200002", Kind: app.CardOrdinary, Form: app.FormPhysical})
+		if got != "******0002 · green-72h" {
+			t.Fatalf("%s: label %q", l, got)
+		}
 	}
 }

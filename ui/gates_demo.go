@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -132,27 +131,24 @@ func (s *gatesScreen) demoGatePanel() fyne.CanvasObject {
 	))
 }
 
-// demoCardLabel is a short label for a demo card: masked number, NFC,
-// whose card it is (or its kind) and whether central has it upgraded —
-// the last decides what the gate answers.
+// demoCardLabel is a short label for a demo card: masked number, NFC and
+// whose card it is (or its kind). It does not say whether the card is
+// upgraded: that changes as the desk binds and unbinds, and the gate's
+// answer below is what counts.
 func demoCardLabel(c app.Card) string {
 	l := c.MaskedNumber()
 	if c.Form == app.FormNFC {
 		l += " NFC"
 	}
-	owner, bound := string(c.Kind), c.Kind.Special()
+	owner := string(c.Kind)
 	for _, r := range demo.Riders() {
 		for _, rc := range r.Cards {
 			if rc.Number == c.Number {
 				owner = r.Key
-				bound = bound || slices.Contains(r.Bound, c.Number)
 			}
 		}
 	}
-	if bound {
-		return l + " · " + owner + " · " + T("upgraded")
-	}
-	return l + " · " + owner + " · " + T("not upgraded")
+	return l + " · " + owner
 }
 
 // showGateAnswer puts a gate's answer into b: the decision as heading in

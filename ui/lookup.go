@@ -34,6 +34,8 @@ type lookupState struct {
 	busy   bool
 	seq    int
 	screen *lookupScreen
+	// outlook is what the gates do with the card looked up.
+	outlook outlookState
 }
 
 type lookupScreen struct {
@@ -43,6 +45,9 @@ type lookupScreen struct {
 	building bool
 	dead     bool
 	cancel   context.CancelFunc
+	// life ends when this instance stops (the gate outlook's asking).
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 func (k *Desk) buildLookup() fyne.CanvasObject {
@@ -51,6 +56,7 @@ func (k *Desk) buildLookup() fyne.CanvasObject {
 		old.stop()
 	}
 	s := &lookupScreen{k: k, st: st, root: container.NewStack()}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	st.screen = s
 	s.building = true
 	s.show()
@@ -64,6 +70,7 @@ func (s *lookupScreen) stop() {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	s.endLife()
 }
 
 func (st *lookupState) redraw() {
@@ -123,9 +130,23 @@ func (s *lookupScreen) show() {
 			}
 		}, k.readerStatus(status, T("Card reader:"), T("Type the number instead, or place the card again.")))
 	}
+	if o := &st.outlook; st.result != nil && o.card != "" && o.got == nil && o.err == nil && !o.busy {
+		k.refreshOutlook(s.life, o, st.redraw)
+	}
 }
 
+// resultView is the look-up's answer and, for a card number, what the
+// gates do with the card now.
 func (s *lookupScreen) resultView() []fyne.CanvasObject {
+	out := s.resultLines()
+	st := s.st
+	if st.result != nil && st.result.Number != "" && st.outlook.card != "" {
+		out = append(out, s.k.outlookView(s.life, &st.outlook, st.redraw))
+	}
+	return out
+}
+
+func (s *lookupScreen) resultLines() []fyne.CanvasObject {
 	k, st := s.k, s.st
 	if st.busy {
 		return []fyne.CanvasObject{note(T("Looking up…"), widget.MediumImportance)}
@@ -217,9 +238,12 @@ func (s *lookupScreen) lookUp(c app.Card) {
 		}
 		st.busy = false
 		st.result, st.err = nil, err
+		st.outlook.halt()
+		st.outlook = outlookState{}
 		if l.Number != "" {
 			st.result = &l
 			st.text = ""
+			st.outlook.card = l.Number
 		}
 		st.seq++
 		st.redraw()
