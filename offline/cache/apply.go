@@ -45,13 +45,13 @@ type applier struct {
 	direct  bool
 
 	selC, selP *sql.Stmt
-	upC, delC  *sql.Stmt // direct mode
-	upP, delP  *sql.Stmt
+	upP, delP  *sql.Stmt // direct mode
 
 	// normal mode: the big tables' rows of a segment's keys, read in one
 	// statement before the rows are applied (prefetch)
 	src         *applySources
 	mainCards   map[syncwire.CardHash]mainCard
+	xAny        bool // card_x has rows: a card missing from mainCards may be there
 	mainPersons map[uint64]int64
 
 	digests map[digestKey]*syncwire.Digest
@@ -80,8 +80,8 @@ type applySources struct {
 }
 
 func newApplySources() *applySources {
-	return &applySources{hashes: newGoRows("h"), keys: newGoRows("k"), pending: newGoRows("h", "p", "v", "seq"),
-		cards: newGoRows("h", "person", "flags"), persons: newGoRows("p", "st")}
+	return &applySources{hashes: newGoRows("k", "t"), keys: newGoRows("k"), pending: newGoRows("h", "p", "v", "seq"),
+		cards: newGoRows("k", "t", "person", "flags"), persons: newGoRows("p", "st")}
 }
 
 func (s *applySources) release() {
@@ -103,11 +103,9 @@ func newApplier(ctx context.Context, tx *sql.Tx, st State, ov *overlay, src *app
 		s, err = tx.PrepareContext(ctx, q)
 		return s
 	}
-	a.selC = prep(`SELECT person, flags FROM card WHERE h = ?`)
+	a.selC = prep(`SELECT person, flags FROM card WHERE k = ?1 AND t = ?2 UNION ALL SELECT person, flags FROM card_x WHERE k = ?1 AND t = ?2`)
 	a.selP = prep(`SELECT st FROM person WHERE p = ?`)
 	if direct {
-		a.upC = prep(`INSERT OR REPLACE INTO card(h, person, flags) VALUES(?, ?, ?)`)
-		a.delC = prep(`DELETE FROM card WHERE h = ?`)
 		a.upP = prep(`INSERT OR REPLACE INTO person(p, st) VALUES(?, ?)`)
 		a.delP = prep(`DELETE FROM person WHERE p = ?`)
 	}
@@ -118,7 +116,7 @@ func newApplier(ctx context.Context, tx *sql.Tx, st State, ov *overlay, src *app
 }
 
 func (a *applier) close() {
-	for _, s := range []*sql.Stmt{a.selC, a.selP, a.upC, a.delC, a.upP, a.delP} {
+	for _, s := range []*sql.Stmt{a.selC, a.selP, a.upP, a.delP} {
 		if s != nil {
 			s.Close()
 		}
@@ -163,11 +161,14 @@ func (a *applier) oldCard(h syncwire.CardHash) (c syncwire.Card, found bool, pse
 		}
 		if a.mainCards != nil {
 			m, ok := a.mainCards[h]
-			return syncwire.Card{Hash: h, Person: m.person, Flags: m.flags}, ok, 0, false, nil
+			if ok || !a.xAny {
+				return syncwire.Card{Hash: h, Person: m.person, Flags: m.flags}, ok, 0, false, nil
+			}
 		}
 	}
 	var person, flags int64
-	err = a.selC.QueryRowContext(a.ctx, h[:]).Scan(&person, &flags)
+	k, t := cardKey(h)
+	err = a.selC.QueryRowContext(a.ctx, k, t).Scan(&person, &flags)
 	if errors.Is(err, sql.ErrNoRows) {
 		return syncwire.Card{}, false, 0, false, nil
 	}
@@ -222,9 +223,9 @@ func (a *applier) card(r syncwire.Card) error {
 	a.res.Upserts++
 	switch {
 	case a.direct && deleted:
-		_, err = a.delC.ExecContext(a.ctx, r.Hash[:])
+		err = delCard(a.ctx, a.tx, r.Hash)
 	case a.direct:
-		_, err = a.upC.ExecContext(a.ctx, r.Hash[:], int64(r.Person), int64(r.Flags))
+		err = putCard(a.ctx, a.tx, r.Hash, r.Person, r.Flags, false)
 	default:
 		// A deletion stays in the overlay as a tombstone until merged.
 		a.rows = append(a.rows, pendingRow{card: true, h: r.Hash, key: r.Person, val: int64(r.Flags), seq: r.Seq})
@@ -329,18 +330,20 @@ func (a *applier) prefetch(s syncwire.Segment) error {
 	// CROSS JOIN keeps the key list as the outer loop: one index look-up
 	// per key, never a scan of the big table.
 	if len(hs) > 0 {
-		err := a.src.hashes.query(a.ctx, a.tx, `SELECT c.h, c.person, c.flags FROM %s k CROSS JOIN card c ON c.h = k.h`, len(hs),
-			func(i, _ int) vtab.Value { return hs[i][:] },
+		var err error
+		if a.xAny, err = cardXAny(a.ctx, a.tx); err != nil {
+			return err
+		}
+		err = a.src.hashes.query(a.ctx, a.tx, `SELECT c.k, c.t, c.person, c.flags FROM %s k CROSS JOIN card c ON c.k = k.k`, len(hs),
+			func(i, _ int) vtab.Value { k, _ := cardKey(hs[i]); return k },
 			func(rows *sql.Rows) error {
-				var h []byte
-				var p, f int64
-				if err := rows.Scan(&h, &p, &f); err != nil {
+				var k, t, p, f int64
+				if err := rows.Scan(&k, &t, &p, &f); err != nil {
 					return err
 				}
-				if len(h) != syncwire.HashSize {
-					return errBadRow
-				}
-				a.mainCards[syncwire.CardHash(h)] = mainCard{person: uint64(p), flags: uint8(f)}
+				// A row of another card with the same 64-bit key is
+				// keyed by its own hash, so it is simply not asked for.
+				a.mainCards[cardHashOf(k, t)] = mainCard{person: uint64(p), flags: uint8(f)}
 				return nil
 			})
 		if err != nil {
@@ -551,18 +554,19 @@ func (c *Cache) RepairBucket(ctx context.Context, kind, bucket int, cards []sync
 		var err error
 		var dropped sql.Result
 		if kind == 0 {
-			lo := make([]byte, syncwire.HashSize)
+			klo, khi := cardKeyRange(bucket)
+			if _, err = tx.ExecContext(ctx, `DELETE FROM card WHERE k BETWEEN ? AND ?`, klo, khi); err == nil {
+				_, err = tx.ExecContext(ctx, `DELETE FROM card_x WHERE k BETWEEN ? AND ?`, klo, khi)
+			}
+			lo, hi := make([]byte, syncwire.HashSize), make([]byte, syncwire.HashSize)
 			lo[0] = byte(bucket)
-			if bucket == syncwire.Buckets-1 {
-				if _, err = tx.ExecContext(ctx, `DELETE FROM card WHERE h >= ?`, lo); err == nil {
-					dropped, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE h >= ?`, lo)
-				}
-			} else {
-				hi := make([]byte, syncwire.HashSize)
+			switch {
+			case err != nil:
+			case bucket == syncwire.Buckets-1:
+				dropped, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE h >= ?`, lo)
+			default:
 				hi[0] = byte(bucket + 1)
-				if _, err = tx.ExecContext(ctx, `DELETE FROM card WHERE h >= ? AND h < ?`, lo, hi); err == nil {
-					dropped, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE h >= ? AND h < ?`, lo, hi)
-				}
+				dropped, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE h >= ? AND h < ?`, lo, hi)
 			}
 		} else {
 			lo, hi := int64(bucket)<<st.PersonShift, int64(bucket+1)<<st.PersonShift

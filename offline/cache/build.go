@@ -99,7 +99,7 @@ func OpenBuilder(ctx context.Context, path, buildID, cardKeyID string, personShi
 		b.db.Close()
 		return nil, err
 	}
-	b.cardRows, b.personRows = newGoRows("h", "person", "flags"), newGoRows("p", "st")
+	b.cardRows, b.personRows = newGoRows("k", "t", "person", "flags"), newGoRows("p", "st")
 	return b, nil
 }
 
@@ -131,21 +131,58 @@ func (b *Builder) AddCards(ctx context.Context, name string, rows []syncwire.Car
 			touched[bk].Add(syncwire.CardRowHash(r))
 			touchedAny[bk] = true
 		}
-		err := b.cardRows.exec(ctx, tx, `INSERT INTO card(h, person, flags) SELECT h, person, flags FROM %s`, len(rows),
+		// One INSERT OR IGNORE … SELECT; a row it skipped shares its
+		// 64-bit key with a card already in (cardkey.go) or is a
+		// duplicate, both found row by row only then.
+		var inserted int64
+		err := b.cardRows.execN(ctx, tx, `INSERT OR IGNORE INTO card(k, t, person, flags) SELECT k, t, person, flags FROM %s`, len(rows),
 			func(i, col int) vtab.Value {
 				switch col {
 				case 0:
-					return rows[i].Hash[:]
+					k, _ := cardKey(rows[i].Hash)
+					return k
 				case 1:
+					_, t := cardKey(rows[i].Hash)
+					return t
+				case 2:
 					return int64(rows[i].Person)
 				}
 				return int64(rows[i].Flags)
-			})
+			}, &inserted)
 		if err != nil {
 			return err
 		}
+		if inserted != int64(len(rows)) {
+			if err := b.addCollisions(ctx, tx, rows); err != nil {
+				return err
+			}
+		}
 		return b.writeDigests(ctx, tx, 0, &b.cardD, &touched, &touchedAny)
 	})
+}
+
+// addCollisions finds the rows of a chunk the bulk insert skipped and puts
+// them into card_x, or fails on a duplicate hash.
+func (b *Builder) addCollisions(ctx context.Context, tx *sql.Tx, rows []syncwire.Card) error {
+	seen := make(map[syncwire.CardHash]bool, len(rows))
+	for _, r := range rows {
+		if seen[r.Hash] {
+			return fmt.Errorf("%w in the chunk", errDuplicateCard)
+		}
+		seen[r.Hash] = true
+		k, t := cardKey(r.Hash)
+		var have, person, flags int64
+		if err := tx.QueryRowContext(ctx, `SELECT t, person, flags FROM card WHERE k = ?`, k).Scan(&have, &person, &flags); err != nil {
+			return err
+		}
+		if have == t {
+			continue // the bulk insert's own row, or a duplicate caught by seen
+		}
+		if err := putCard(ctx, tx, r.Hash, r.Person, r.Flags, true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AddPersons inserts one chunk of key-sorted person rows.

@@ -108,10 +108,13 @@ func (o *Options) defaults() {
 
 // formatVersion is the file's user_version. A file of another version is
 // from an older StationDesk: it is removed and rebuilt from central.
-const formatVersion = 2
+// Version 3 keys the card table by the first 64 bits of the hash (a
+// rowid table, cardkey.go) instead of the 96-bit blob.
+const formatVersion = 3
 
 const schema = `
-CREATE TABLE IF NOT EXISTS card(h BLOB PRIMARY KEY, person INTEGER NOT NULL, flags INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS card(k INTEGER PRIMARY KEY, t INTEGER NOT NULL, person INTEGER NOT NULL, flags INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS card_x(k INTEGER NOT NULL, t INTEGER NOT NULL, person INTEGER NOT NULL, flags INTEGER NOT NULL, PRIMARY KEY(k, t)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS person(p INTEGER PRIMARY KEY, st INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS digest(kind INTEGER NOT NULL, b INTEGER NOT NULL, n INTEGER NOT NULL, x INTEGER NOT NULL, PRIMARY KEY(kind, b)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state(id INTEGER PRIMARY KEY CHECK(id = 1), applied_seq INTEGER NOT NULL, snapshot_seq INTEGER NOT NULL,
@@ -377,11 +380,11 @@ func encodeSt(p syncwire.Person) int64 { return int64(p.TestMin)<<2 | int64(p.Co
 // runs uncancellable). Readers circulate through a channel, which also
 // caps concurrent look-ups at the pool size.
 type reader struct {
-	conn        driver.Conn
-	card, pers  driver.StmtQueryContext
-	cardC, perC io.Closer
-	arg         [1]driver.NamedValue
-	dest        [3]driver.Value
+	conn                driver.Conn
+	card, cardX, pers   driver.StmtQueryContext
+	cardC, cardXC, perC io.Closer
+	arg                 [2]driver.NamedValue
+	dest                [4]driver.Value
 
 	// The reader keeps one read transaction open across look-ups (see
 	// readFor): tx, the overlay generation it was begun at, and when.
@@ -461,7 +464,8 @@ func (r *reader) end() {
 }
 
 const (
-	lookupCardSQL   = `SELECT c.person, c.flags, p.st FROM card c LEFT JOIN person p ON p.p = c.person WHERE c.h = ?`
+	lookupCardSQL   = `SELECT c.person, c.flags, p.st, c.t FROM card c LEFT JOIN person p ON p.p = c.person WHERE c.k = ?`
+	lookupCardXSQL  = `SELECT x.person, x.flags, p.st FROM card_x x LEFT JOIN person p ON p.p = x.person WHERE x.k = ? AND x.t = ?`
 	lookupPersonSQL = `SELECT st FROM person WHERE p = ?`
 )
 
@@ -490,13 +494,15 @@ func openReaders(ctx context.Context, db *sql.DB, dsn string, n int) (chan *read
 			return sq, st, nil
 		}
 		if r.card, r.cardC, err = prep(lookupCardSQL); err == nil {
-			r.pers, r.perC, err = prep(lookupPersonSQL)
+			if r.cardX, r.cardXC, err = prep(lookupCardXSQL); err == nil {
+				r.pers, r.perC, err = prep(lookupPersonSQL)
+			}
 		}
 		if err != nil {
 			r.close()
 			return fail(err)
 		}
-		r.arg[0].Ordinal = 1
+		r.arg[0].Ordinal, r.arg[1].Ordinal = 1, 2
 		ch <- r
 	}
 	return ch, nil
@@ -506,6 +512,9 @@ func (r *reader) close() {
 	r.end()
 	if r.cardC != nil {
 		r.cardC.Close()
+	}
+	if r.cardXC != nil {
+		r.cardXC.Close()
 	}
 	if r.perC != nil {
 		r.perC.Close()
@@ -530,8 +539,13 @@ func closeReaders(ch chan *reader) {
 // when there is no row.
 func (r *reader) queryRow(st driver.StmtQueryContext, arg any, n int) (found bool, err error) {
 	r.arg[0].Value = arg
-	rows, err := st.QueryContext(context.Background(), r.arg[:])
-	r.arg[0].Value = nil
+	return r.query(st, 1, n)
+}
+
+// query runs st with r.arg[:nargs] and fills r.dest[:n].
+func (r *reader) query(st driver.StmtQueryContext, nargs, n int) (found bool, err error) {
+	rows, err := st.QueryContext(context.Background(), r.arg[:nargs])
+	r.arg[0].Value, r.arg[1].Value = nil, nil
 	if err != nil {
 		return false, err
 	}
@@ -596,8 +610,15 @@ func (c *Cache) lookupCard(h syncwire.CardHash) (gs app.GateStatus, again bool, 
 	gen := c.ov.gen.Load()
 	r := <-c.readers
 	found, err := false, r.readFor(gen, time.Now())
+	k, t := cardKey(h)
 	if err == nil {
-		found, err = r.queryRow(r.card, h[:], 3)
+		found, err = r.queryRow(r.card, k, 4)
+	}
+	if tail, _ := asInt(r.dest[3]); err == nil && found && tail != t {
+		// Another card with the same first 64 bits holds the card
+		// row (cardkey.go): this one, if bound, is in card_x.
+		r.arg[0].Value, r.arg[1].Value = k, t
+		found, err = r.query(r.cardX, 2, 3)
 	}
 	person, ok1 := asInt(r.dest[0])
 	flags, ok2 := asInt(r.dest[1])
@@ -870,19 +891,17 @@ func (c *Cache) Recompute(ctx context.Context) (cards, persons [syncwire.Buckets
 	if err != nil {
 		return cards, persons, err
 	}
-	rows, err := c.w.QueryContext(ctx, `SELECT h, person, flags FROM card`)
+	rows, err := c.w.QueryContext(ctx, `SELECT k, t, person, flags FROM card UNION ALL SELECT k, t, person, flags FROM card_x`)
 	if err != nil {
 		return cards, persons, err
 	}
 	for rows.Next() {
-		var h []byte
-		var p, f int64
-		if err := rows.Scan(&h, &p, &f); err != nil {
+		var k, t, p, f int64
+		if err := rows.Scan(&k, &t, &p, &f); err != nil {
 			rows.Close()
 			return cards, persons, err
 		}
-		r := syncwire.Card{Person: uint64(p), Flags: uint8(f)}
-		copy(r.Hash[:], h)
+		r := syncwire.Card{Hash: cardHashOf(k, t), Person: uint64(p), Flags: uint8(f)}
 		if _, over := c.ov.cards[r.Hash]; over {
 			continue
 		}

@@ -63,7 +63,7 @@ func (r *goRows) attach(ctx context.Context, tx *sql.Tx, n int, col func(row, co
 }
 
 // exec runs q, in which %s names the source's table (e.g. "INSERT INTO
-// card(h, person, flags) SELECT h, person, flags FROM %s"), in tx with the
+// card(k, t, person, flags) SELECT k, t, person, flags FROM %s"), in tx with the
 // table showing n rows whose values col returns. col is called only during
 // exec, on the calling goroutine; blob values are copied by SQLite, so the
 // caller may reuse its buffers afterwards.
@@ -74,6 +74,20 @@ func (r *goRows) exec(ctx context.Context, tx *sql.Tx, q string, n int, col func
 	}
 	defer reset()
 	_, err = tx.ExecContext(ctx, fmt.Sprintf(q, r.table()))
+	return err
+}
+
+// execN is exec that also reports the rows the statement changed.
+func (r *goRows) execN(ctx context.Context, tx *sql.Tx, q string, n int, col func(row, col int) vtab.Value, changed *int64) error {
+	reset, err := r.attach(ctx, tx, n, col)
+	if err != nil {
+		return err
+	}
+	defer reset()
+	res, err := tx.ExecContext(ctx, fmt.Sprintf(q, r.table()))
+	if err == nil {
+		*changed, err = res.RowsAffected()
+	}
 	return err
 }
 

@@ -349,25 +349,62 @@ func (c *Cache) mergeCards(ctx context.Context, tx *sql.Tx, part []mergeCard) er
 		}
 	}
 	if len(ups) > 0 {
-		err := c.src.cards.exec(ctx, tx, `INSERT OR REPLACE INTO card(h, person, flags) SELECT h, person, flags FROM %s`, len(ups),
+		// The common case in one statement: a new key is inserted, a
+		// key holding this card is updated; a key holding another
+		// card with the same first 64 bits (cardkey.go) is left alone
+		// by the WHERE and the shortfall in changed rows sends the
+		// part row by row through putCard.
+		var changed int64
+		err := c.src.cards.execN(ctx, tx, `INSERT INTO card(k, t, person, flags) SELECT k, t, person, flags FROM %s WHERE true
+			ON CONFLICT(k) DO UPDATE SET person = excluded.person, flags = excluded.flags WHERE card.t = excluded.t`, len(ups),
 			func(i, col int) vtab.Value {
+				k, t := cardKey(ups[i].h)
 				switch col {
 				case 0:
-					return ups[i].h[:]
+					return k
 				case 1:
+					return t
+				case 2:
 					return int64(ups[i].person)
 				}
 				return int64(ups[i].flags)
-			})
+			}, &changed)
 		if err != nil {
 			return err
+		}
+		if changed != int64(len(ups)) {
+			for _, m := range ups {
+				if err := putCard(ctx, tx, m.h, m.person, m.flags, false); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	if len(dels) == 0 {
 		return nil
 	}
-	return c.src.hashes.exec(ctx, tx, `DELETE FROM card WHERE h IN (SELECT h FROM %s)`, len(dels),
-		func(i, _ int) vtab.Value { return dels[i].h[:] })
+	var gone int64
+	err := c.src.hashes.execN(ctx, tx, `DELETE FROM card WHERE k IN (SELECT c.k FROM %s d CROSS JOIN card c ON c.k = d.k AND c.t = d.t)`, len(dels),
+		func(i, col int) vtab.Value {
+			k, t := cardKey(dels[i].h)
+			if col == 0 {
+				return k
+			}
+			return t
+		}, &gone)
+	if err != nil {
+		return err
+	}
+	if gone == int64(len(dels)) {
+		return fixCollisions(ctx, tx)
+	}
+	// Some were not in card (in card_x, or never there): row by row.
+	for _, m := range dels {
+		if err := delCard(ctx, tx, m.h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // mergePersons is mergeCards for person changes.
