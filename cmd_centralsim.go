@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"stationdesk/app"
+	"stationdesk/offline/datadir"
 	"stationdesk/offline/sim/centralsim"
 	"stationdesk/offline/sim/syncpub"
 )
@@ -39,6 +40,16 @@ func cmdCentralsim(ctx context.Context, args []string, stdout, stderr io.Writer)
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// The simulator's folder is a demo one (it holds demo riders and
+	// the public demo keys): locked and marked as the desk's are, so a
+	// second simulator, or a desk, on it stops here, and a production
+	// folder is never used for it.
+	dir, err := datadir.Open(*data, datadir.Demo)
+	if err != nil {
+		printStartError(stderr, "centralsim", err)
+		return 1
+	}
+	defer dir.Close()
 	srv, err := centralsim.New(centralsim.Config{
 		DataDir:       *data,
 		StationTokens: map[string]string{*stationToken: "station"},

@@ -29,6 +29,7 @@ import (
 	"stationdesk/app"
 	"stationdesk/app/atomicfile"
 	"stationdesk/assets"
+	"stationdesk/offline/datadir"
 	"stationdesk/offline/ledger"
 )
 
@@ -90,10 +91,15 @@ func inspect(dir string) (folderState, error) {
 	case err != nil:
 		return 0, app.WrapError(err, app.CodeUnavailable, "data_dir_unreadable",
 			"无法读取数据目录："+dir+"。", "Cannot read the data folder: "+dir+".")
-	case len(entries) == 0:
-		return folderEmpty, nil
 	}
-	return folderHasData, nil
+	// The lock file and the kind marker are not data: a folder holding
+	// only them (a setup stopped right after it took the folder) is empty.
+	for _, e := range entries {
+		if e.Name() != datadir.LockFile && e.Name() != datadir.MarkerFile {
+			return folderHasData, nil
+		}
+	}
+	return folderEmpty, nil
 }
 
 // Check validates p and the state of the machine, filling in defaults
@@ -242,20 +248,23 @@ func Run(ctx context.Context, p Plan, pin string) (Report, error) {
 	}
 	if p.Upgrade {
 		r.Action = "upgraded"
+	} else {
+		r.Action = "created"
+	}
+	// The folder's lock and kind, as the desk takes them: a running desk
+	// or serve on the folder stops setup here (naming its PID), a demo
+	// folder is never upgraded into a production one, and a new folder
+	// gets its production marker now rather than at the desk's first
+	// start. The folder is created 0700 when missing.
+	dir, err := datadir.Open(p.DataDir, datadir.Production)
+	if err != nil {
+		return r, err
+	}
+	defer dir.Close()
+	if p.Upgrade {
 		if _, err := ledger.LoadKeys(p.DataDir); err != nil {
 			// Never make new keys for a folder with data: its sealed
 			// records and audit chain need the old ones.
-			return r, err
-		}
-	} else {
-		r.Action = "created"
-		if err := os.MkdirAll(filepath.Dir(p.DataDir), 0o755); err != nil {
-			return r, app.WrapError(err, app.CodeUnavailable, "data_dir_create", "无法创建数据目录："+p.DataDir+"。", "Cannot create the data folder: "+p.DataDir+".")
-		}
-		if err := os.Mkdir(p.DataDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return r, app.WrapError(err, app.CodeUnavailable, "data_dir_create", "无法创建数据目录："+p.DataDir+"。", "Cannot create the data folder: "+p.DataDir+".")
-		}
-		if err := os.Chmod(p.DataDir, 0o700); err != nil {
 			return r, err
 		}
 	}
@@ -287,6 +296,9 @@ func Run(ctx context.Context, p Plan, pin string) (Report, error) {
 	}
 	r.Operators = len(ops)
 	if err := l.Close(); err != nil {
+		return r, err
+	}
+	if err := dir.Secure(); err != nil {
 		return r, err
 	}
 

@@ -6,12 +6,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
 
 	"stationdesk/app"
 	"stationdesk/assets"
+	"stationdesk/offline/datadir"
 	"stationdesk/offline/ledger"
 )
 
@@ -301,4 +304,58 @@ func TestUpgradeNeverMakesNewKeys(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, ledger.KeyFileName)); !os.IsNotExist(err) {
 		t.Fatal("new keys were made for a folder with data")
 	}
+}
+
+// TestSetupLocksAndMarksTheFolder: setup writes the production marker
+// itself (not the desk's first start), refuses a folder another process
+// holds, naming the folder and the holder's PID, and never upgrades a
+// demo folder into a production one.
+func TestSetupLocksAndMarksTheFolder(t *testing.T) {
+	t.Run("MarkerWritten", func(t *testing.T) {
+		p := newPlan(t)
+		mustRun(t, p, pin)
+		k, ok, err := datadir.ReadKind(p.DataDir)
+		if err != nil || !ok || k != datadir.Production {
+			t.Fatalf("marker after setup: %q %v %v", k, ok, err)
+		}
+	})
+	t.Run("LockedFolderRefused", func(t *testing.T) {
+		p := newPlan(t)
+		held, err := datadir.Open(p.DataDir, datadir.Production)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer held.Close()
+		if _, err := Check(&p); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Run(context.Background(), p, pin)
+		if app.ErrorReason(err) != "data_dir_locked" || !strings.Contains(app.UserMessage(err, app.LangEN), "PID "+strconv.Itoa(os.Getpid())) ||
+			!strings.Contains(app.UserMessage(err, app.LangEN), p.DataDir) {
+			t.Fatalf("setup on a held folder: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(p.DataDir, ledger.FileName)); err == nil {
+			t.Fatal("setup made a ledger in a folder another process holds")
+		}
+	})
+	t.Run("DemoFolderNotUpgraded", func(t *testing.T) {
+		p := newPlan(t)
+		d, err := datadir.Open(p.DataDir, datadir.Demo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := ledger.OpenDir(context.Background(), p.DataDir, ledger.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		d.Close()
+		p.Upgrade = true
+		if _, err := Check(&p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Run(context.Background(), p, pin); app.ErrorReason(err) != "data_dir_kind" {
+			t.Fatalf("upgrade of a demo folder: %v", err)
+		}
+	})
 }
