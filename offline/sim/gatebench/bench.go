@@ -54,7 +54,10 @@ import (
 // (taskset -c 1), so neither's CPU counts against the other. Latency is
 // open loop with each request timed from its intended send time (no
 // coordinated omission); throughput is closed loop. Each is repeated
-// --reps times and reported as best and median.
+// --reps times and reported as best and median; the throughput ratio
+// against the constant server is the median of --pairs paired runs (the
+// two servers alternated, each pair in the other order than the last, so
+// a drift of the machine falls on both sides), with its spread.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -69,6 +72,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.satDur, "sat-duration", 5*time.Second, "duration of each throughput run")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of each load figure (best and median are printed)")
 	fs.IntVar(&o.latProcs, "latency-procs", 2, "GOMAXPROCS of the server child in the latency runs (it stays pinned to one core; 2 is what a 2-core station runs with, and lets a handler run while SQLite commits or fsyncs)")
+	fs.IntVar(&o.pairs, "pairs", 9, "paired throughput runs (DB server and constant server alternated); the ratio is their median")
 	fs.IntVar(&o.conns, "conns", 32, "closed-loop connections for the throughput figure")
 	fs.Float64Var(&o.maxLoad, "max-load", 2.5, "before each run, wait while the 1-min load average is above this (0: never wait)")
 	fs.DurationVar(&o.loadWait, "load-wait", time.Minute, "longest wait for a quieter machine before a run")
@@ -121,6 +125,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 type benchOpts struct {
 	size, reps, conns int
+	pairs             int
 	rate, maxLoad     float64
 	dur, satDur       time.Duration
 	loadWait          time.Duration
@@ -379,25 +384,33 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 			}
 			return r, err
 		}
-		for k := 0; k < o.reps; k++ {
+		for k := 0; k < max(o.pairs, 1); k++ {
 			l := waitForQuiet(ctx, o.maxLoad, o.loadWait, pr)
-			rdb, err := sat(dbSrv.URL)
-			if err != nil {
+			var rdb, rc loadReport
+			first, second := &rdb, &rc
+			firstURL, secondURL := dbSrv.URL, cSrv.URL
+			if k%2 == 1 { // every other pair starts with the constant server
+				first, second, firstURL, secondURL = &rc, &rdb, cSrv.URL, dbSrv.URL
+			}
+			if *first, err = sat(firstURL); err != nil {
 				return err
 			}
-			rc, err := sat(cSrv.URL)
-			if err != nil {
+			if *second, err = sat(secondURL); err != nil {
 				return err
 			}
 			sats = append(sats, satRun{rdb.Rate, rc.Rate, l})
-			pr("  throughput run %d: DB %.0f req/s, constant %.0f req/s, ratio %.0f %% (errors %d/%d) (load %s)", k+1, rdb.Rate, rc.Rate, 100*rdb.Rate/rc.Rate, rdb.Errors+rdb.Non200, rc.Errors+rc.Non200, l)
+			pr("  throughput pair %d: DB %.0f req/s, constant %.0f req/s, ratio %.1f %% (errors %d/%d) (load %s)", k+1, rdb.Rate, rc.Rate, 100*rdb.Rate/rc.Rate, rdb.Errors+rdb.Non200, rc.Errors+rc.Non200, l)
 		}
 		dbst, _ := dbSrv.stop()
 		_, _ = cSrv.stop()
-		slices.SortFunc(sats, func(a, b satRun) int { return cmpF(b.db, a.db) })
-		bs, ms := sats[0], sats[len(sats)/2]
-		pr("throughput, closed loop %d connections, server alone on 1 core (GOMAXPROCS=1) with outbox and deltas at the city rate (%d upserts applied), generator on the other core: best DB %.0f req/s vs constant %.0f (%.0f %%) (load %s); median DB %.0f req/s vs constant %.0f (%.0f %%) (load %s) [targets ≥ 12,000/s per core; ≥ 70 %% of constant]",
-			o.conns, dbst.Upserts, bs.db, bs.c, 100*bs.db/bs.c, bs.load, ms.db, ms.c, 100*ms.db/ms.c, ms.load)
+		ratios := make([]float64, len(sats))
+		dbs := make([]float64, len(sats))
+		for i, s := range sats {
+			ratios[i], dbs[i] = 100*s.db/s.c, s.db
+		}
+		rq, dq := quartiles(ratios), quartiles(dbs)
+		pr("throughput, closed loop %d connections, server alone on 1 core (GOMAXPROCS=1) with outbox and deltas at the city rate (%d upserts applied), generator on the other core, %d pairs: ratio to the constant server median %.1f %% (quartiles %.1f–%.1f, range %.1f–%.1f); DB median %.0f req/s (quartiles %.0f–%.0f, range %.0f–%.0f) [targets ≥ 12,000/s per core; ≥ 85 %% of constant]",
+			o.conns, dbst.Upserts, len(sats), rq[2], rq[1], rq[3], rq[0], rq[4], dq[2], dq[1], dq[3], dq[0], dq[4])
 
 		return nil
 	}
@@ -412,6 +425,14 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// quartiles returns min, lower quartile, median, upper quartile and max of
+// v (nearest rank; v is sorted in place).
+func quartiles(v []float64) [5]float64 {
+	slices.Sort(v)
+	at := func(q float64) float64 { return v[int(q*float64(len(v)-1)+0.5)] }
+	return [5]float64{v[0], at(0.25), at(0.5), at(0.75), v[len(v)-1]}
 }
 
 func cmpF(a, b float64) int {
