@@ -24,14 +24,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	fyneapp "fyne.io/fyne/v2/app"
-	"gopkg.in/natefinch/lumberjack.v2"
 
 	"stationdesk/app"
 	"stationdesk/app/config"
@@ -190,7 +187,7 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// runtime holds the started parts of the terminal.
+// deskRuntime holds the started parts of the terminal.
 type deskRuntime struct {
 	cfg     config.Config
 	dir     *datadir.Dir // the locked data folder
@@ -218,8 +215,11 @@ func (r *deskRuntime) close() {
 	}
 }
 
-// startRuntime opens the data folder and the ledger and, in demo mode,
-// seeds the demo operators.
+// startRuntime brings the terminal up in order: the data folder (lock,
+// kind, writable; datafolder.go), the crash log and the log (logging.go),
+// the ledger with the demo operators in demo mode, the services
+// (services.go), the files' permissions and the retention loop
+// (retention.go). On an error it closes what it had started.
 func startRuntime(ctx context.Context, cfg config.Config, stderr io.Writer) (rt *deskRuntime, err error) {
 	// The folder's lock and kind come before anything in it is opened: a
 	// second desk or serve stops here, and so does demo mode on a
@@ -240,16 +240,11 @@ func startRuntime(ctx context.Context, cfg config.Config, stderr io.Writer) (rt 
 			started.close()
 		}
 	}()
-	if err := ensureWritable(cfg.DataDir); err != nil {
-		return nil, app.WrapError(err, app.CodeUnavailable, "data_dir",
-			"数据目录无法写入："+cfg.DataDir+"。请检查磁盘空间和权限，或用 --data 指定其他目录。",
-			"The data folder cannot be written: "+cfg.DataDir+". Check disk space and permissions, or choose another with --data.")
+	if err := checkWritable(cfg.DataDir); err != nil {
+		return nil, err
 	}
-	if f, err := os.OpenFile(filepath.Join(cfg.DataDir, "crash.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
-		// A crash prints goroutine stacks, never values of personal-data
-		// types (they are not in stack traces' argument words as text).
-		_ = debug.SetCrashOutput(f, debug.CrashOptions{})
-		rt.closers = append(rt.closers, func() { f.Close() })
+	if closeCrash, ok := openCrashLog(cfg.DataDir); ok {
+		rt.closers = append(rt.closers, closeCrash)
 	}
 	log, closeLog, err := newLogger(cfg.DataDir, stderr)
 	if err != nil {
@@ -285,54 +280,4 @@ func startRuntime(ctx context.Context, cfg config.Config, stderr io.Writer) (rt 
 	}
 	rt.startPurge(ctx)
 	return rt, nil
-}
-
-// Log rotation: stationdesk.log is rotated at logMaxMB and logKeep old
-// files are kept (compressed), so the log never takes more than about
-// logMaxMB × (1 + logKeep) of the data folder's disk.
-const (
-	logMaxMB = 20
-	logKeep  = 5
-)
-
-// newLogger writes JSON lines to dir/stationdesk.log (rotated, see logMaxMB)
-// and stderr. Domain types redact themselves, so a log line never holds a
-// full ID number.
-func newLogger(dir string, stderr io.Writer) (*slog.Logger, func(), error) {
-	return newRotatingLogger(dir, logMaxMB, logKeep, stderr)
-}
-
-func newRotatingLogger(dir string, maxMB, keep int, stderr io.Writer) (*slog.Logger, func(), error) {
-	path := filepath.Join(dir, "stationdesk.log")
-	// Create it 0600 first: lumberjack creates new files 0600 too, and keeps
-	// an existing file's mode on rotation.
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open log: %w", err)
-	}
-	f.Close()
-	lj := &lumberjack.Logger{Filename: path, MaxSize: maxMB, MaxBackups: keep, Compress: true}
-	h := slog.NewJSONHandler(io.MultiWriter(lj, stderr), &slog.HandlerOptions{Level: slog.LevelInfo})
-	return slog.New(h), func() { lj.Close() }, nil
-}
-
-// ensureWritable creates dir (0700: it holds personal data) and proves it
-// can be written, so a read-only or full data folder is reported at start
-// with its path rather than at the first sale.
-func ensureWritable(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("data folder %s cannot be created: %w", dir, err)
-	}
-	f, err := os.CreateTemp(dir, ".write-test-*")
-	if err != nil {
-		return fmt.Errorf("data folder %s is not writable: %w", dir, err)
-	}
-	name := f.Name()
-	_, werr := f.Write([]byte("ok"))
-	cerr := f.Close()
-	os.Remove(name)
-	if err := errors.Join(werr, cerr); err != nil {
-		return fmt.Errorf("data folder %s is not writable: %w", dir, err)
-	}
-	return nil
 }
