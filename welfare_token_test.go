@@ -11,9 +11,8 @@ import (
 	"stationdesk/app/demo"
 )
 
-// TestWelfareOnSoldToken is issue 13's first finding with the real parts
-// of the demo (ledger file, serial drivers on ptys, central simulator over
-// loopback): a single ticket is sold on the demo token, then a welfare
+// TestWelfareOnSoldToken runs on the real parts of the demo (ledger
+// file, serial drivers on ptys, central simulator over loopback): a single ticket is sold on the demo token, then a welfare
 // exchange is tried with the same token lifted and placed again. The token
 // still carries the sold ticket, so the exchange is refused before
 // anything is written, and the ledger has no incomplete sale; on a fresh

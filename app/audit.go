@@ -14,7 +14,7 @@ import (
 type AuditAction string
 
 // Actions recorded by the operator and storage code. GB/T 22239 8.1.4.3
-// (docs/storage-privacy.md, audit log) asks for every login, failure and
+// (docs/storage-privacy.md "Audit log") asks for every login, failure and
 // lock-out, account and
 // key change, every read of unmasked personal data, every sale, binding,
 // refund, health check and rejected gate request.

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Gate request signing (docs/contracts.md, gate verify). A gate signs every verify request
+// Gate request signing (docs/contracts.md "Gate verify"). A gate signs every verify request
 // with its own 256-bit key over a canonical string; the station answers with
 // a signature over the request nonce, the status and the body hash, so a
 // rogue device on the LAN can neither ask nor answer in a gate's name.

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Gender is the GB/T 2261.1 sex code as stored on ID cards (docs/devices.md, text block).
+// Gender is the GB/T 2261.1 sex code as stored on ID cards (docs/devices.md "Text block").
 type Gender uint8
 
 // The GB/T 2261.1 codes.

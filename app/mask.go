@@ -86,8 +86,8 @@ var compoundSurnames = []string{
 	"万俟", "赫连", "百里", "东郭", "拓跋", "司空", "鲜于", "闾丘", "子车", "亓官",
 }
 
-// MaskName masks a person's name for display (docs/storage-privacy.md, after
-// hutool's CHINESE_NAME):
+// MaskName masks a person's name for display (docs/storage-privacy.md "Personal data";
+// after hutool's CHINESE_NAME):
 //
 //   - Chinese names (first letter a Han character): the first character and
 //     one '*' per remaining character — 张三 → 张*, 王小明 → 王**; a

@@ -1,7 +1,7 @@
 package app
 
 // nations is the GB 3304 nationality (民族) code table as stored on resident
-// ID cards (docs/devices.md, text block). English names are the romanisations used in
+// ID cards (docs/devices.md "Text block"). English names are the romanisations used in
 // GB/T 3304-1991's Roman-alphabet column.
 var nations = map[string][2]string{
 	"01": {"汉", "Han"}, "02": {"蒙古", "Mongol"}, "03": {"回", "Hui"}, "04": {"藏", "Tibetan"},

@@ -218,7 +218,7 @@ func NewUpgrades(cfg UpgradesConfig) (*Upgrades, error) {
 
 // NewIdempotencyKey returns a fresh random key (128 bits, hex). Create one
 // when a form opens and keep it until the form closes, so a double click,
-// a retry and the pending item all carry the same key (docs/contracts.md, idempotency).
+// a retry and the pending item all carry the same key (docs/contracts.md "Idempotency").
 func NewIdempotencyKey() string {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {

@@ -91,7 +91,7 @@ func (f CacheFreshness) Age(now time.Time) time.Duration {
 	return d
 }
 
-// DecideGate applies the offline decision rules (docs/rules.md, health status) to one
+// DecideGate applies the offline decision rules (docs/rules.md "Health status") to one
 // looked-up status. It never looks at the mode; ApplyMode does.
 //
 // Staleness (G9): after p.CacheManualAfter without a sync the answer is

@@ -100,7 +100,7 @@ type upgradeFlow struct {
 	looking  bool
 
 	// Keys are made when the flow opens, so a double click, a retry and a
-	// pending item all carry the same key (docs/contracts.md, idempotency). unbindKey and
+	// pending item all carry the same key (docs/contracts.md "Idempotency"). unbindKey and
 	// rebindKey serve the "unbind the old card and bind this one" offer.
 	key, unbindKey, rebindKey string
 	inflight                  bool

@@ -235,8 +235,8 @@ func TestProxyUpgradeWithCode(t *testing.T) {
 }
 
 // TestProxyWrongCodeAsksAgain: a wrong code is refused at the code step
-// itself (issue 13: it used to go through the card and the confirmation
-// first), the flow stays there, and the right code then moves on.
+// itself (it once went through the card and the confirmation first),
+// the flow stays there, and the right code then moves on.
 func TestProxyWrongCodeAsksAgain(t *testing.T) {
 	h := newUpHarness(t, app.LangEN)
 	h.ids.push(rider(t, "helper-proxy").Identity, rider(t, "green-72h").Identity)

@@ -59,7 +59,7 @@ type Gate struct {
 	Listen string `toml:"listen"`
 	// Mode is followed at each start until a supervisor sets the mode
 	// (Gates screen or `stationdesk gates mode`); then the gate registry's
-	// mode stands (docs/gate-contract.md, mode).
+	// mode stands (docs/gate-contract.md "Mode").
 	Mode string `toml:"mode"`
 	// StatusListen, when set, serves /healthz and /metrics there only.
 	StatusListen string `toml:"status_listen"`

@@ -40,7 +40,7 @@ var (
 	ErrGarbage   = errors.New("idcard: bytes outside any frame")
 )
 
-// Commands (docs/devices.md, ID-card reader).
+// Commands (docs/devices.md "ID-card reader").
 const (
 	CmdReset     = 0x10 // Para 0xFF
 	CmdStatus    = 0x11 // Para 0xFF
@@ -55,7 +55,7 @@ const (
 	ParaReadAddr = 0x03
 )
 
-// SW3 status codes the driver branches on (docs/devices.md, SW3 status codes).
+// SW3 status codes the driver branches on (docs/devices.md "SW3 status codes").
 const (
 	SWOK         = 0x90
 	SWNoContent  = 0x91

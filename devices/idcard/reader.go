@@ -20,7 +20,7 @@ type Config struct {
 	// bounds the wait between placing a card and the read starting.
 	PollInterval time.Duration
 	// ShortTimeout bounds status, find and select [500 ms]; ReadTimeout
-	// bounds the text+photo read [3 s] (docs/devices.md, read sequence).
+	// bounds the text+photo read [3 s] (docs/devices.md "Read sequence").
 	ShortTimeout, ReadTimeout time.Duration
 	// NoiseLimit bad frames or garbage runs within NoiseWindow mark the
 	// reader misconfigured (wrong baud rate, another device) [5 in 10 s].
@@ -314,7 +314,7 @@ func (c *conn) readOnce(ctx context.Context) (app.Identity, error) {
 }
 
 // SplitRead splits the data of a 0x30 0x01 / 0x30 0x10 answer into the
-// text block and the photo (docs/devices.md, read reply: big-endian text and photo
+// text block and the photo (docs/devices.md "Read reply": big-endian text and photo
 // lengths, then text, photo, optional fingerprint). The photo aliases data.
 func SplitRead(data []byte) (text, photo []byte, err error) {
 	if len(data) < 4 {

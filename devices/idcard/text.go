@@ -13,7 +13,7 @@ const TextLen = 256
 // flagOffset is where the card-type flag (one UCS-2 character) sits.
 const flagOffset = 248
 
-// Kind is the card-type flag at byte 248 of the text block (docs/devices.md, text block).
+// Kind is the card-type flag at byte 248 of the text block (docs/devices.md "Text block").
 type Kind byte
 
 // The card types a GA 467 reader returns.
@@ -91,7 +91,7 @@ type field struct {
 
 func f(off, size int, get func(*Text) *string) field { return field{off, size, get} }
 
-// layouts by kind (docs/devices.md, text block); sizes in bytes.
+// layouts by kind (docs/devices.md "Text block"); sizes in bytes.
 var layouts = map[Kind][]field{
 	KindResident: {
 		f(0, 30, func(t *Text) *string { return &t.Name }),

@@ -21,7 +21,7 @@ type DriveConfig struct {
 	ReadyOnOpen bool
 	// Down is called when the port is lost and once more when Drive ends:
 	// the driver fails every waiting caller there, so a read in progress
-	// never survives a disconnect (docs/devices.md, serial ports). It must not block.
+	// never survives a disconnect (docs/devices.md "Serial ports"). It must not block.
 	Down func()
 }
 

@@ -15,7 +15,7 @@ import (
 // IDReader simulates a GA 467 SAM reader: it answers status, SAM ID, find,
 // select and read like the real module, including the protection rule that
 // a card is not found again after a successful read until it is lifted and
-// placed again (docs/devices.md, read sequence).
+// placed again (docs/devices.md "Read sequence").
 type IDReader struct {
 	Faults
 	line *Line

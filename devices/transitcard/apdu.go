@@ -27,7 +27,7 @@ type SWError uint16
 
 func (e SWError) Error() string { return fmt.Sprintf("card status %04X", uint16(e)) }
 
-// APDU builders (docs/devices.md, transit-card reader).
+// APDU builders (docs/devices.md "Transit-card reader").
 func selectName(name []byte) []byte {
 	return append(append([]byte{0x00, 0xA4, 0x04, 0x00, byte(len(name))}, name...), 0x00)
 }

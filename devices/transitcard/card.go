@@ -11,7 +11,7 @@ import (
 	"stationdesk/app"
 )
 
-// Application names and AIDs the reader tries, in order (docs/devices.md, transit-card reader).
+// Application names and AIDs the reader tries, in order (docs/devices.md "Transit-card reader").
 var (
 	NameBeijingOC   = []byte("OC")
 	NameBeijingPBOC = []byte("PBOC")
@@ -47,8 +47,8 @@ const (
 
 // Beijing EF 04 layout. Serial (bytes 0–7) and validity (24–31) are
 // Metrodroid's; the city code and card-type byte positions are this code
-// base's model, to be confirmed against issuer documentation (docs/devices.md,
-// transit-card reader).
+// base's model, to be confirmed against issuer documentation (docs/devices.md
+// "Transit-card reader").
 const (
 	ef04Len       = 32
 	ef04TypeByte  = 10

@@ -59,7 +59,7 @@ const (
 	FoundNFCUnic = 0xA3 // phone NFC, China Unicom
 )
 
-// STX command codes (docs/devices.md, transit-card reader).
+// STX command codes (docs/devices.md "Transit-card reader").
 var stxCommands = map[Op][2]byte{
 	OpVersion:  {0x31, 0x11},
 	OpFindCard: {0x32, 0x25},

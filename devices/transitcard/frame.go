@@ -20,7 +20,7 @@ import (
 	"fmt"
 )
 
-// STX framing constants (docs/devices.md, transit-card reader).
+// STX framing constants (docs/devices.md "Transit-card reader").
 const (
 	STX        = 0x02
 	ETX        = 0x03

@@ -13,7 +13,7 @@
 //
 // Concurrency: Lookup may be called from many goroutines; ApplySegment,
 // Swap and Close serialise with each other. One writer connection, a read
-// pool beside it (style.md). Swap replaces the whole file atomically while
+// pool beside it (docs/storage-privacy.md "SQLite settings"). Swap replaces the whole file atomically while
 // lookups wait for at most the time of two closes and an open.
 package cache
 

@@ -210,8 +210,8 @@ func (discardLogger) Warnf(string, ...any)  {}
 func (discardLogger) Debugf(string, ...any) {}
 
 // shouldRetry decides retries. Every request this client sends is a GET or
-// a keyed POST, so resending cannot apply anything twice (docs/contracts.md,
-// retries). Retried: connection errors, 5xx, 429. Not retried: a body over
+// a keyed POST, so resending cannot apply anything twice (docs/contracts.md
+// "Retries"). Retried: connection errors, 5xx, 429. Not retried: a body over
 // the cap, a context that ended, 4xx.
 func shouldRetry(r *resty.Response, err error) bool {
 	if err != nil {

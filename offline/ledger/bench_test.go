@@ -54,7 +54,7 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 // BenchmarkLedgerCommit measures one durable ledger commit
 // (synchronous=FULL, WAL): an audit entry alone ("audit"), and a sale's
 // audit entry + sealed outbox item in one transaction ("sale").
-// Issue 5 target: p99 ≤ 10 ms.
+// Target: p99 ≤ 10 ms.
 //
 //	go test -run='^$' -bench=LedgerCommit -benchtime=2000x ./offline/ledger/
 func BenchmarkLedgerCommit(b *testing.B) {

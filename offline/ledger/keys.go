@@ -26,7 +26,7 @@ import (
 const KeyFileName = "station-keys.json"
 
 // Keys are the station's secret keys, 256 bits each, kept apart by purpose
-// (docs/storage-privacy.md, station keys): Enc seals personal fields (AES-256-GCM), Index makes
+// (docs/storage-privacy.md "Station keys"): Enc seals personal fields (AES-256-GCM), Index makes
 // blind-index tokens (app.NewTokenizer(keys.Index[:])), Audit keys the
 // audit hash chain (HMAC-SHA256). ID names the key set inside sealed
 // values so a later rotation can tell generations apart.

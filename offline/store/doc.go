@@ -1,5 +1,5 @@
 // Package store opens StationDesk's SQLite files (modernc.org/sqlite, pure
-// Go) with the settings of docs/storage-privacy.md, applies embedded migrations, refuses to
+// Go) with the settings of docs/storage-privacy.md "SQLite settings", applies embedded migrations, refuses to
 // run on a damaged file, and classifies SQLite failures into app error codes.
 //
 // Every file gets one writer connection (database/sql pool capped at one, so

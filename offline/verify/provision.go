@@ -23,7 +23,7 @@ import (
 const ProvisioningFormat = "stationdesk-gate-provisioning/1"
 
 // Provisioning is the file `stationdesk gates add|rotate` writes for one
-// gate (docs/gate-contract.md, key delivery). It holds the gate's secret
+// gate (docs/gate-contract.md "Keys and provisioning"). It holds the gate's secret
 // key: it is written 0600 and should be deleted once the gate has it.
 type Provisioning struct {
 	Format    string `json:"format"`

@@ -62,7 +62,7 @@ func benchLedger(b *testing.B, dir string) (*ledger.Ledger, *ledger.Keys) {
 // BenchmarkSaleCommit measures the two durable ledger commits of every sale
 // (synchronous=FULL, WAL): "record" writes the sale and its audit entry
 // before the token is written, "issued" marks it issued with its outbox
-// item and audit entry. 1000 sales per run. Issue 5 target: p99 ≤ 10 ms.
+// item and audit entry. 1000 sales per run. Target: p99 ≤ 10 ms.
 //
 //	go test -run '^$' -bench SaleCommit -benchtime 1x ./offline/outbox/sales/
 func BenchmarkSaleCommit(b *testing.B) {
@@ -102,7 +102,7 @@ func BenchmarkSaleCommit(b *testing.B) {
 
 // BenchmarkForwardBacklog10k queues 10,000 sale records (an outage's
 // worth) and measures how long the worker takes to forward them all to
-// the central simulator on loopback. Issue 5 target: ≤ 30 s.
+// the central simulator on loopback. Target: ≤ 30 s.
 //
 //	go test -run '^$' -bench ForwardBacklog -benchtime 1x ./offline/outbox/sales/
 func BenchmarkForwardBacklog10k(b *testing.B) {
@@ -167,7 +167,7 @@ func BenchmarkForwardBacklog10k(b *testing.B) {
 // simulator on loopback and a real ledger: ID card placed (with a blank
 // token on the card reader) → ID read → health from central → ticket
 // written onto the token and the sale recorded as issued. The clerk's
-// clicks are not included. 10 sales per run. Issue 5 target: ≤ 2 s.
+// clicks are not included. 10 sales per run. Target: ≤ 2 s.
 //
 //	go test -run '^$' -bench IDToTicket -benchtime 1x ./offline/outbox/sales/
 func BenchmarkIDToTicket(b *testing.B) {

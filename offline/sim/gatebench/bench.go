@@ -42,7 +42,7 @@ import (
 //	bench [--size N] [--rate 1000] [--duration 10s] [--reps 3] [--dir DIR] [--pagesize]
 //
 // SIZE in the environment sets the default --size (default 1,000,000
-// cards). It prints one line per figure of docs/decisions.md, each with what was
+// cards). It prints one line per figure of docs/decisions.md: each with what was
 // measured and the load average of the machine when it was measured.
 //
 // Method: the central simulator and the cold build run in this process.

@@ -40,7 +40,7 @@ type ClauseResult struct {
 }
 
 // Conformance runs the gate contract's checks (docs/gate-contract.md,
-// "Conformance") against any verify server and returns one result per
+// "Conformance and vectors") against any verify server and returns one result per
 // clause, in order. It never prints a card number.
 func Conformance(ctx context.Context, o ConformanceOptions) []ClauseResult {
 	if o.Card == "" {

@@ -202,7 +202,7 @@ func (g *DemoGate) verify(ctx context.Context, body []byte) (app.DemoGateResult,
 }
 
 // SignRequest sets the five gate authentication headers on req for a POST
-// of body by gate with key (docs/contracts.md, gate verify) and returns the nonce, which
+// of body by gate with key (docs/contracts.md "Gate verify") and returns the nonce, which
 // the answer's signature covers.
 func SignRequest(req *http.Request, key app.GateKey, gate, requestID string, body []byte, now time.Time) (nonce string) {
 	ts := strconv.FormatInt(now.UnixMilli(), 10)
