@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
 	"errors"
@@ -25,49 +27,90 @@ type KDFParams struct {
 	Threads   uint8
 }
 
-// DefaultKDF is argon2id with one pass over 64 MiB, one lane. Measured on
-// the 2-core development machine (BenchmarkPINHash, which also reports CPU
-// time): about 48 ms of CPU per hash, 65 ms wall-clock while the machine
-// was loaded — inside the 50–100 ms budget for a login — and above the
-// OWASP minimum (46 MiB, one pass). Two passes cost about 93 ms of CPU and
-// went well over 100 ms under load. One lane because the terminal has two
-// cores shared with the GUI and the gate service; two lanes were slower
-// there, not faster. 64 MiB per concurrent login is fine on a desk
-// terminal.
-var DefaultKDF = KDFParams{Time: 1, MemoryKiB: 64 * 1024, Threads: 1}
+// DefaultKDF is argon2id with three passes over 128 MiB, one lane: at
+// least 250 ms of CPU per guess on the 2-core terminal, so that even
+// someone who has both the ledger and the key file needs about four days
+// of one core for the 10^6 six-digit PINs of one account (with the ledger
+// alone there is nothing to guess against: the pepper). Measured with
+// BenchmarkPINHash on the 2-core development machine while other jobs
+// shared it:
+//
+//	go test -tags x11 -run='^$' -bench=PINHash -benchtime=10x ./offline/ledger/
+//
+// cpu-ms/op (process CPU time per hash; wall-clock includes waiting for
+// a core and went to 1.4 s at a load average of 12 on two cores):
+//
+//	t=3, 128 MiB (default)  340–380 ms
+//	t=2, 128 MiB            230–280 ms (at or under the floor)
+//	t=3,  64 MiB            140–170 ms
+//	t=1,  64 MiB             50–80 ms (the schema-1 default)
+//
+// Memory rather than passes because it is what a guessing rig pays for.
+// One lane because the terminal has two cores shared with the GUI and the
+// gate service. A login runs off the UI goroutine, so the desk stays
+// responsive while it hashes; 128 MiB per concurrent login is fine on a
+// desk terminal.
+var DefaultKDF = KDFParams{Time: 3, MemoryKiB: 128 * 1024, Threads: 1}
+
+// PIN hash schemes (the operators.kdf column).
+const (
+	// schemeLegacy is argon2id over the PIN alone (schema 1): a copied
+	// ledger.db is enough to guess against. Re-hashed at the next
+	// successful login.
+	schemeLegacy = "argon2id"
+	// schemePepper1 is argon2id over HMAC-SHA256(Keys.PINKey, PIN): the
+	// PIN key lives in the 0600 station key file, never in ledger.db, so
+	// the file alone gives nothing to guess against.
+	schemePepper1 = "argon2id+pepper1"
+)
 
 const (
 	pinSaltLen = 16
 	pinHashLen = 32
 )
 
-func hashPIN(pin string, salt []byte, p KDFParams) []byte {
-	return argon2.IDKey([]byte(pin), salt, p.Time, p.MemoryKiB, p.Threads, pinHashLen)
+// hashPIN is the PIN hash under scheme with the row's salt and parameters;
+// nil for a scheme this program does not know.
+func (k *Keys) hashPIN(scheme, pin string, salt []byte, p KDFParams) []byte {
+	var password []byte
+	switch scheme {
+	case schemeLegacy:
+		password = []byte(pin)
+	case schemePepper1:
+		m := hmac.New(sha256.New, k.PINKey())
+		m.Write([]byte(pin))
+		password = m.Sum(nil)
+	default:
+		return nil
+	}
+	return argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, pinHashLen)
 }
 
-func newPINHash(pin string, p KDFParams) (salt, hash []byte, err error) {
+// newPINHash hashes pin under the current scheme with a fresh salt.
+func (k *Keys) newPINHash(pin string, p KDFParams) (salt, hash []byte, err error) {
 	salt = make([]byte, pinSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, nil, fmt.Errorf("ledger: salt: %w", err)
 	}
-	return salt, hashPIN(pin, salt, p), nil
+	return salt, k.hashPIN(schemePepper1, pin, salt, p), nil
 }
 
 type opRow struct {
 	op          app.Operator
+	scheme      string
 	kdf         KDFParams
 	salt, hash  []byte
 	failures    int
 	lockedUntil int64
 }
 
-const opCols = `id, display_name, role, disabled, kdf_time, kdf_memory_kib, kdf_threads, pin_salt, pin_hash, failed_attempts, locked_until_ms`
+const opCols = `id, display_name, role, disabled, kdf, kdf_time, kdf_memory_kib, kdf_threads, pin_salt, pin_hash, failed_attempts, locked_until_ms`
 
 func scanOp(r scanner) (opRow, error) {
 	var o opRow
 	var role string
 	var disabled int
-	err := r.Scan(&o.op.ID, &o.op.DisplayName, &role, &disabled, &o.kdf.Time, &o.kdf.MemoryKiB, &o.kdf.Threads,
+	err := r.Scan(&o.op.ID, &o.op.DisplayName, &role, &disabled, &o.scheme, &o.kdf.Time, &o.kdf.MemoryKiB, &o.kdf.Threads,
 		&o.salt, &o.hash, &o.failures, &o.lockedUntil)
 	o.op.Role, o.op.Disabled = app.Role(role), disabled != 0
 	return o, err
@@ -118,7 +161,7 @@ func (l *Ledger) Login(ctx context.Context, id, pin string) (app.Operator, error
 	}
 	if !found || !app.ValidOperatorID(id) {
 		salt := make([]byte, pinSaltLen)
-		hashPIN(pin, salt, l.opts.KDF) // same cost as a real check
+		l.keys.hashPIN(schemePepper1, pin, salt, l.opts.KDF) // same cost as a real check
 		if err := l.write(ctx, func(tx *sql.Tx) error { return audit(tx, app.OutcomeFailure, "unknown operator") }); err != nil {
 			return app.Operator{}, err
 		}
@@ -137,7 +180,8 @@ func (l *Ledger) Login(ctx context.Context, id, pin string) (app.Operator, error
 		}
 		return app.Operator{}, app.ErrLocked(until)
 	}
-	good := subtle.ConstantTimeCompare(hashPIN(pin, row.salt, row.kdf), row.hash) == 1
+	got := l.keys.hashPIN(row.scheme, pin, row.salt, row.kdf)
+	good := got != nil && subtle.ConstantTimeCompare(got, row.hash) == 1
 
 	var result error
 	err = l.write(ctx, func(tx *sql.Tx) error {
@@ -161,13 +205,16 @@ func (l *Ledger) Login(ctx context.Context, id, pin string) (app.Operator, error
 			if _, err := tx.ExecContext(ctx, "UPDATE operators SET failed_attempts = 0, locked_until_ms = 0, last_login_ms = ? WHERE id = ?", ms(now), id); err != nil {
 				return err
 			}
-			if cur.kdf != l.opts.KDF {
-				salt, hash, err := newPINHash(pin, l.opts.KDF)
+			if cur.kdf != l.opts.KDF || cur.scheme != schemePepper1 {
+				// Migrate: an old scheme or old parameters are re-hashed
+				// now, while the PIN is known (the operator.login entry
+				// of this transaction covers the changed row).
+				salt, hash, err := l.keys.newPINHash(pin, l.opts.KDF)
 				if err != nil {
 					return err
 				}
-				if _, err := tx.ExecContext(ctx, "UPDATE operators SET kdf_time = ?, kdf_memory_kib = ?, kdf_threads = ?, pin_salt = ?, pin_hash = ? WHERE id = ?",
-					l.opts.KDF.Time, l.opts.KDF.MemoryKiB, l.opts.KDF.Threads, salt, hash, id); err != nil {
+				if _, err := tx.ExecContext(ctx, "UPDATE operators SET kdf = ?, kdf_time = ?, kdf_memory_kib = ?, kdf_threads = ?, pin_salt = ?, pin_hash = ? WHERE id = ?",
+					schemePepper1, l.opts.KDF.Time, l.opts.KDF.MemoryKiB, l.opts.KDF.Threads, salt, hash, id); err != nil {
 					return err
 				}
 			}
@@ -222,13 +269,13 @@ func (l *Ledger) authorize(ctx context.Context, tx *sql.Tx, by app.Operator, tar
 }
 
 func (l *Ledger) insertOp(ctx context.Context, tx *sql.Tx, op app.Operator, pin string, now time.Time) error {
-	salt, hash, err := newPINHash(pin, l.opts.KDF)
+	salt, hash, err := l.keys.newPINHash(pin, l.opts.KDF)
 	if err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO operators(id, display_name, role, disabled, kdf, kdf_time, kdf_memory_kib, kdf_threads, pin_salt, pin_hash, created_ms, pin_changed_ms)
-		VALUES (?, ?, ?, ?, 'argon2id', ?, ?, ?, ?, ?, ?, ?)`,
-		op.ID, op.DisplayName, string(op.Role), op.Disabled, l.opts.KDF.Time, l.opts.KDF.MemoryKiB, l.opts.KDF.Threads, salt, hash, ms(now), ms(now))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		op.ID, op.DisplayName, string(op.Role), op.Disabled, schemePepper1, l.opts.KDF.Time, l.opts.KDF.MemoryKiB, l.opts.KDF.Threads, salt, hash, ms(now), ms(now))
 	if store.IsConstraint(err) {
 		return app.NewError(app.CodeConflict, "operator_exists", "该工号已存在。", "An operator with that number already exists.")
 	}
@@ -295,7 +342,7 @@ func (l *Ledger) SetPIN(ctx context.Context, by app.Operator, id, pin string) er
 	if err := app.ValidatePIN(pin); err != nil {
 		return err
 	}
-	salt, hash, err := newPINHash(pin, l.opts.KDF)
+	salt, hash, err := l.keys.newPINHash(pin, l.opts.KDF)
 	if err != nil {
 		return err
 	}
@@ -304,9 +351,9 @@ func (l *Ledger) SetPIN(ctx context.Context, by app.Operator, id, pin string) er
 		if err := l.authorize(ctx, tx, by, id, true); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE operators SET kdf_time = ?, kdf_memory_kib = ?, kdf_threads = ?, pin_salt = ?, pin_hash = ?,
+		res, err := tx.ExecContext(ctx, `UPDATE operators SET kdf = ?, kdf_time = ?, kdf_memory_kib = ?, kdf_threads = ?, pin_salt = ?, pin_hash = ?,
 			pin_changed_ms = ?, failed_attempts = 0, locked_until_ms = 0 WHERE id = ?`,
-			l.opts.KDF.Time, l.opts.KDF.MemoryKiB, l.opts.KDF.Threads, salt, hash, ms(now), id)
+			schemePepper1, l.opts.KDF.Time, l.opts.KDF.MemoryKiB, l.opts.KDF.Threads, salt, hash, ms(now), id)
 		if err != nil {
 			return err
 		}
