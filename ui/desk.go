@@ -119,9 +119,10 @@ type Desk struct {
 	// seed hands state to the next screen (see showScreenWith).
 	seed func()
 	// lastCardID: see lastCard in flow.go.
-	lastCardMu sync.Mutex
-	lastCardID string
-	stopIdle   context.CancelFunc
+	lastCardMu  sync.Mutex
+	lastCardID  string
+	lastCardFor app.DocNumber
+	stopIdle    context.CancelFunc
 }
 
 // NewDesk prepares the interface in window w. It sets the theme and the

@@ -45,13 +45,36 @@ func formLabel(f app.CardForm) string {
 	return T("Physical card")
 }
 
-// bindingLine describes one bound card, masked: "Physical card ******0001 ·
-// Ordinary Yikatong card".
-func bindingLine(b app.Binding) string {
+// cardWords names a card in words by its form and kind, "Phone NFC card ·
+// Ordinary Yikatong card": a rider's physical and phone cards often end in
+// the same four digits, and the masked number alone cannot tell them apart.
+func cardWords(f app.CardForm, k app.CardKind) string {
+	s := formLabel(f)
+	if k != "" && k != app.CardUnknown {
+		s += " · " + kindLabel(k)
+	}
+	return s
+}
+
+// bindingName is one bound card as the desk may name it: form, masked
+// number (last four digits only, docs/storage-privacy.md), kind and the
+// date it was bound — "Physical card ******0001 · Ordinary Yikatong card ·
+// bound 2026-11-03".
+func bindingName(b app.Binding) string {
 	s := formLabel(b.Form) + "  " + b.CardMasked
 	if b.Kind != "" && b.Kind != app.CardUnknown {
 		s += " · " + kindLabel(b.Kind)
 	}
+	if !b.BoundAt.IsZero() {
+		s += " · " + T("bound {{.Date}}", map[string]any{"Date": b.BoundAt.In(app.ChinaTime()).Format("2006-01-02")})
+	}
+	return s
+}
+
+// bindingLine describes one bound card for a list: bindingName, then how it
+// was bound.
+func bindingLine(b app.Binding) string {
+	s := bindingName(b)
 	if b.Auto {
 		s += " · " + T("upgraded automatically")
 	}
@@ -59,6 +82,18 @@ func bindingLine(b app.Binding) string {
 		s += " · " + T("by a helper")
 	}
 	return s
+}
+
+// sameTail returns the other bindings in bs whose masked number is b's:
+// the masked numbers cannot tell these cards apart.
+func sameTail(bs []app.Binding, b app.Binding) []app.Binding {
+	var out []app.Binding
+	for _, o := range bs {
+		if o.CardMasked == b.CardMasked && (o.Form != b.Form || o.Kind != b.Kind || !o.BoundAt.Equal(b.BoundAt)) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // bilingual is a result heading in both languages: the rider may read one

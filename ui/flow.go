@@ -141,15 +141,34 @@ func cardName(c app.Card) string {
 // only), so the card left on the reader by the previous rider — or after a
 // look-up — is not taken for the next one. Safe from any goroutine.
 func (k *Desk) lastCard() string {
-	k.lastCardMu.Lock()
-	defer k.lastCardMu.Unlock()
-	return k.lastCardID
+	id, _ := k.lastCardTaken()
+	return id
 }
 
-func (k *Desk) setLastCard(n string) {
+// lastCardTaken is lastCard and the document of the holder the upgrade
+// flow took it for (zero after a look-up).
+func (k *Desk) lastCardTaken() (string, app.DocNumber) {
 	k.lastCardMu.Lock()
 	defer k.lastCardMu.Unlock()
-	k.lastCardID = n
+	return k.lastCardID, k.lastCardFor
+}
+
+func (k *Desk) setLastCard(n string) { k.setLastCardFor(n, app.DocNumber{}) }
+
+// setLastCardFor records that card n was taken for holder (personal
+// information, kept in memory only, compared with Equal).
+func (k *Desk) setLastCardFor(n string, holder app.DocNumber) {
+	k.lastCardMu.Lock()
+	defer k.lastCardMu.Unlock()
+	k.lastCardID, k.lastCardFor = n, holder
+}
+
+// setTyped puts text back into a rebuilt entry with the cursor at its
+// end, so the clerk types on where they stopped.
+func setTyped(e *Entry, text string) {
+	e.SetText(text)
+	e.CursorRow, e.CursorColumn = 0, len([]rune(text))
+	e.Refresh()
 }
 
 // callTimeout bounds a counter-facing use-case call. The central client has

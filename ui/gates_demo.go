@@ -35,6 +35,10 @@ func (s *gatesScreen) demoGatePanel() fyne.CanvasObject {
 		if k.lang == app.LangZH {
 			cardNotes[i] = zh
 		}
+		if owner := demoCardOwner(c); owner != "" {
+			cardNotes[i] = T("{{.Card}} {{.Number}} of demo rider {{.Rider}}",
+				map[string]any{"Card": cardWords(c.Form, c.Kind), "Number": c.MaskedNumber(), "Rider": owner})
+		}
 		cardLabels[i] = demoCardLabel(c)
 	}
 	note := widget.NewLabel("")
@@ -134,21 +138,30 @@ func (s *gatesScreen) demoGatePanel() fyne.CanvasObject {
 // demoCardLabel is a short label for a demo card: masked number, NFC and
 // whose card it is (or its kind). It does not say whether the card is
 // upgraded: that changes as the desk binds and unbinds, and the gate's
-// answer below is what counts.
+// answer below is what counts. The note under the list names the card in
+// words (form and kind).
 func demoCardLabel(c app.Card) string {
 	l := c.MaskedNumber()
 	if c.Form == app.FormNFC {
 		l += " NFC"
 	}
-	owner := string(c.Kind)
+	owner := demoCardOwner(c)
+	if owner == "" {
+		owner = kindLabel(c.Kind)
+	}
+	return l + " · " + owner
+}
+
+// demoCardOwner is the key of the demo rider who carries c, or "".
+func demoCardOwner(c app.Card) string {
 	for _, r := range demo.Riders() {
 		for _, rc := range r.Cards {
 			if rc.Number == c.Number {
-				owner = r.Key
+				return r.Key
 			}
 		}
 	}
-	return l + " · " + owner
+	return ""
 }
 
 // showGateAnswer puts a gate's answer into b: the decision as heading in

@@ -233,21 +233,13 @@ func (p *simPanel) demoLabel(dev app.SimDevice, it app.DemoItem) string {
 		if it.ID == demo.NewTokenItem {
 			return T("New blank single-journey token")
 		}
-		owner := ""
-		for _, r := range demo.Riders() {
-			for _, c := range r.Cards {
-				if c.Number == it.ID {
-					owner = r.Key + " · "
-				}
-			}
-		}
 		for _, c := range demo.Cards() {
 			if c.Number == it.ID {
-				l := owner + kindLabel(c.Kind)
-				if c.Form == app.FormNFC {
-					l += " (NFC)"
+				l := cardWords(c.Form, c.Kind) + " " + c.MaskedNumber()
+				if owner := demoCardOwner(c); owner != "" {
+					l = owner + " · " + l
 				}
-				return l + " " + c.MaskedNumber()
+				return l
 			}
 		}
 	}

@@ -71,6 +71,12 @@ type unbindState struct {
 	number   string
 	mismatch string
 	inflight bool
+	// refused is the typed text last refused (the clerk pressed Enter on
+	// it): a card read may replace that, never text still being typed.
+	refused string
+	// onReader is the fitting card on the reader, offered while the
+	// clerk types.
+	onReader app.Card
 }
 
 // upgradeFlow is the state of one rider's upgrade. It lives outside the
@@ -94,6 +100,9 @@ type upgradeFlow struct {
 
 	card     app.Card
 	haveCard bool
+	// rejected is the cardID the clerk turned down with "Another card":
+	// while it lies on the reader it is not taken again.
+	rejected string
 	cardText string
 	look     *app.CardLookup
 	lookErr  error
@@ -148,6 +157,7 @@ type upgradeScreen struct {
 	focusOn  fyne.Focusable
 	toBottom bool          // scroll to the end (an unbind sub-form below a long page)
 	status   *widget.Label // reader status of the current step
+	unbindUI *unbindUI     // the unbind form's in-place widgets
 	confirm  *deskButton
 	// life ends when this instance stops (the gate outlook's asking again).
 	life    context.Context
@@ -193,7 +203,7 @@ func (s *upgradeScreen) show() {
 	s.gen++
 	gen := s.gen
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.later, s.focusOn, s.status, s.confirm, s.toBottom = nil, nil, nil, nil, false
+	s.later, s.focusOn, s.status, s.confirm, s.toBottom, s.unbindUI = nil, nil, nil, nil, false, nil
 	view := s.view()
 	sc := container.NewVScroll(view)
 	s.root.Objects = []fyne.CanvasObject{sc}

@@ -61,11 +61,11 @@ func (s *upgradeScreen) cardView() fyne.CanvasObject {
 		} else {
 			s.status = note(T("Waiting for the card reader… placing the card moves on by itself."), widget.MediumImportance)
 			items = append(items, s.status)
-			s.later = append(s.later, s.waitCard(k.lastCard(), func(c app.Card) { s.acceptCard(c) }))
+			s.later = append(s.later, s.waitCard(s.cardTakenElsewhere, func(c app.Card) { s.acceptCard(c) }))
 		}
 		num := k.newEntry()
 		num.SetPlaceHolder(T("Card number as printed, e.g. 1000 2000 0012"))
-		num.SetText(f.cardText)
+		setTyped(num, f.cardText)
 		check := note("", widget.MediumImportance)
 		use := func() {
 			n, err := app.ParseCardNumber(num.Text)
@@ -115,6 +115,7 @@ func (s *upgradeScreen) cardView() fyne.CanvasObject {
 		items = append(items, note(T("Central could not be asked; it will decide when the link returns."), widget.WarningImportance))
 	}
 	another := k.newButton(T("Another card"), func() {
+		f.rejected = cardID(f.card)
 		f.card, f.haveCard, f.cardText, f.look, f.lookErr = app.Card{}, false, "", nil, nil
 		f.seq++
 		f.redraw()
@@ -179,17 +180,31 @@ func (s *upgradeScreen) limitWarning() string {
 	if !ok || b.CardMasked == app.MaskCardNumber(f.card.Number) {
 		return ""
 	}
-	return T("This person already has a card of this form bound ({{.Card}}). Only one is allowed: central will refuse, and the result will offer to unbind the old card and bind this one.", map[string]any{"Card": b.CardMasked})
+	return T("This person already has a card of this form bound ({{.Card}}). Only one is allowed: central will refuse, and the result will offer to unbind the old card and bind this one.", map[string]any{"Card": bindingName(b)})
+}
+
+// cardTakenElsewhere reports whether c, lying on the reader when the card
+// step began, is a card not wanted here: the card the desk last took for
+// another holder (the previous rider's card left behind) or the one the
+// clerk turned down with "Another card". Any other card lying there — one
+// placed before the step began, or looked up just before — is taken as if
+// it had just been placed.
+func (s *upgradeScreen) cardTakenElsewhere(c app.Card) bool {
+	id := cardID(c)
+	if id == s.f.rejected {
+		return true
+	}
+	last, holder := s.k.lastCardTaken()
+	return id == last && !holder.IsZero() && !holder.Equal(s.f.holder.id.Doc)
 }
 
 // waitCard returns the starter of a card-reader wait delivering to take.
-// A card that was lying on the reader when the wait began and has the
-// number avoid (the previous rider's card, or the new card during an
-// unbind) is passed over until it is lifted.
-func (s *upgradeScreen) waitCard(avoid string, take func(app.Card)) func() {
+// A card that was lying on the reader when the wait began and is
+// unwanted (see cardTakenElsewhere) is passed over until it is lifted.
+func (s *upgradeScreen) waitCard(unwanted func(app.Card) bool, take func(app.Card)) func() {
 	return func() {
 		f, seq, status, k := s.f, s.f.seq, s.status, s.k
-		skip := func(c app.Card, lying bool) bool { return lying && avoid != "" && cardID(c) == avoid }
+		skip := func(c app.Card, lying bool) bool { return lying && unwanted(c) }
 		waitReaderSkip(s.k.d.Background, s.ctx, k.d.CardReader.ReadCard, skip, func(c app.Card) {
 			if status != nil {
 				status.Importance = widget.WarningImportance
@@ -212,7 +227,8 @@ func (s *upgradeScreen) acceptCard(c app.Card) {
 	}
 	f.card, f.haveCard, f.cardText, f.look, f.lookErr, f.looking = c, true, "", nil, nil, true
 	f.seq++
-	k.setLastCard(cardID(c))
+	k.setLastCardFor(cardID(c), f.holder.id.Doc)
+	f.rejected = ""
 	seq := f.seq
 	if k.op == nil || c.Number == "" {
 		// A UnionPay card or a wearable has no transit number: its kind

@@ -107,6 +107,7 @@ func (s *upgradeScreen) resultView() fyne.CanvasObject {
 	if card == "" {
 		card = f.card.MaskedNumber()
 	}
+	card = cardWords(f.card.Form, f.cardKind()) + "  " + card
 	items := []fyne.CanvasObject{b,
 		note(T("Card:")+" "+card+"   "+T("Person:")+" "+maskedPerson(f.holder.id, k.lang), widget.MediumImportance)}
 	if r.Outcome == app.UpgradeBound || r.Outcome == app.UpgradeAlready || r.Outcome == app.UpgradeAuto {
@@ -153,6 +154,7 @@ func (s *upgradeScreen) resultView() fyne.CanvasObject {
 			// keeps its answer to the old one).
 			buttons.Add(k.newButton(T("Use another card"), func() {
 				f.key, f.result, f.resErr = app.NewIdempotencyKey(), nil, nil
+				f.rejected = cardID(f.card)
 				f.card, f.haveCard, f.cardText, f.look, f.lookErr = app.Card{}, false, "", nil, nil
 				f.goTo(stepCard)
 				f.redraw()

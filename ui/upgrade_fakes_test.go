@@ -76,6 +76,12 @@ func newFakeCentral() *fakeCentral {
 		}
 		for _, n := range r.Bound {
 			c.holder[n], c.bound[n] = pk, c.cards[n].Form
+			// Seeded bindings: physical cards bound in March, phone cards
+			// in June (the look-up shows the date).
+			c.boundAt[n] = time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC)
+			if c.cards[n].Form == app.FormNFC {
+				c.boundAt[n] = time.Date(2026, 6, 2, 10, 0, 0, 0, time.UTC)
+			}
 		}
 	}
 	return c
@@ -234,7 +240,7 @@ func (c *fakeCentral) PersonBindings(_ context.Context, d app.DocNumber) (app.Pe
 	for n, h := range c.holder {
 		if h == pk {
 			card := c.cards[n]
-			pb.Bindings = append(pb.Bindings, app.Binding{CardMasked: app.MaskCardNumber(n), Kind: card.Kind, Form: c.bound[n], Auto: c.auto[n], ViaProxy: c.via[n]})
+			pb.Bindings = append(pb.Bindings, app.Binding{CardMasked: app.MaskCardNumber(n), Kind: card.Kind, Form: c.bound[n], Auto: c.auto[n], ViaProxy: c.via[n], BoundAt: c.boundAt[n]})
 		}
 	}
 	return pb, nil

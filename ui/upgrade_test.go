@@ -141,7 +141,7 @@ func TestLimitReachedThenRebind(t *testing.T) {
 	h.wantText("bindings", "Physical card  ******0001", "Phone NFC card  ******0001")
 	h.tap("Next (Enter)")
 	h.placeCard(demoCard(t, demo.WornCardNumber))
-	h.wantText("early warning", "already has a card of this form bound (******0001)")
+	h.wantText("early warning", "already has a card of this form bound (Physical card  ******0001 · Ordinary Yikatong card")
 	h.tap("Next (Enter)")
 	h.tap("Confirm (Enter)")
 	b := h.banner()
@@ -152,10 +152,10 @@ func TestLimitReachedThenRebind(t *testing.T) {
 	// The wrong card: a different number is refused before anything is sent.
 	h.typeFocused("1000200003")
 	h.key(fyne.KeyReturn)
-	h.wantText("mismatch", "That is card ******0003, not ******0001.")
+	h.wantText("mismatch", "That is card ******0003, not Physical card ******0001.")
 	// The right card on the reader.
 	h.placeCard(demoCard(t, "1000200001"))
-	ask := h.bannerWith("Unbind Physical card ******0001")
+	ask := h.bannerWith("Unbind Physical card  ******0001 · Ordinary Yikatong card")
 	if ask.Tone() != ToneWarn || !strings.Contains(ask.Text(), "Then the new card ******0012 is bound.") {
 		t.Fatalf("confirmation %v %q", ask.Tone(), ask.Text())
 	}

@@ -150,7 +150,11 @@ func CardNote(number string) (en, zh string, ok bool) {
 	for _, r := range riders() {
 		for _, c := range r.Cards {
 			if c.Number == number {
-				return fmt.Sprintf("%s card of rider %q", c.Kind, r.Key), fmt.Sprintf("演示乘客“%s”的%s卡", r.Key, c.Kind), true
+				en, zh := "physical card", "实体卡"
+				if c.Form == app.FormNFC {
+					en, zh = "phone NFC card", "手机NFC卡"
+				}
+				return fmt.Sprintf("%s of rider %q", en, r.Key), fmt.Sprintf("演示乘客“%s”的%s", r.Key, zh), true
 			}
 		}
 	}
