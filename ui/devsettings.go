@@ -184,7 +184,7 @@ func (s *devSettingsScreen) refreshStates() {
 	for _, kind := range app.DeviceKinds {
 		r := s.rows[kind]
 		st := b.Get(kind.Component())
-		txt := stateLabel(st.State)
+		txt := stateName(st.State)
 		if st.Detail != "" {
 			txt += " · " + st.Detail
 		}
@@ -201,26 +201,6 @@ func (s *devSettingsScreen) refreshStates() {
 		}
 		r.state.Refresh()
 	}
-}
-
-func stateLabel(st app.State) string {
-	switch st {
-	case app.StateNotConfigured:
-		return T("not configured")
-	case app.StateConnecting:
-		return T("connecting")
-	case app.StateReady:
-		return T("ready")
-	case app.StateBusy:
-		return T("card present")
-	case app.StateDegraded:
-		return T("degraded")
-	case app.StateOffline:
-		return T("offline")
-	case app.StateError:
-		return T("error")
-	}
-	return string(st)
 }
 
 // chosen returns the port and rate selected in r.

@@ -113,6 +113,8 @@ func componentName(c app.Component) string {
 	return string(c)
 }
 
+// stateName is a device or service state in the interface language, for
+// the status bar and the device settings screen.
 func stateName(s app.State) string {
 	switch s {
 	case app.StateNotConfigured:
