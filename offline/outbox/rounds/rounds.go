@@ -18,19 +18,45 @@ const (
 	DefaultRetryMax = 2 * time.Minute
 )
 
-// Loop runs a worker's rounds. Safe for concurrent use.
-type Loop struct {
-	interval time.Duration
-	kick     chan struct{}
+// Timing is what a worker's configuration says about its rounds and its
+// retries. Zero or negative fields take the defaults.
+type Timing struct {
+	// Interval is the pause between rounds when nothing happens
+	// [DefaultInterval].
+	Interval time.Duration
+	// RetryMin and RetryMax bound the per-item backoff after a failed
+	// send (see Backoff) [DefaultRetryMin, DefaultRetryMax].
+	RetryMin, RetryMax time.Duration
 }
 
-// New returns a loop with a round every interval (DefaultInterval when
-// not positive).
-func New(interval time.Duration) *Loop {
-	if interval <= 0 {
-		interval = DefaultInterval
+// Loop runs a worker's rounds and spaces its retries. Safe for
+// concurrent use.
+type Loop struct {
+	t    Timing
+	kick chan struct{}
+}
+
+// New returns a loop with t's timing, defaults filled in.
+func New(t Timing) *Loop {
+	if t.Interval <= 0 {
+		t.Interval = DefaultInterval
 	}
-	return &Loop{interval: interval, kick: make(chan struct{}, 1)}
+	if t.RetryMin <= 0 {
+		t.RetryMin = DefaultRetryMin
+	}
+	if t.RetryMax <= 0 {
+		t.RetryMax = DefaultRetryMax
+	}
+	return &Loop{t: t, kick: make(chan struct{}, 1)}
+}
+
+// Timing returns the loop's timing with the defaults filled in.
+func (l *Loop) Timing() Timing { return l.t }
+
+// Retry is the wait before an item's next send after a failed one:
+// Backoff between the loop's RetryMin and RetryMax.
+func (l *Loop) Retry(doublings int) time.Duration {
+	return Backoff(l.t.RetryMin, l.t.RetryMax, doublings)
 }
 
 // Kick starts a round now (after an item was queued, or when the link
@@ -48,7 +74,7 @@ func (l *Loop) Kick() {
 // the ticker. A round's error goes to failed (unless ctx ended) and the
 // loop goes on.
 func (l *Loop) Run(ctx context.Context, round func(context.Context) (more bool, err error), failed func(error)) error {
-	t := time.NewTicker(l.interval)
+	t := time.NewTicker(l.t.Interval)
 	defer t.Stop()
 	for {
 		more, err := round(ctx)

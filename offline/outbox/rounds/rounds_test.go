@@ -26,7 +26,7 @@ func TestBackoffDoublesWithinJitterAndCaps(t *testing.T) {
 // starts another before the (long) interval, a round reporting more runs
 // again at once, and errors are reported without stopping the loop.
 func TestRunKicksFullBatchesAndErrors(t *testing.T) {
-	l := New(time.Hour)
+	l := New(Timing{Interval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	var n atomic.Int32
 	var failures atomic.Int32
@@ -68,5 +68,26 @@ func TestRunKicksFullBatchesAndErrors(t *testing.T) {
 	}
 	if failures.Load() != 1 {
 		t.Fatalf("%d failures reported, want 1", failures.Load())
+	}
+}
+
+// TestNewFillsDefaultsAndRetrySpaces: zero timing takes the defaults, a
+// set field is kept, and Retry doubles from RetryMin within the jitter up
+// to RetryMax.
+func TestNewFillsDefaultsAndRetrySpaces(t *testing.T) {
+	if got := New(Timing{}).Timing(); got != (Timing{DefaultInterval, DefaultRetryMin, DefaultRetryMax}) {
+		t.Fatalf("zero timing became %+v", got)
+	}
+	l := New(Timing{RetryMin: time.Second, RetryMax: 8 * time.Second})
+	if got := l.Timing(); got.Interval != DefaultInterval || got.RetryMin != time.Second || got.RetryMax != 8*time.Second {
+		t.Fatalf("timing %+v", got)
+	}
+	for _, tc := range []struct {
+		doublings int
+		want      time.Duration
+	}{{0, time.Second}, {2, 4 * time.Second}, {9, 8 * time.Second}} {
+		if d := l.Retry(tc.doublings); d < tc.want*3/4 || d > tc.want*5/4 {
+			t.Fatalf("Retry(%d) = %s, want %s ± 25 %%", tc.doublings, d, tc.want)
+		}
 	}
 }

@@ -78,12 +78,6 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Ledger == nil || cfg.Sender == nil {
 		return nil, errors.New("salesfwd: Ledger and Sender are required")
 	}
-	if cfg.RetryMin <= 0 {
-		cfg.RetryMin = rounds.DefaultRetryMin
-	}
-	if cfg.RetryMax <= 0 {
-		cfg.RetryMax = rounds.DefaultRetryMax
-	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 200
 	}
@@ -96,7 +90,7 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, log: cfg.Logger, loop: rounds.New(cfg.Interval)}, nil
+	return &Worker{cfg: cfg, log: cfg.Logger, loop: rounds.New(rounds.Timing{Interval: cfg.Interval, RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax})}, nil
 }
 
 // Kick starts a round now (after a sale was recorded, or when the link
@@ -271,7 +265,7 @@ func (w *Worker) send(ctx context.Context, it ledger.Item) outcome {
 
 // backoff is RetryMin·2^(attempts-1) capped at RetryMax, with jitter.
 func (w *Worker) backoff(attempts int) time.Duration {
-	return rounds.Backoff(w.cfg.RetryMin, w.cfg.RetryMax, attempts-1)
+	return w.loop.Retry(attempts - 1)
 }
 
 // Backlog implements app.Backlog: the records not yet confirmed by

@@ -56,12 +56,6 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Outbox == nil || cfg.Completer == nil {
 		return nil, errors.New("forward: Outbox and Completer are required")
 	}
-	if cfg.RetryMin <= 0 {
-		cfg.RetryMin = rounds.DefaultRetryMin
-	}
-	if cfg.RetryMax <= 0 {
-		cfg.RetryMax = rounds.DefaultRetryMax
-	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 20
 	}
@@ -71,7 +65,7 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, log: cfg.Logger, loop: rounds.New(cfg.Interval)}, nil
+	return &Worker{cfg: cfg, log: cfg.Logger, loop: rounds.New(rounds.Timing{Interval: cfg.Interval, RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax})}, nil
 }
 
 // Kick starts a round now (e.g. after an item was queued or the link came
@@ -117,5 +111,5 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 
 // backoff is RetryMin·2^attempts capped at RetryMax, with jitter.
 func (w *Worker) backoff(attempts int) time.Duration {
-	return rounds.Backoff(w.cfg.RetryMin, w.cfg.RetryMax, attempts)
+	return w.loop.Retry(attempts)
 }
