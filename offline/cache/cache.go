@@ -179,9 +179,10 @@ func (c *Cache) loadFreshness(ctx context.Context) {
 }
 
 // Open opens (creating if needed) the cache file at path. A file that
-// cannot be read as a cache is moved aside to path+".damaged-<unix>" and a
-// fresh empty cache takes its place (the data is rebuildable; the damaged
-// file is kept for forensics).
+// cannot be read as a cache is moved aside with its -wal and -shm
+// (store.Quarantine: path+".damaged-<UTC time>") and a fresh empty cache
+// takes its place (the data is rebuildable; the damaged file is kept for
+// forensics).
 func Open(ctx context.Context, path string, opts Options) (*Cache, error) {
 	opts.defaults()
 	c := &Cache{path: path, opts: opts}
@@ -199,10 +200,11 @@ func Open(ctx context.Context, path string, opts Options) (*Cache, error) {
 			return c, nil
 		}
 		if errors.Is(err, errDamaged) {
-			opts.Logger.Warn("gate cache damaged, moving aside", "err", err)
-			if qerr := quarantine(path); qerr != nil {
-				return nil, qerr
+			moved, qerr := store.Quarantine(path)
+			if qerr != nil {
+				return nil, fmt.Errorf("quarantine cache: %w", qerr)
 			}
+			opts.Logger.Warn("gate cache damaged, moved aside", "err", err, "to", moved)
 			if err := c.open(ctx); err != nil {
 				return nil, err
 			}
@@ -217,17 +219,6 @@ var (
 	errDamaged   = errors.New("cache file damaged")
 	errOldFormat = errors.New("cache file of an older format")
 )
-
-func quarantine(path string) error {
-	dst := fmt.Sprintf("%s.damaged-%d", path, time.Now().Unix())
-	if err := os.Rename(path, dst); err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("quarantine cache: %w", err)
-	}
-	for _, s := range []string{"-wal", "-shm"} {
-		_ = os.Rename(path+s, dst+s)
-	}
-	return nil
-}
 
 func removeFile(path string) error {
 	for _, s := range []string{"", "-wal", "-shm"} {
