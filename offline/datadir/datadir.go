@@ -8,7 +8,7 @@
 // the files, and afterwards every store the caller opens. So a second
 // process on the same folder stops before it has touched a single record.
 //
-// The lock is the operating system's (flock on Unix, LockFileEx on
+// The lock is the operating system's (offline/filelock: flock on Unix, LockFileEx on
 // Windows): it is released when its holder exits, however it exits, so a
 // lock file left behind by a killed process is not a lock. The holder's
 // process ID is written into the lock file so that the second process can
@@ -33,6 +33,7 @@ import (
 
 	"stationdesk/app"
 	"stationdesk/app/atomicfile"
+	"stationdesk/offline/filelock"
 )
 
 // Kind is what a data folder is for.
@@ -97,7 +98,7 @@ func (d *Dir) Close() error {
 	if d == nil || d.lock == nil {
 		return nil
 	}
-	err := unlock(d.lock)
+	err := filelock.Unlock(d.lock)
 	if cerr := d.lock.Close(); err == nil {
 		err = cerr
 	}
@@ -202,9 +203,9 @@ func takeLock(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, unavailable(err, dir)
 	}
-	if err := tryLock(f); err != nil {
+	if err := filelock.TryLock(f); err != nil {
 		f.Close()
-		if !errors.Is(err, errHeld) {
+		if !errors.Is(err, filelock.ErrHeld) {
 			return nil, unavailable(err, dir)
 		}
 		return nil, lockedError(dir)
@@ -218,15 +219,12 @@ func takeLock(dir string) (*os.File, error) {
 		}
 	}
 	if err != nil {
-		unlock(f)
+		_ = filelock.Unlock(f)
 		f.Close()
 		return nil, unavailable(err, dir)
 	}
 	return f, nil
 }
-
-// errHeld is what tryLock returns when another process holds the lock.
-var errHeld = errors.New("lock held by another process")
 
 func lockedError(dir string) error {
 	pid := "?"

@@ -19,6 +19,7 @@ import (
 
 	"stationdesk/app"
 	"stationdesk/app/atomicfile"
+	"stationdesk/offline/filelock"
 )
 
 // KeyStore is the gate registry: the gates' 256-bit keys and the service
@@ -127,7 +128,7 @@ func OpenRegistry(path string, o KeyStoreOptions) (*KeyStore, error) {
 		ks.seal, _ = cipher.NewGCM(blk)
 	}
 	var err error
-	unlock, err := lockFile(path + ".lock")
+	unlock, err := filelock.Acquire(path + ".lock")
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +311,7 @@ func (ks *KeyStore) update(fn func(st *keyState) error) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	defer ks.publishLocked()
-	unlock, err := lockFile(ks.path + ".lock")
+	unlock, err := filelock.Acquire(ks.path + ".lock")
 	if err != nil {
 		return err
 	}
