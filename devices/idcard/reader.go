@@ -149,9 +149,6 @@ type conn struct {
 	found   Response // the last poll's answer
 }
 
-// errNoResponse is the driver's name for a request nobody answered.
-var errNoResponse = serial.ErrNoReply
-
 func (r *Reader) newConn(p *serial.Port) *conn {
 	return &conn{r: r, link: serial.NewLink[Response](p, &responses{}, r.driver().LinkConfig(rejected))}
 }
@@ -180,7 +177,7 @@ func (c *conn) hello(ctx context.Context) (string, error) {
 		r.samID = id
 		r.mu.Unlock()
 		r.log.Info("SAM ready", "sam_id", id)
-	} else if err != nil && !errors.Is(err, errNoResponse) {
+	} else if err != nil && !errors.Is(err, serial.ErrNoReply) {
 		return "", err
 	}
 	return "", nil
@@ -228,41 +225,33 @@ func (c *conn) act(ctx context.Context) error {
 }
 
 // readCard selects and reads the card for the first waiter, retrying the
-// whole sequence once. It returns only port failures; card trouble goes to
-// the waiter.
+// whole sequence once (serial.TwoTries). It returns only port failures;
+// card trouble goes to the waiter.
 func (c *conn) readCard(ctx context.Context) error {
 	r := c.r
-	var last error
-	for attempt := 0; attempt < 2; attempt++ {
-		if attempt > 0 {
-			// The retry starts with a fresh find: a lifted card is gone.
-			resp, err := c.transact(ctx, Command{Cmd: CmdCard, Para: ParaFind}, r.cfg.ShortTimeout)
-			if err != nil && !errors.Is(err, errNoResponse) {
-				return err
-			}
-			if err != nil || resp.SW3 != SWFound {
-				break
-			}
-		}
+	refind := func(ctx context.Context) (bool, error) {
+		resp, err := c.transact(ctx, Command{Cmd: CmdCard, Para: ParaFind}, r.cfg.ShortTimeout)
+		return err == nil && resp.SW3 == SWFound, err
+	}
+	last, err := serial.TwoTries(ctx, r.log, "card read failed", refind, func(ctx context.Context) error {
 		id, err := c.readOnce(ctx)
-		if err == nil || app.ErrorCode(err) == app.CodeInvalid {
-			w := r.waiting.Next()
-			if w == nil {
-				return nil // the caller gave up meanwhile; drop the data
-			}
-			w.Answer(result{id: id, err: err})
-			if err != nil {
-				r.log.Info("card rejected", "reason", app.ErrorReason(err))
-			} else {
-				r.log.Info("card read", "identity", id)
-			}
-			return nil
-		}
-		if errors.Is(err, serial.ErrDisconnected) || ctx.Err() != nil {
+		if err != nil && app.ErrorCode(err) != app.CodeInvalid {
 			return err
 		}
-		last = err
-		r.log.Warn("card read failed", "attempt", attempt+1, "err", err)
+		w := r.waiting.Next()
+		if w == nil {
+			return nil // the caller gave up meanwhile; drop the data
+		}
+		w.Answer(result{id: id, err: err})
+		if err != nil {
+			r.log.Info("card rejected", "reason", app.ErrorReason(err))
+		} else {
+			r.log.Info("card read", "identity", id)
+		}
+		return nil
+	})
+	if err != nil || last == nil {
+		return err
 	}
 	if w := r.waiting.Next(); w != nil {
 		if errors.Is(last, serial.ErrBadFrame) {
@@ -277,7 +266,7 @@ func (c *conn) readCard(ctx context.Context) error {
 }
 
 // readOnce runs select + read and parses the answer. Port failures come
-// back as serial errors; card trouble as errNoResponse or a status error;
+// back as serial errors; card trouble as serial.ErrNoReply or a status error;
 // invalid card data as a CodeInvalid *app.Error.
 func (c *conn) readOnce(ctx context.Context) (app.Identity, error) {
 	r := c.r
@@ -389,30 +378,21 @@ func FormatSAMID(d []byte) string {
 // CodeUnavailable *app.Error ("reader_not_responding") when the SAM does
 // not answer or fails its self-test.
 func Probe(ctx context.Context, port string, baud int) (samID string, err error) {
-	if baud == 0 {
-		baud = 115200
-	}
-	p, err := serial.Open(port, baud, 0)
-	if err != nil {
-		return "", err
-	}
-	defer p.Close()
 	r := New(Config{Port: port, Baud: baud})
-	c := r.newConn(p)
-	resp, err := c.transact(ctx, Command{Cmd: CmdStatus, Para: ParaAny}, r.cfg.ShortTimeout)
-	if err != nil {
-		if errors.Is(err, errNoResponse) {
-			return "", errNoAnswer
+	return serial.Probe(port, r.cfg.Baud, errNoAnswer, func(p *serial.Port) (string, error) {
+		c := r.newConn(p)
+		resp, err := c.transact(ctx, Command{Cmd: CmdStatus, Para: ParaAny}, r.cfg.ShortTimeout)
+		if err != nil {
+			return "", err
 		}
-		return "", err
-	}
-	if resp.SW3 != SWOK {
-		return "", app.WrapError(fmt.Errorf("SAM status %02X: %s", resp.SW3, StatusText(resp.SW3)), app.CodeUnavailable,
-			"reader_not_responding", "身份证阅读器安全模块自检失败。", "The ID-card reader's security module failed its self-test.")
-	}
-	resp, err = c.transact(ctx, Command{Cmd: CmdSAMID, Para: ParaAny}, r.cfg.ShortTimeout)
-	if err != nil || resp.SW3 != SWOK {
-		return "", nil // status answered: the reader works; the id is optional
-	}
-	return FormatSAMID(resp.Data), nil
+		if resp.SW3 != SWOK {
+			return "", app.WrapError(fmt.Errorf("SAM status %02X: %s", resp.SW3, StatusText(resp.SW3)), app.CodeUnavailable,
+				"reader_not_responding", "身份证阅读器安全模块自检失败。", "The ID-card reader's security module failed its self-test.")
+		}
+		resp, err = c.transact(ctx, Command{Cmd: CmdSAMID, Para: ParaAny}, r.cfg.ShortTimeout)
+		if err != nil || resp.SW3 != SWOK {
+			return "", nil // status answered: the reader works; the id is optional
+		}
+		return FormatSAMID(resp.Data), nil
+	})
 }

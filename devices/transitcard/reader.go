@@ -144,10 +144,7 @@ func (r *Reader) submit(ctx context.Context, j job) jobResult {
 	return r.jobs.Ask(ctx, j, jobResult{err: errNoAnswer}, jobResult{err: errTimeout})
 }
 
-var (
-	errNoResponse = serial.ErrNoReply // a request nobody answered
-	errCardGone   = errors.New("transitcard: card left the field")
-)
+var errCardGone = errors.New("transitcard: card left the field")
 
 type conn struct {
 	r     *Reader
@@ -229,22 +226,19 @@ func (c *conn) find(ctx context.Context) (FoundCard, bool, error) {
 }
 
 // run executes one job on the card in the field, retrying once (with a
-// fresh find) when the card stops answering. Only port failures are
-// returned; everything else goes to the job.
+// fresh find) when the card stops answering (serial.TwoTries). Only port
+// failures are returned; everything else goes to the job.
 func (c *conn) run(ctx context.Context, call *serial.Call[job, jobResult], found FoundCard) error {
 	j := call.Req
 	r := c.r
-	for attempt := 0; attempt < 2; attempt++ {
-		if attempt > 0 {
-			f, present, err := c.find(ctx)
-			if err != nil && !errors.Is(err, errNoResponse) {
-				return err
-			}
-			if err != nil || !present {
-				break
-			}
+	refind := func(ctx context.Context) (bool, error) {
+		f, present, err := c.find(ctx)
+		if err == nil && present {
 			found = f
 		}
+		return present, err
+	}
+	last, err := serial.TwoTries(ctx, r.log, "card operation failed", refind, func(ctx context.Context) error {
 		var res jobResult
 		var err error
 		if j.issue != nil {
@@ -252,28 +246,30 @@ func (c *conn) run(ctx context.Context, call *serial.Call[job, jobResult], found
 		} else {
 			res.card, err = ReadCard(ctx, c, found)
 		}
-		if err == nil || app.ErrorCode(err) == app.CodeInvalid {
-			res.err = err
-			call.Answer(res)
-			if err != nil {
-				r.log.Info("card refused", "reason", app.ErrorReason(err))
-			} else if j.issue != nil {
-				r.log.Info("single-journey token issued", "fare_fen", j.issue.FareFen, "origin", j.issue.Origin)
-			} else if uid := string(found.UID); uid != c.lastLogged {
-				// A card left lying on the reader is read again for every
-				// waiting screen: log it once per placement, not per read.
-				c.lastLogged = uid
-				r.log.Info("card read", "card", res.card)
-			}
-			return nil
-		}
-		if errors.Is(err, serial.ErrDisconnected) || ctx.Err() != nil {
-			call.Answer(jobResult{err: errDisconnected})
+		if err != nil && app.ErrorCode(err) != app.CodeInvalid {
 			return err
 		}
-		r.log.Warn("card operation failed", "attempt", attempt+1, "err", err)
+		res.err = err
+		call.Answer(res)
+		if err != nil {
+			r.log.Info("card refused", "reason", app.ErrorReason(err))
+		} else if j.issue != nil {
+			r.log.Info("single-journey token issued", "fare_fen", j.issue.FareFen, "origin", j.issue.Origin)
+		} else if uid := string(found.UID); uid != c.lastLogged {
+			// A card left lying on the reader is read again for every
+			// waiting screen: log it once per placement, not per read.
+			c.lastLogged = uid
+			r.log.Info("card read", "card", res.card)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		call.Answer(jobResult{err: errDisconnected})
+		return err
+	case last != nil:
+		call.Answer(jobResult{err: errReplace})
 	}
-	call.Answer(jobResult{err: errReplace})
 	return nil
 }
 
@@ -322,25 +318,15 @@ func versionText(b []byte) string {
 // errors (ErrNotFound …) or a CodeUnavailable *app.Error
 // ("reader_not_responding").
 func Probe(ctx context.Context, port string, baud int, codec Codec) (model string, err error) {
-	if baud == 0 {
-		baud = 115200
-	}
-	p, err := serial.Open(port, baud, 0)
-	if err != nil {
-		return "", err
-	}
-	defer p.Close()
 	r := New(Config{Port: port, Baud: baud, Codec: codec})
-	c := r.newConn(p)
-	rep, err := c.transact(ctx, Request{Op: OpVersion})
-	if err != nil {
-		if errors.Is(err, errNoResponse) {
+	return serial.Probe(port, r.cfg.Baud, errNoAnswer, func(p *serial.Port) (string, error) {
+		rep, err := r.newConn(p).transact(ctx, Request{Op: OpVersion})
+		if err != nil {
+			return "", err
+		}
+		if !r.cfg.Codec.OK(OpVersion, rep.Status) {
 			return "", errNoAnswer
 		}
-		return "", err
-	}
-	if !r.cfg.Codec.OK(OpVersion, rep.Status) {
-		return "", errNoAnswer
-	}
-	return versionText(rep.Data), nil
+		return versionText(rep.Data), nil
+	})
 }
