@@ -1,6 +1,7 @@
 // Package gatesim is a signing load generator for the gate verify service
-// (`stationdesk gatesim`), and the benchmark driver behind `make bench`
-// (Bench). It sends signed POST /v1/verify requests open loop at a fixed
+// (`stationdesk gatesim`), the gate contract's conformance run
+// (Conformance) and the simulated gate of demo mode (DemoGate); the
+// `make bench` command around its load is offline/sim/gatebench. It sends signed POST /v1/verify requests open loop at a fixed
 // rate — latency is measured from each request's scheduled send time, so a
 // slow server cannot hide its queueing (no coordinated omission) — checks
 // every response signature, and prints latency percentiles and decision
