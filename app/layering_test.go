@@ -108,6 +108,54 @@ func TestLayering(t *testing.T) {
 	}
 	checkNoSimulators(t, pkgs, depsOf)
 	checkNoDemoData(t, pkgs)
+	checkNoDemoSecrets(t, pkgs)
+}
+
+// demoSecrets are the text the simulators derive their public demo keys
+// and token from (syncpub's manifest, ride-QR and card-hash keys, the
+// central simulator's station token). Anyone can rebuild a demo key from
+// them, so a production file that holds one could sign or accept what
+// any demo signs.
+var demoSecrets = []string{"stationdesk demo key", "stationdesk demo card-hash key", "demo-station-token"}
+
+// checkNoDemoSecrets fails when a string literal of a production file
+// (test files excluded) holds a demo secret, and when a secret is no
+// longer found in any simulator (the list is stale).
+func checkNoDemoSecrets(t *testing.T, pkgs []pkg) {
+	t.Helper()
+	inSim := map[string]bool{}
+	for _, p := range pkgs {
+		sim := isSimulator(p.ImportPath)
+		fset := token.NewFileSet()
+		for _, name := range p.GoFiles {
+			f, err := parser.ParseFile(fset, filepath.Join(p.Dir, name), nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				lit, ok := n.(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					return true
+				}
+				for _, sec := range demoSecrets {
+					if !strings.Contains(lit.Value, sec) {
+						continue
+					}
+					if sim {
+						inSim[sec] = true
+					} else {
+						t.Errorf("%s: %s holds the demo secret %q: demo keys live in the simulators only", fset.Position(lit.Pos()), p.ImportPath, sec)
+					}
+				}
+				return true
+			})
+		}
+	}
+	for _, sec := range demoSecrets {
+		if !inSim[sec] {
+			t.Errorf("demo secret %q is in no simulator: the list is stale", sec)
+		}
+	}
 }
 
 // demoWords are production names that speak of demo mode without holding
