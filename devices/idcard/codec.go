@@ -16,6 +16,8 @@ package idcard
 import (
 	"errors"
 	"fmt"
+
+	"stationdesk/devices/serial"
 )
 
 // Preamble starts every frame in both directions.
@@ -167,72 +169,36 @@ func ParseResponse(body []byte) (Response, error) {
 	return Response{SW1: body[0], SW2: body[1], SW3: body[2], Data: body[3:]}, nil
 }
 
-// Framer cuts a byte stream into frame bodies. It survives frames split
-// across reads, several frames in one read and garbage between frames, by
-// searching for the preamble and checking length and checksum; a bad frame
-// costs one byte of resync, never the frames after it. Its buffer never
-// holds more than MaxFrame bytes. A Framer is not safe for concurrent use.
-type Framer struct {
-	buf     []byte
-	garbage int
-}
+// Framer cuts a byte stream into frame bodies (a serial.Framer for GA 467
+// frames). It survives frames split across reads, several frames in one
+// read and garbage between frames, by searching for the preamble and
+// checking length and checksum; a bad frame costs one byte of resync, never
+// the frames after it. Its buffer never holds more than MaxFrame bytes. A
+// Framer is not safe for concurrent use.
+type Framer struct{ f serial.Framer }
+
+// ga467 is the frame format the Framer cuts.
+var ga467 = serial.Format{Max: MaxFrame, Start: preambleStart, Decode: Decode, Truncated: ErrTruncated, Garbage: ErrGarbage}
 
 // Feed adds p to the stream and returns the bodies of the frames it
 // completed (fresh copies, in order) and one error per problem found:
 // ErrGarbage (wrapped, with the byte count) for bytes outside frames,
 // ErrOversize, ErrUndersize or ErrChecksum for a rejected frame.
-func (f *Framer) Feed(p []byte) (bodies [][]byte, errs []error) {
-	if f.buf == nil {
-		f.buf = make([]byte, 0, 512)
-	}
-	for len(p) > 0 {
-		room := MaxFrame - len(f.buf)
-		k := min(room, len(p))
-		f.buf = append(f.buf, p[:k]...)
-		p = p[k:]
-		bodies, errs = f.scan(bodies, errs)
-	}
-	if f.garbage > 0 {
-		errs = append(errs, fmt.Errorf("%w: %d bytes", ErrGarbage, f.garbage))
-		f.garbage = 0
-	}
-	return bodies, errs
-}
-
-// scan extracts every complete frame from f.buf and compacts it.
-func (f *Framer) scan(bodies [][]byte, errs []error) ([][]byte, []error) {
-	b := f.buf
-	for {
-		i := indexPreamble(b)
-		if i < 0 {
-			keep := partialPreamble(b)
-			f.garbage += len(b) - keep
-			b = b[len(b)-keep:]
-			break
-		}
-		f.garbage += i
-		b = b[i:]
-		body, n, err := Decode(b)
-		if errors.Is(err, ErrTruncated) {
-			break
-		}
-		if err != nil {
-			errs = append(errs, err)
-			b = b[1:] // resync after the first preamble byte
-			continue
-		}
-		bodies = append(bodies, append([]byte(nil), body...))
-		b = b[n:]
-	}
-	f.buf = append(f.buf[:0], b...)
-	return bodies, errs
-}
+func (f *Framer) Feed(p []byte) (bodies [][]byte, errs []error) { return f.f.Feed(p, ga467) }
 
 // Buffered returns how many bytes wait for the rest of a frame.
-func (f *Framer) Buffered() int { return len(f.buf) }
+func (f *Framer) Buffered() int { return f.f.Buffered() }
 
 // Reset drops any partial frame, e.g. after a command timed out.
-func (f *Framer) Reset() { f.buf = f.buf[:0]; f.garbage = 0 }
+func (f *Framer) Reset() { f.f.Reset() }
+
+// preambleStart finds the next preamble, or keeps a split one's start.
+func preambleStart(b []byte) (int, int) {
+	if i := indexPreamble(b); i >= 0 {
+		return i, 0
+	}
+	return -1, partialPreamble(b)
+}
 
 func indexPreamble(b []byte) int {
 	for i := 0; i+len(Preamble) <= len(b); i++ {

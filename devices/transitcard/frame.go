@@ -18,6 +18,8 @@ package transitcard
 import (
 	"errors"
 	"fmt"
+
+	"stationdesk/devices/serial"
 )
 
 // STX framing constants (docs/devices.md "Transit-card reader").
@@ -94,57 +96,27 @@ func DecodeFrame(b []byte) (payload []byte, n int, err error) {
 	return b[3 : 3+l], n, nil
 }
 
-// STXFramer cuts a byte stream into STX frame payloads, resyncing on the
-// next STX after garbage or a bad frame. Its buffer never exceeds
-// MaxFrame. Not safe for concurrent use.
-type STXFramer struct {
-	buf     []byte
-	garbage int
-}
+// STXFramer cuts a byte stream into STX frame payloads (a serial.Framer
+// for STX frames), resyncing on the next STX after garbage or a bad frame.
+// Its buffer never exceeds MaxFrame. Not safe for concurrent use.
+type STXFramer struct{ f serial.Framer }
+
+// stxFormat is the frame format the STXFramer cuts.
+var stxFormat = serial.Format{Max: MaxFrame, Start: stxStart, Decode: DecodeFrame, Truncated: ErrTruncated, Garbage: ErrGarbage}
 
 // Feed adds p and returns the completed payloads (fresh copies) and one
 // error per problem (ErrGarbage wrapped with a count, or a frame error).
-func (f *STXFramer) Feed(p []byte) (payloads [][]byte, errs []error) {
-	for len(p) > 0 {
-		k := min(MaxFrame-len(f.buf), len(p))
-		f.buf = append(f.buf, p[:k]...)
-		p = p[k:]
-		b := f.buf
-		for {
-			i := indexByte(b, STX)
-			if i < 0 {
-				f.garbage += len(b)
-				b = b[:0]
-				break
-			}
-			f.garbage += i
-			b = b[i:]
-			pl, n, err := DecodeFrame(b)
-			if errors.Is(err, ErrTruncated) {
-				break
-			}
-			if err != nil {
-				errs = append(errs, err)
-				b = b[1:]
-				continue
-			}
-			payloads = append(payloads, append([]byte(nil), pl...))
-			b = b[n:]
-		}
-		f.buf = append(f.buf[:0], b...)
-	}
-	if f.garbage > 0 {
-		errs = append(errs, fmt.Errorf("%w: %d bytes", ErrGarbage, f.garbage))
-		f.garbage = 0
-	}
-	return payloads, errs
-}
+func (f *STXFramer) Feed(p []byte) (payloads [][]byte, errs []error) { return f.f.Feed(p, stxFormat) }
 
 // Buffered returns the bytes of an incomplete frame held back.
-func (f *STXFramer) Buffered() int { return len(f.buf) }
+func (f *STXFramer) Buffered() int { return f.f.Buffered() }
 
 // Reset drops any partial frame.
-func (f *STXFramer) Reset() { f.buf = f.buf[:0]; f.garbage = 0 }
+func (f *STXFramer) Reset() { f.f.Reset() }
+
+// stxStart finds the next STX; a frame start is one byte, so nothing is
+// kept when there is none.
+func stxStart(b []byte) (int, int) { return indexByte(b, STX), 0 }
 
 func indexByte(b []byte, c byte) int {
 	for i, x := range b {
