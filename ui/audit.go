@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"stationdesk/app"
@@ -35,7 +36,7 @@ var auditActions = []app.AuditAction{
 func (k *Desk) buildAudit() fyne.CanvasObject {
 	opts := []string{T("All actions")}
 	for _, a := range auditActions {
-		opts = append(opts, string(a))
+		opts = append(opts, app.AuditActionName(a, k.lang))
 	}
 	action := k.newSelect(opts, nil)
 	action.SetSelectedIndex(0)
@@ -49,6 +50,29 @@ func (k *Desk) buildAudit() fyne.CanvasObject {
 	to.SetText(today)
 	result := NewBanner()
 	list := container.NewVBox()
+	var shown []app.AuditEntry
+	// Technicians read the raw codes; the sentence is for the supervisor.
+	codes := widget.NewCheck(T("Show the codes for technicians"), nil)
+	render := func() {
+		list.Objects = nil
+		list.Add(widget.NewLabelWithStyle(T("{{.N}} entries", map[string]any{"N": len(shown)}), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+		for _, e := range shown {
+			l := widget.NewLabel(app.AuditSentence(e, k.lang, k.stationName))
+			l.Wrapping = fyne.TextWrapWord
+			if e.Outcome != app.OutcomeSuccess {
+				l.Importance = widget.WarningImportance
+			}
+			list.Add(l)
+			if codes.Checked {
+				raw := widget.NewLabelWithStyle(auditCodes(e), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+				raw.Wrapping = fyne.TextWrapBreak
+				raw.SizeName = theme.SizeNameCaptionText
+				list.Add(raw)
+			}
+		}
+		list.Refresh()
+	}
+	codes.OnChanged = func(bool) { render() }
 	search := func() {
 		f := app.AuditFilter{Operator: strings.TrimSpace(operator.Text), Limit: 300}
 		if i := action.SelectedIndex(); i > 0 {
@@ -78,17 +102,8 @@ func (k *Desk) buildAudit() fyne.CanvasObject {
 				return
 			}
 			result.Clear()
-			list.Add(widget.NewLabelWithStyle(T("{{.N}} entries", map[string]any{"N": len(es)}), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
-			for _, e := range es {
-				l := widget.NewLabel(fmt.Sprintf("#%d  %s  %s  %s  %s  %s  %s", e.Seq, e.Time.In(app.ChinaTime()).Format("01-02 15:04:05"),
-					e.Operator, e.Action, e.Outcome, shortTokens(e.Subject), e.Detail))
-				l.Wrapping = fyne.TextWrapWord
-				if e.Outcome != app.OutcomeSuccess {
-					l.Importance = widget.WarningImportance
-				}
-				list.Add(l)
-			}
-			list.Refresh()
+			shown = es
+			render()
 		})
 	}
 	verify := k.newButton(T("Verify chain"), func() {
@@ -113,7 +128,30 @@ func (k *Desk) buildAudit() fyne.CanvasObject {
 		widget.NewLabel(T("From")), container.NewGridWrap(fyne.NewSize(130, from.MinSize().Height), from),
 		widget.NewLabel(T("To")), container.NewGridWrap(fyne.NewSize(130, to.MinSize().Height), to), find, verify)
 	search()
-	return container.NewBorder(container.NewVBox(filters, result), nil, nil, nil, container.NewVScroll(list))
+	return container.NewBorder(container.NewVBox(filters, codes, result), nil, nil, nil, container.NewVScroll(list))
+}
+
+// auditCodes is an entry as recorded, for technicians: sequence, date and
+// time, operator, action, outcome, subject (tokens shortened) and detail.
+func auditCodes(e app.AuditEntry) string {
+	return fmt.Sprintf("#%d  %s  %s  %s  %s  %s  %s", e.Seq, e.Time.In(app.ChinaTime()).Format("01-02 15:04:05"),
+		e.Operator, e.Action, e.Outcome, shortTokens(e.Subject), e.Detail)
+}
+
+// stationName names a station code from the fare table in the interface
+// language ("" when the desk has no fare table or does not know the code).
+func (k *Desk) stationName(code string) string {
+	if k.d.Sales == nil {
+		return ""
+	}
+	f := k.d.Sales.Fares()
+	if code == f.StationCode() {
+		return f.StationName(k.lang)
+	}
+	if d, ok := f.Destination(code); ok {
+		return d.Name(k.lang)
+	}
+	return ""
 }
 
 // shortTokens shortens "doc:<32 hex>" to "doc:<first 8>…" for reading.
