@@ -85,6 +85,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.noThroughput, "no-throughput", false, "skip the throughput figures")
 	fs.BoolVar(&o.only, "only-verify", false, "skip the page-size comparison and the hot-list figure")
 	fs.StringVar(&o.cacheArgs, "cache-args", "", "extra flags for the server child's cache, e.g. \"--cache-mmap=-1 --cache-kib=262144\" (tuning experiments)")
+	fs.BoolVar(&o.connGuard, "conn-guard", true, "serve behind the verify service's connection guard, as a station does; false measures the bare http.Server, only to price the guard (a bench switch: the service has no way to turn it off)")
 	child := fs.String("child", "", "internal: run as the server or load child process")
 	if *child == "" && len(args) > 0 && args[0] == "--child" && len(args) > 1 {
 		return benchChild(ctx, args[1], args[2:], stdout, stderr)
@@ -132,12 +133,26 @@ type benchOpts struct {
 	dir, profile      string
 	cacheArgs         string
 	pagesize, only    bool
+	connGuard         bool
 	allocs            bool
 	noLatency         bool
 	noThroughput      bool
 	pagesizeRows      int
 	latProcs          int
 	self              *selfCmd
+}
+
+// guardArg is the server child's flag for --conn-guard=false.
+func (o benchOpts) guardArg() []string {
+	if o.connGuard {
+		return nil
+	}
+	return []string{"--conn-guard=false"}
+}
+
+// serverArgs are the flags every DB server child gets.
+func (o benchOpts) serverArgs() []string {
+	return append(strings.Fields(o.cacheArgs), o.guardArg()...)
 }
 
 func writeBytes() int64 {
@@ -184,7 +199,11 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 	if !o.self.pin {
 		pin = "NOT pinned (taskset missing or fewer than 2 cpus)"
 	}
-	pr("# stationdesk bench: %d cards, %d cpus, %s, %s; load average %s", n, runtime.NumCPU(), runtime.Version(), pin, la)
+	guard := "connection guard on"
+	if !o.connGuard {
+		guard = "connection guard OFF (bare http.Server)"
+	}
+	pr("# stationdesk bench: %d cards, %d cpus, %s, %s, %s; load average %s", n, runtime.NumCPU(), runtime.Version(), pin, guard, la)
 	base := time.Now().Truncate(time.Minute)
 	t := time.Now()
 	src := syncpub.NewSynthetic(n, 1, base)
@@ -309,7 +328,7 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 		load string
 	}
 	latency := func(deltas, what string) (serverStats, error) {
-		srv, err := o.self.startServer(ctx, 0, o.latProcs, append(append([]string{"--dir", dir, "--deltas", deltas, "--persons", persons}, strings.Fields(o.cacheArgs)...), prof("latency-"+deltas)...)...)
+		srv, err := o.self.startServer(ctx, 0, o.latProcs, append(append([]string{"--dir", dir, "--deltas", deltas, "--persons", persons}, o.serverArgs()...), prof("latency-"+deltas)...)...)
 		if err != nil {
 			return serverStats{}, err
 		}
@@ -362,12 +381,12 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 
 	// --- saturation: DB vs constant answer, same run ---
 	throughput := func() error {
-		dbSrv, err := o.self.startServer(ctx, 0, 1, append(append([]string{"--dir", dir, "--deltas", "city", "--persons", persons}, strings.Fields(o.cacheArgs)...), prof("throughput-db")...)...)
+		dbSrv, err := o.self.startServer(ctx, 0, 1, append(append([]string{"--dir", dir, "--deltas", "city", "--persons", persons}, o.serverArgs()...), prof("throughput-db")...)...)
 		if err != nil {
 			return err
 		}
 		defer dbSrv.stop()
-		cSrv, err := o.self.startServer(ctx, 0, 1, append([]string{"--dir", dir, "--const"}, prof("throughput-const")...)...)
+		cSrv, err := o.self.startServer(ctx, 0, 1, append(append([]string{"--dir", dir, "--const"}, o.guardArg()...), prof("throughput-const")...)...)
 		if err != nil {
 			return err
 		}

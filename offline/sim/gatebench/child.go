@@ -90,6 +90,7 @@ func childServer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile")
 	memprof := fs.String("memprofile", "", "write an allocation profile")
 	traceOut := fs.String("trace", "", "write an execution trace (diagnostics)")
+	guard := fs.Bool("conn-guard", true, "serve behind the connection guard (false: the bare http.Server, to price the guard)")
 	var copts cache.Options
 	fs.Int64Var(&copts.MmapSize, "cache-mmap", 0, "cache readers' mmap_size in bytes (0: the default, -1: off)")
 	fs.IntVar(&copts.ReaderCacheKiB, "cache-kib", 0, "cache readers' page cache in KiB (0: the default)")
@@ -159,7 +160,15 @@ func childServer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	sctx, stopServe := context.WithCancel(ctx)
 	served := make(chan struct{})
-	go func() { _ = s.Serve(sctx, ln); close(served) }()
+	if *guard {
+		go func() { _ = s.Serve(sctx, ln); close(served) }()
+	} else {
+		// The same hardened http.Server without the guard listener: what
+		// the service ran before the connection defence.
+		hs := s.HTTPServer()
+		go func() { _ = hs.Serve(ln); close(served) }()
+		go func() { <-sctx.Done(); _ = hs.Close() }()
+	}
 
 	var st serverStats
 	var upserts, segments, applyNs atomic.Int64
