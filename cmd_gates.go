@@ -30,7 +30,9 @@ const gatesUsage = `usage: stationdesk gates COMMAND (--config serve.toml | --da
   export --out FILE --passphrase-file F --operator ID   the registry, encrypted, for the second server
   import FILE --passphrase-file F --operator ID         take a registry export (replaces this one)
   cert --host ADDR[,ADDR]           self-signed station certificate for TLS; prints its SHA-256 pin
-flags for add/rotate: --endpoint URL (repeat; primary first; default from listen), --out FILE
+flags for add/rotate: --endpoint URL (repeat; primary first; default from listen), --out FILE,
+  --qr / --no-qr (the provisioning as a QR code in the terminal; default: when stdout is a terminal),
+  --qr-png FILE (the same QR code as a PNG, 0600)
 The supervisor PIN is read from --pin-file, else from the terminal, else the first line of stdin.
 Every change is audited in the ledger of the data folder; a running serve picks it up within a second.
 `
@@ -60,6 +62,10 @@ func cmdGates(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	passFile := fs.String("passphrase-file", "", "transfer passphrase file (export/import, at least 16 characters)")
 	hosts := fs.String("host", "", "cert: addresses or names gates connect to, comma-separated")
 	asJSON := fs.Bool("json", false, "list: JSON")
+	var qc qrChoice
+	fs.BoolVar(&qc.on, "qr", false, "add/rotate: print the provisioning as a QR code (default when stdout is a terminal)")
+	fs.BoolVar(&qc.off, "no-qr", false, "add/rotate: no QR code in the terminal")
+	fs.StringVar(&qc.png, "qr-png", "", "add/rotate: also write the provisioning QR code as a PNG file (0600)")
 	// Flags may come before or after the positional argument.
 	var pos []string
 	for len(rest) > 0 {
@@ -120,6 +126,10 @@ func cmdGates(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if !need(1, "give one gate id") {
 			return 2
 		}
+		if err := qc.validate(); err != nil {
+			fmt.Fprintf(stderr, "gates %s: %v\n", sub, err)
+			return 2
+		}
 	case "mode":
 		if !need(1, "give off, test or enforce") {
 			return 2
@@ -172,7 +182,7 @@ func cmdGates(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err = audit("gate:"+gateSubject(id), "gate."+sub+fmt.Sprintf(" key_id=%d", kid), err); err != nil {
 			return fail(err)
 		}
-		return gatesProvision(env, ks, id, kid, key, endpoints, *out, stdout, stderr)
+		return gatesProvision(env, ks, id, kid, key, endpoints, *out, qc, stdout, stderr)
 	case "revoke":
 		err = audit("gate:"+gateSubject(pos[0]), "gate.revoke", ks.Revoke(pos[0]))
 		if err != nil {
@@ -316,8 +326,10 @@ func gatesList(ks *verify.KeyStore, asJSON bool, stdout io.Writer) int {
 	return 0
 }
 
-// gatesProvision prints the new key once and writes the provisioning file.
-func gatesProvision(env gatesEnv, ks *verify.KeyStore, id string, kid int, key string, endpoints []string, out string, stdout, stderr io.Writer) int {
+// gatesProvision prints the new key once, writes the provisioning file and
+// shows the same provisioning as a QR code (terminal and/or PNG) as qc
+// asks.
+func gatesProvision(env gatesEnv, ks *verify.KeyStore, id string, kid int, key string, endpoints []string, out string, qc qrChoice, stdout, stderr io.Writer) int {
 	pin := ""
 	if env.cfg.TLSCert != "" {
 		p, err := verify.CertFilePin(env.cfg.TLSCert)
@@ -347,6 +359,26 @@ func gatesProvision(env gatesEnv, ks *verify.KeyStore, id string, kid int, key s
 	fmt.Fprintf(stdout, "provisioning file %s (0600; holds the key: delete it once the gate has imported it)\n", out)
 	if len(endpoints) == 0 {
 		fmt.Fprintln(stdout, "warning: no endpoints in the provisioning file (give --endpoint or --config with listen)")
+	}
+	tty := stdoutIsTerminal(stdout)
+	if qc.png == "" && !qc.on && (qc.off || !tty) {
+		return 0
+	}
+	code, err := provisioningQR(p)
+	if err != nil {
+		fmt.Fprintln(stderr, "gates: QR code:", err)
+		return 1
+	}
+	if qc.png != "" {
+		if err := writeQRPNG(code, qc.png); err != nil {
+			fmt.Fprintln(stderr, "gates: QR code PNG:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "QR code PNG %s (0600; holds the key like the provisioning file: delete it once the gate has scanned it)\n", qc.png)
+	}
+	if qc.on || (tty && !qc.off) {
+		fmt.Fprintf(stdout, "provisioning QR code for gate %s (the provisioning file's content; it holds the key: let only the gate scan it, then clear the screen):\n", id)
+		fmt.Fprint(stdout, qrHalfBlocks(code, tty))
 	}
 	return 0
 }

@@ -53,7 +53,20 @@ func NewProvisioning(station, gate string, keyID int, key string, endpoints []st
 		ResponseSignature: "hmac-sha256-gate-key", TLSCertSHA256: pin, ClockWindowS: int(app.GateClockWindow / time.Second), Created: now.UTC()}
 }
 
-// ParseProvisioning reads and checks a provisioning file.
+// QRPayload is what the provisioning QR code holds: the same JSON object
+// as the provisioning file, without whitespace (json.Marshal of p), so a
+// gate that reads the file reads the code with the same parser. Like the
+// file, it holds the gate's secret key.
+func (p Provisioning) QRPayload() []byte {
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic("verify: provisioning json: " + err.Error()) // strings, ints and a time: cannot fail
+	}
+	return b
+}
+
+// ParseProvisioning reads and checks a provisioning file (indented, or the
+// compact form of QRPayload).
 func ParseProvisioning(b []byte) (Provisioning, app.GateKey, error) {
 	var p Provisioning
 	dec := json.NewDecoder(bytes.NewReader(b))
