@@ -12,7 +12,7 @@ import (
 	"stationdesk/offline/verify"
 )
 
-// The provisioning QR code (docs/gate-contract.md, key delivery) carries
+// The provisioning QR code (docs/gate-contract.md "Keys and provisioning") carries
 // verify.Provisioning.QRPayload: the provisioning file's JSON object
 // without whitespace, in byte mode, at error correction level M (15 % of
 // the code may be lost; the library raises it when that fits in the same
