@@ -30,10 +30,14 @@ const gatesUsage = `usage: stationdesk gates COMMAND (--config serve.toml | --da
   export --out FILE --passphrase-file F --operator ID   the registry, encrypted, for the second server
   import FILE --passphrase-file F --operator ID         take a registry export (replaces this one)
   cert --host ADDR[,ADDR]           self-signed station certificate for TLS; prints its SHA-256 pin
+  token create --out FILE --operator ID   a station admin token (replaces the old one), written to FILE 0600
+  token revoke --operator ID              the station admin token refused from now on
 flags for add/rotate: --endpoint URL (repeat; primary first; default from listen), --out FILE,
   --qr / --no-qr (the provisioning as a QR code in the terminal; default: when stdout is a terminal),
   --qr-png FILE (the same QR code as a PNG, 0600)
 The supervisor PIN is read from --pin-file, else from the terminal, else the first line of stdin.
+Instead of --operator and the PIN, --admin-token-file F gives the station admin token (audited as
+operator admin-token; it cannot make or revoke tokens).
 Every change is audited in the ledger of the data folder; a running serve picks it up within a second.
 `
 
@@ -56,6 +60,7 @@ func cmdGates(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	data := fs.String("data", "", "data folder (instead of --config)")
 	operator := fs.String("operator", "", "supervisor's operator number")
 	pinFile := fs.String("pin-file", "", "file holding the supervisor PIN (default: terminal or stdin)")
+	tokenFile := fs.String("admin-token-file", "", "file holding the station admin token (instead of --operator and the PIN)")
 	var endpoints multiFlag
 	fs.Var(&endpoints, "endpoint", "station server base URL for the provisioning file (repeat; primary first)")
 	out := fs.String("out", "", "provisioning file (add/rotate; default GATE-kN.provision.json) or export file")
@@ -143,6 +148,19 @@ func cmdGates(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintln(stderr, "gates export: --out FILE is required (and no argument)")
 			return 2
 		}
+	case "token":
+		if len(pos) != 1 || (pos[0] != "create" && pos[0] != "revoke") {
+			fmt.Fprintln(stderr, "gates token: give create or revoke")
+			return 2
+		}
+		if pos[0] == "create" && *out == "" {
+			fmt.Fprintln(stderr, "gates token create: --out FILE is required (the token is written there, 0600)")
+			return 2
+		}
+		if *tokenFile != "" {
+			fmt.Fprintln(stderr, "gates token: the admin token cannot make or revoke tokens; give --operator and the supervisor's PIN")
+			return 2
+		}
 	default:
 		fmt.Fprintf(stderr, "gates: unknown command %q\n%s", sub, gatesUsage)
 		return 2
@@ -156,13 +174,26 @@ func cmdGates(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		pass = []byte(strings.TrimRight(string(b), "\r\n"))
 	}
-	l, sup, err := gatesAuth(ctx, env, *operator, *pinFile, stderr)
+	var l *ledger.Ledger
+	var sup app.Operator
+	via := " via=cli"
+	if *tokenFile != "" {
+		if *operator != "" {
+			fmt.Fprintln(stderr, "gates: give --operator (with the PIN) or --admin-token-file, not both")
+			return 2
+		}
+		var tid string
+		l, sup, tid, err = gatesTokenAuth(ctx, env, *tokenFile)
+		via += " token=" + tid
+	} else {
+		l, sup, err = gatesAuth(ctx, env, *operator, *pinFile, stderr)
+	}
 	if err != nil {
 		return fail(err)
 	}
 	defer l.Close()
 	audit := func(subject, detail string, err error) error {
-		e := app.NewAuditEntry(sup.ID, "?", app.ActConfigChange, subject, app.OutcomeOf(err), detail+" via=cli")
+		e := app.NewAuditEntry(sup.ID, "?", app.ActConfigChange, subject, app.OutcomeOf(err), detail+via)
 		e.Terminal = env.terminal()
 		if aerr := l.Append(ctx, e); aerr != nil && err == nil {
 			return aerr
@@ -216,8 +247,63 @@ func cmdGates(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "imported %d gates (mode %s) exported by station %s at %s\n", res.Gates, res.Mode, res.StationID, res.Exported.Format(time.RFC3339))
+	case "token":
+		return gatesToken(env, pos[0], *out, sup, audit, stdout, stderr)
 	}
 	return 0
+}
+
+// gatesToken creates or revokes the station admin token (a supervisor
+// with the PIN only).
+func gatesToken(env gatesEnv, what, out string, sup app.Operator, audit func(subject, detail string, err error) error, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "gates token:", app.UserMessage(err, app.LangEN))
+		if app.ErrorCode(err) == app.CodeInvalid {
+			return 2
+		}
+		return 1
+	}
+	keys, err := ledger.LoadKeys(env.keysDir())
+	if err != nil {
+		return fail(err)
+	}
+	if what == "revoke" {
+		id, err := verify.RevokeAdminToken(env.cfg.DataDir)
+		if err = audit("gate.admin-token", "admin_token.revoke token="+id, err); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "station admin token %s revoked: it is refused from now on\n", id)
+		return 0
+	}
+	tok, err := writeAdminToken(env.cfg.DataDir, keys, sup.ID, out)
+	id := ""
+	if err == nil {
+		id = verify.AdminTokenID(tok)
+	}
+	if err = audit("gate.admin-token", "admin_token.create token="+id, err); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(stdout, "station admin token %s written to %s (0600; it manages the gates like a supervisor: keep it where only the station's administrators can read it; an earlier token no longer works)\n", id, out)
+	return 0
+}
+
+// writeAdminToken makes the data folder's admin token and writes it to
+// out (0600, never over an existing file, so a token file is not silently
+// replaced).
+func writeAdminToken(dataDir string, keys *ledger.Keys, by, out string) (string, error) {
+	if _, err := os.Stat(out); err == nil {
+		return "", app.NewError(app.CodeInvalid, "admin_token_out_exists", out+" 已存在：请换一个文件名或先删除它", out+" exists: choose another file or remove it first")
+	}
+	tok, err := verify.CreateAdminToken(dataDir, verify.AdminTokenKey(keys.Enc), by, time.Now())
+	if err != nil {
+		return "", err
+	}
+	if err := atomicfile.WriteFile(out, []byte(tok+"\n"), 0o600); err != nil {
+		// The folder holds a token nobody has: remove it again.
+		_, _ = verify.RevokeAdminToken(dataDir)
+		return "", app.WrapError(err, app.CodeUnavailable, "admin_token_out", "无法写入令牌文件 "+out, "cannot write the token file "+out)
+	}
+	return tok, nil
 }
 
 func (e gatesEnv) terminal() string {
@@ -278,6 +364,37 @@ func gatesAuth(ctx context.Context, env gatesEnv, operator, pinFile string, stde
 		return nil, app.Operator{}, app.NewError(app.CodeUnauthorized, "not_supervisor", "只有值班站长可以管理闸机。", "Only the duty supervisor can manage gates.")
 	}
 	return l, op, nil
+}
+
+// gatesTokenAuth opens the ledger and checks the station admin token in
+// tokenFile against the data folder's; a refused token is audited
+// (operator admin-token, denied). It returns the token's public id.
+func gatesTokenAuth(ctx context.Context, env gatesEnv, tokenFile string) (*ledger.Ledger, app.Operator, string, error) {
+	b, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return nil, app.Operator{}, "", app.WrapError(err, app.CodeInvalid, "admin_token_file", "无法读取站点管理令牌文件 "+tokenFile, "cannot read the admin token file "+tokenFile)
+	}
+	path := filepath.Join(env.cfg.DataDir, ledger.FileName)
+	if _, err := os.Stat(path); err != nil {
+		return nil, app.Operator{}, "", app.WrapError(err, app.CodeNotFound, "ledger_missing", "找不到账本："+path+"（先运行 stationdesk setup）", "No ledger at "+path+" (run stationdesk setup first)")
+	}
+	keys, err := ledger.LoadKeys(env.keysDir())
+	if err != nil {
+		return nil, app.Operator{}, "", err
+	}
+	l, err := ledger.Open(ctx, path, keys, ledger.Options{Terminal: env.terminal()})
+	if err != nil {
+		return nil, app.Operator{}, "", err
+	}
+	id, err := verify.CheckAdminToken(env.cfg.DataDir, verify.AdminTokenKey(keys.Enc), string(b))
+	if err != nil {
+		e := app.NewAuditEntry(verify.AdminTokenOperator, "?", app.ActConfigChange, "gate.registry", app.OutcomeDenied, app.ErrorReason(err)+" via=cli")
+		e.Terminal = env.terminal()
+		_ = l.Append(ctx, e)
+		l.Close()
+		return nil, app.Operator{}, "", err
+	}
+	return l, app.Operator{ID: verify.AdminTokenOperator, Role: app.RoleSupervisor}, id, nil
 }
 
 func readPIN(pinFile string, stderr io.Writer) (string, error) {

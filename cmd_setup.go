@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -18,12 +19,15 @@ import (
 
 	"stationdesk/app"
 	"stationdesk/app/config"
+	"stationdesk/offline/ledger"
 	"stationdesk/offline/setup"
+	"stationdesk/offline/verify"
 )
 
 const setupUsage = `usage: stationdesk setup --station-id ID --central URL --supervisor NUMBER [--name NAME]
                          [--terminal-id T01] [--data DIR] [--config FILE] [--user ACCOUNT]
-       stationdesk setup --upgrade [--data DIR] [--config FILE]
+                         [--admin-token-out FILE]
+       stationdesk setup --upgrade [--data DIR] [--config FILE] [--admin-token-out FILE]
 
 Prepares this PC's production data folder: the folder (private to the
 account that runs the desk), the station keys, the first supervisor account
@@ -32,6 +36,10 @@ digits, not all the same or consecutive); with no terminal it is read as
 two lines from standard input. There is no default PIN.
 An existing folder is refused; --upgrade opens it with this version instead
 (its data is kept and migrated).
+--admin-token-out FILE also makes the station admin token, for managing the
+gates of a headless station server (stationdesk gates ... --admin-token-file);
+it is written to FILE (0600, never over an existing file), the data folder
+keeps only its hash keyed with the station key, and its creation is audited.
 `
 
 // cmdSetup is `stationdesk setup`; the work is in offline/setup.
@@ -44,7 +52,7 @@ func runSetup(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, setupUsage); fs.PrintDefaults() }
 	var p setup.Plan
-	var account string
+	var account, tokenOut string
 	def := setupDefaults()
 	fs.StringVar(&p.StationID, "station-id", "", "station code, e.g. BJ-0101")
 	fs.StringVar(&p.CentralURL, "central", "", "central backend URL (https)")
@@ -54,6 +62,7 @@ func runSetup(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.StringVar(&p.DataDir, "data", def.data, "production data folder")
 	fs.StringVar(&p.ConfigPath, "config", def.config, "configuration file to write")
 	fs.BoolVar(&p.Upgrade, "upgrade", false, "open an existing data folder with this version (keeps and migrates its data)")
+	fs.StringVar(&tokenOut, "admin-token-out", "", "also make the station admin token (gates ... --admin-token-file) and write it to this file, 0600")
 	if runtime.GOOS != "windows" {
 		fs.StringVar(&account, "user", "", "the account that runs the desk, when setup runs as root (it gets the data folder)")
 	}
@@ -90,6 +99,11 @@ func runSetup(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return fail(err)
 	}
+	if tokenOut != "" {
+		if _, err := os.Stat(tokenOut); err == nil {
+			return fail(app.NewError(app.CodeInvalid, "admin_token_out_exists", tokenOut+" 已存在：请换一个文件名或先删除它", tokenOut+" exists: choose another file or remove it first"))
+		}
+	}
 	var pin string
 	if needPIN {
 		if pin, err = askPIN(stdin, stderr, p.Supervisor.ID); err != nil {
@@ -106,12 +120,58 @@ func runSetup(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	} else if c.Defaults(); c.Validate() != nil {
 		return fail(fmt.Errorf("the configuration written is not valid: %w", c.Validate()))
 	}
+	var tokenID string
+	if tokenOut != "" {
+		if tokenID, err = setupAdminToken(ctx, p, tokenOut); err != nil {
+			return fail(err)
+		}
+	}
 	writeJSON(stdout, rep)
+	if tokenID != "" {
+		fmt.Fprintf(stderr, "\nStation admin token %s written to %s (0600): it manages the gates like a supervisor (stationdesk gates ... --admin-token-file %s); keep it where only the station's administrators can read it.\n", tokenID, tokenOut, tokenOut)
+	}
 	fmt.Fprintf(stderr, "\nStationDesk %s: data folder %s (%s), configuration %s (%s).\nStill to do:\n", rep.Action, rep.DataDir, rep.KeyID, rep.ConfigPath, rep.Config)
 	for i, t := range rep.Todo {
 		fmt.Fprintf(stderr, "  %d. %s\n", i+1, t)
 	}
 	return 0
+}
+
+// setupAdminToken makes the station admin token of the folder setup has
+// just prepared, writes it to out and audits it (operator: the first
+// supervisor, or "setup" on --upgrade). Run as root with --user, the
+// folder's new files are given to that account like the rest of it.
+func setupAdminToken(ctx context.Context, p setup.Plan, out string) (string, error) {
+	keys, err := ledger.LoadKeys(p.DataDir)
+	if err != nil {
+		return "", err
+	}
+	by := p.Supervisor.ID
+	if by == "" {
+		by = "setup"
+	}
+	tok, err := writeAdminToken(p.DataDir, keys, by, out)
+	if err != nil {
+		return "", err
+	}
+	id := verify.AdminTokenID(tok)
+	l, err := ledger.Open(ctx, filepath.Join(p.DataDir, ledger.FileName), keys, ledger.Options{Terminal: p.TerminalID})
+	if err != nil {
+		return "", err
+	}
+	err = l.Append(ctx, app.NewAuditEntry(by, "?", app.ActConfigChange, "gate.admin-token", app.OutcomeSuccess, "admin_token.create token="+id+" via=setup"))
+	if cerr := l.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && p.Owner != nil {
+		err = filepath.WalkDir(p.DataDir, func(path string, _ fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(path, p.Owner.UID, p.Owner.GID)
+		})
+	}
+	return id, err
 }
 
 type setupPaths struct{ data, config string }
