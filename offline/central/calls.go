@@ -3,6 +3,7 @@ package central
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"stationdesk/app"
@@ -157,6 +158,27 @@ func (c *Client) RecordSale(ctx context.Context, key string, s WireSale) (ack Wi
 func (c *Client) RecordManualCheck(ctx context.Context, key string, m WireManualCheck) (ack WireRecordAck, created bool, err error) {
 	st, err := c.call(ctx, http.MethodPost, "/v1/records/manual-checks", key, m, &ack)
 	return ack, st == http.StatusCreated, err
+}
+
+// SendCheckpoint sends the station's signed ledger checkpoint (its audit
+// chain head) so central holds the anchors too. The key is derived from
+// the checkpoint (key set and seq), so a resend is a replay. Central
+// refuses a checkpoint behind the one it holds (CodeConflict
+// "checkpoint_behind"), one with another key ("checkpoint_key_changed")
+// or another hash at the same seq ("checkpoint_forked").
+func (c *Client) SendCheckpoint(ctx context.Context, cp app.LedgerCheckpoint) (WireCheckpointAck, error) {
+	var ack WireCheckpointAck
+	key := "checkpoint:" + cp.KeyID + ":" + strconv.FormatInt(cp.Seq, 10)
+	_, err := c.call(ctx, http.MethodPost, "/v1/records/checkpoint", key, cp, &ack)
+	return ack, err
+}
+
+// HeldCheckpoint asks central for the checkpoint it holds for this
+// station (CodeNotFound when none).
+func (c *Client) HeldCheckpoint(ctx context.Context) (app.LedgerCheckpoint, error) {
+	var cp app.LedgerCheckpoint
+	_, err := c.call(ctx, http.MethodGet, "/v1/records/checkpoint", "", nil, &cp)
+	return cp, err
 }
 
 // UploadGateEvents uploads a batch of gate events; key should be

@@ -414,6 +414,12 @@ var refusalMessages = map[app.CentralCode]refusalMessage{
 	app.CentralConflict:            {app.CodeConflict, "中心系统的记录与此操作冲突（例如此卡已绑定他人）。", "Central's records conflict with this operation (for example, the card is bound to someone else)."},
 	app.CentralIdempotencyConflict: {app.CodeConflict, "重复提交的内容与首次不同，请重新开始办理。", "A resubmission differed from the first; please start again."},
 	app.CentralTooLarge:            {app.CodeInvalid, "请求过大。", "The request was too large."},
+	// Ledger checkpoints (SendCheckpoint): central's anchor of this
+	// station's audit chain disagrees with the one sent.
+	"checkpoint_invalid":     {app.CodeInvalid, "中心系统认为本站账本检查点的签名无效。", "Central found the signature of this station's ledger checkpoint invalid."},
+	"checkpoint_behind":      {app.CodeConflict, "本站账本检查点早于中心已保存的检查点：账本可能被回退，请联系值班站长核查。", "This station's ledger checkpoint is older than the one central holds: the ledger may have been rolled back; call the supervisor to check it."},
+	"checkpoint_forked":      {app.CodeConflict, "本站账本检查点与中心已保存的同序号检查点不同：账本可能被替换，请联系值班站长核查。", "This station's ledger checkpoint differs from the one central holds for the same entry: the ledger may have been replaced; call the supervisor to check it."},
+	"checkpoint_key_changed": {app.CodeConflict, "本站账本检查点的签名密钥与中心登记的不同，请联系技术支持。", "This station's ledger checkpoint is signed with another key than central has on record; call technical support."},
 }
 
 // breaker is a consecutive-failure circuit breaker (closed → open after

@@ -160,6 +160,13 @@ type WireRecordAck struct {
 	ReceivedAt time.Time `json:"received_at"`
 }
 
+// WireCheckpointAck answers POST /v1/records/checkpoint (the body is an
+// app.LedgerCheckpoint).
+type WireCheckpointAck struct {
+	Seq        int64     `json:"seq"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
 // WireGateEvent is one gate verify event.
 type WireGateEvent struct {
 	ID           int64     `json:"id"`

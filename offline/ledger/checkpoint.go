@@ -13,7 +13,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"stationdesk/app"
@@ -52,7 +51,7 @@ type checkpointFile struct {
 }
 
 func checkpointMessage(c checkpointFile) []byte {
-	return []byte("stationdesk-checkpoint-v1\n" + c.KeyID + "\n" + strconv.FormatInt(c.Seq, 10) + "\n" + c.Hash + "\n" + c.Written)
+	return app.CheckpointMessage(c.KeyID, c.Seq, c.Hash, c.Written)
 }
 
 // Checkpoint is a verified, signed chain head.
@@ -68,16 +67,22 @@ var errCheckpointMissing = errors.New("checkpoint missing")
 // when there is none, another error when it is damaged, not signed by
 // keys or not this station's.
 func readCheckpoint(dir string, keys *Keys) (Checkpoint, error) {
+	cp, _, err := readCheckpointFile(dir, keys)
+	return cp, err
+}
+
+// readCheckpointFile is readCheckpoint that also returns the file's fields.
+func readCheckpointFile(dir string, keys *Keys) (Checkpoint, checkpointFile, error) {
+	var c checkpointFile
 	b, err := os.ReadFile(filepath.Join(dir, CheckpointFileName))
 	if errors.Is(err, fs.ErrNotExist) {
-		return Checkpoint{}, errCheckpointMissing
+		return Checkpoint{}, c, errCheckpointMissing
 	}
 	if err != nil {
-		return Checkpoint{}, err
+		return Checkpoint{}, c, err
 	}
-	var c checkpointFile
 	if err := json.Unmarshal(b, &c); err != nil {
-		return Checkpoint{}, fmt.Errorf("checkpoint: %w", err)
+		return Checkpoint{}, c, fmt.Errorf("checkpoint: %w", err)
 	}
 	pub := keys.SigningKey().Public().(ed25519.PublicKey)
 	sig, err1 := base64.StdEncoding.DecodeString(c.Sig)
@@ -85,15 +90,15 @@ func readCheckpoint(dir string, keys *Keys) (Checkpoint, error) {
 	at, err3 := time.Parse(time.RFC3339Nano, c.Written)
 	switch {
 	case c.Version != checkpointVersion:
-		return Checkpoint{}, fmt.Errorf("checkpoint: version %d", c.Version)
+		return Checkpoint{}, c, fmt.Errorf("checkpoint: version %d", c.Version)
 	case c.KeyID != keys.ID:
-		return Checkpoint{}, errors.New("checkpoint: another station's key")
+		return Checkpoint{}, c, errors.New("checkpoint: another station's key")
 	case err1 != nil || err2 != nil || err3 != nil || len(hash) != 32 || c.Seq < 0:
-		return Checkpoint{}, errors.New("checkpoint: malformed")
+		return Checkpoint{}, c, errors.New("checkpoint: malformed")
 	case !ed25519.Verify(pub, checkpointMessage(c), sig):
-		return Checkpoint{}, errors.New("checkpoint: bad signature")
+		return Checkpoint{}, c, errors.New("checkpoint: bad signature")
 	}
-	return Checkpoint{Seq: c.Seq, Hash: hash, Written: at}, nil
+	return Checkpoint{Seq: c.Seq, Hash: hash, Written: at}, c, nil
 }
 
 // writeCheckpoint signs {seq, hash} and writes it durably.
@@ -104,6 +109,22 @@ func writeCheckpoint(dir string, keys *Keys, seq int64, hash []byte, now time.Ti
 	c.Sig = base64.StdEncoding.EncodeToString(ed25519.Sign(priv, checkpointMessage(c)))
 	b, _ := json.MarshalIndent(c, "", "  ")
 	return atomicfile.WriteFile(filepath.Join(dir, CheckpointFileName), append(b, '\n'), 0o600)
+}
+
+// SignedCheckpoint returns the checkpoint file beside the ledger as it
+// was signed, for central (the forwarder sends it with the records). It
+// is checked as at open: a missing file is CodeNotFound
+// "checkpoint_missing", a damaged or foreign one CodeInternal
+// "checkpoint_invalid".
+func (l *Ledger) SignedCheckpoint() (app.LedgerCheckpoint, error) {
+	_, c, err := readCheckpointFile(l.dir(), l.keys)
+	if errors.Is(err, errCheckpointMissing) {
+		return app.LedgerCheckpoint{}, app.WrapError(err, app.CodeNotFound, "checkpoint_missing", "账本检查点文件不存在。", "The ledger checkpoint file is missing.")
+	}
+	if err != nil {
+		return app.LedgerCheckpoint{}, app.WrapError(err, app.CodeInternal, "checkpoint_invalid", "账本检查点文件无效。", "The ledger checkpoint file is not valid.")
+	}
+	return app.LedgerCheckpoint{KeyID: c.KeyID, PublicKey: c.PublicKey, Seq: c.Seq, Hash: c.Hash, Written: c.Written, Sig: c.Sig}, nil
 }
 
 func (l *Ledger) dir() string { return filepath.Dir(l.db.Path()) }

@@ -42,6 +42,17 @@ type Sender interface {
 
 var _ Sender = (*central.Client)(nil)
 
+// CheckpointSender is the part of the central client that takes the
+// ledger's signed checkpoint. A Sender that implements it (as
+// *central.Client does) gets the checkpoint after every round that
+// forwarded records, so central holds the anchors of the station's audit
+// chain along with the records it covers.
+type CheckpointSender interface {
+	SendCheckpoint(ctx context.Context, cp app.LedgerCheckpoint) (central.WireCheckpointAck, error)
+}
+
+var _ CheckpointSender = (*central.Client)(nil)
+
 // Config configures New. Ledger and Sender are required.
 type Config struct {
 	Ledger *ledger.Ledger
@@ -69,6 +80,7 @@ type Worker struct {
 	lastRound time.Time
 	lastN     int
 	lastErr   string
+	sentSeq   int64 // the newest checkpoint central acknowledged
 }
 
 var _ app.Backlog = (*Worker)(nil)
@@ -205,8 +217,45 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.note(len(confirmed), firstErr)
 	if len(confirmed) > 0 {
 		w.log.Info("records forwarded", "n", len(confirmed))
+		w.sendCheckpoint(ctx)
 	}
 	return len(confirmed), firstErr
+}
+
+// sendCheckpoint sends the ledger's signed checkpoint when it is newer
+// than the last one central acknowledged. The checkpoint was written after
+// the commit that confirmed the records, so it covers them. A failure is
+// logged and retried after the next round that forwards records; a
+// refusal (central holds a newer or different anchor: the ledger went
+// back or was replaced) is logged as an error for the supervisor.
+func (w *Worker) sendCheckpoint(ctx context.Context) {
+	cs, ok := w.cfg.Sender.(CheckpointSender)
+	if !ok {
+		return
+	}
+	cp, err := w.cfg.Ledger.SignedCheckpoint()
+	if err != nil {
+		w.log.Warn("ledger checkpoint not sent", "reason", app.ErrorReason(err))
+		return
+	}
+	w.mu.Lock()
+	sent := w.sentSeq
+	w.mu.Unlock()
+	if cp.Seq <= sent {
+		return
+	}
+	if _, err := cs.SendCheckpoint(ctx, cp); err != nil {
+		if app.ErrorCode(err) == app.CodeUnavailable {
+			w.log.Warn("ledger checkpoint not sent; sent after the next forwarded records", "seq", cp.Seq, "reason", app.ErrorReason(err))
+		} else {
+			w.log.Error("central refused the ledger checkpoint", "seq", cp.Seq, "reason", app.ErrorReason(err))
+		}
+		return
+	}
+	w.mu.Lock()
+	w.sentSeq = max(w.sentSeq, cp.Seq)
+	w.mu.Unlock()
+	w.log.Info("ledger checkpoint sent", "seq", cp.Seq)
 }
 
 func (w *Worker) note(n int, err error) {

@@ -102,6 +102,8 @@ func (s *Server) routes() http.Handler {
 	v1("POST /v1/welfare/eligibility", s.query(s.welfare))
 	v1("POST /v1/records/sales", s.keyed("sale", maxBody, s.recordSale))
 	v1("POST /v1/records/manual-checks", s.keyed("manual-check", maxBody, s.recordCheck))
+	v1("POST /v1/records/checkpoint", s.keyed("checkpoint", maxBody, s.recordCheckpoint))
+	v1("GET /v1/records/checkpoint", s.handleGetCheckpoint)
 	v1("POST /v1/gate-events", s.keyed("gate-events", maxBatchBody, s.gateEvents))
 	v1("/v1/sync/", s.serveMounts)
 
