@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"stationdesk/app"
 	"stationdesk/offline/ledger"
+	"stationdesk/offline/outbox/upgrades"
 )
 
 // TestAuditCLI: `stationdesk audit verify` prints the check as JSON and
@@ -66,5 +68,53 @@ func TestAuditCLI(t *testing.T) {
 				t.Fatalf("exit %d, stdout %s stderr %s; want exit %d and %s", code, out, errOut, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// TestAuditCLIPending: `audit verify` also checks pending.db against the
+// ledger: a queued upgrade edited with sqlite makes it exit 1 naming the
+// item (table "pending", its key).
+func TestAuditCLIPending(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := ledger.OpenDir(ctx, dir, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := l.Keys()
+	ob, err := upgrades.OpenOutbox(ctx, filepath.Join(dir, upgrades.FileName), upgrades.OutboxOptions{Sealer: keys, MACKey: keys.PendingKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := app.ParseDoc(app.DocCNID, "11010519491231002X")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := app.NewIdempotencyKey()
+	if err := ob.SavePending(ctx, app.PendingUpgrade{Key: key, Kind: app.PendingBind, Operator: "2001", Subject: "card:1000********0001",
+		Bind: app.BindRequest{CardNumber: "1000000000000001", Form: app.FormPhysical, Holder: holder, Operator: "2001"}}); err != nil {
+		t.Fatal(err)
+	}
+	// As app.Upgrades audits a queued bind.
+	if err := l.Append(ctx, app.AuditEntry{Operator: "2001", Action: app.ActCardBindQueued, Subject: "card:1000********0001",
+		Outcome: app.OutcomeSuccess, Detail: "central_offline key=" + key}); err != nil {
+		t.Fatal(err)
+	}
+	ob.Close()
+	l.Close()
+	if code, out, errOut := runCLI("audit", "verify", "--data", dir); code != 0 || !strings.Contains(out, `"ok":true`) {
+		t.Fatalf("untouched: exit %d %s %s", code, out, errOut)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, upgrades.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE pending SET operator = '9999' WHERE key = ?", key); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, out, errOut := runCLI("audit", "verify", "--data", dir)
+	if code != 1 || !strings.Contains(out, `"reason":"record_changed","table":"pending","record":"`+key+`"`) {
+		t.Fatalf("edited queued upgrade: exit %d %s %s", code, out, errOut)
 	}
 }

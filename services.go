@@ -124,7 +124,7 @@ func (rt *deskRuntime) startCentral(ctx context.Context, l links) (*central.Clie
 // upgrade use case and the ticket window, and starts the worker that
 // completes pending upgrades when central answers.
 func (rt *deskRuntime) startUpgrades(ctx context.Context, cancel context.CancelFunc, cc *central.Client, tokens *app.Tokenizer) error {
-	outbox, err := upgrades.OpenOutbox(ctx, filepath.Join(rt.cfg.DataDir, "pending.db"), upgrades.OutboxOptions{Sealer: rt.ledger.Keys(), Clock: rt.clock, Logger: rt.log})
+	outbox, err := upgrades.OpenOutbox(ctx, filepath.Join(rt.cfg.DataDir, "pending.db"), upgrades.OutboxOptions{Sealer: rt.ledger.Keys(), MACKey: rt.ledger.Keys().PendingKey(), Clock: rt.clock, Logger: rt.log})
 	if err != nil {
 		return err
 	}

@@ -249,3 +249,8 @@ func (k *Keys) SigningKey() ed25519.PrivateKey {
 // PINKey keys PIN hashes (operators.go): without the key file, a copied
 // ledger gives nothing to guess PINs against.
 func (k *Keys) PINKey() []byte { return k.derive("pin-pepper") }
+
+// PendingKey authenticates the items of pending.db (the upgrades queued
+// while central was down, offline/outbox/upgrades): without the key file
+// an edited item cannot be given a valid MAC.
+func (k *Keys) PendingKey() []byte { return k.derive("pending-mac") }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"stationdesk/app"
 	"stationdesk/offline/store"
@@ -68,4 +69,53 @@ func VerifyFolder(ctx context.Context, dataDir, keysDir string) (app.AuditVerify
 		return res, nil
 	}
 	return checkAgainst(ctx, tx, keys, path, cp, cpErr, true)
+}
+
+// FolderEntries returns the audit entries of dataDir/ledger.db with one of
+// the actions, oldest first, reading only as VerifyFolder does (so `audit
+// verify` can check other files against what the chain says, e.g. the
+// pending upgrades). A ledger that is missing, empty or without the audit
+// table gives no entries and no error: VerifyFolder reports that.
+func FolderEntries(ctx context.Context, dataDir string, actions ...app.AuditAction) ([]app.AuditEntry, error) {
+	path := filepath.Join(dataDir, FileName)
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil
+	}
+	db, closeDB, err := store.OpenReadOnly(ctx, path)
+	if app.ErrorReason(err) == store.ReasonEmpty {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closeDB()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'").Scan(&n); err != nil || n == 0 {
+		return nil, store.Classify(err, path)
+	}
+	if len(actions) == 0 {
+		return nil, nil
+	}
+	q := "SELECT seq, at_ms, operator, terminal, action, subject, outcome, detail FROM audit_log WHERE action IN (?" + strings.Repeat(", ?", len(actions)-1) + ") ORDER BY seq"
+	args := make([]any, len(actions))
+	for i, a := range actions {
+		args[i] = string(a)
+	}
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, store.Classify(err, path)
+	}
+	defer rows.Close()
+	var out []app.AuditEntry
+	for rows.Next() {
+		var e app.AuditEntry
+		var at int64
+		var action, outcome string
+		if err := rows.Scan(&e.Seq, &at, &e.Operator, &e.Terminal, &action, &e.Subject, &outcome, &e.Detail); err != nil {
+			return nil, store.Classify(err, path)
+		}
+		e.Time, e.Action, e.Outcome = fromMS(at), app.AuditAction(action), app.AuditOutcome(outcome)
+		out = append(out, e)
+	}
+	return out, store.Classify(rows.Err(), path)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -138,6 +139,13 @@ func (m *memAudit) count(act app.AuditAction, out app.AuditOutcome) int {
 // gcmSealer is a test Sealer (AES-256-GCM, AAD table|column|row).
 type gcmSealer struct{ aead cipher.AEAD }
 
+// macKeyFor is the tests' pending MAC key, kept apart from the sealing key
+// as the station's keys are.
+func macKeyFor(sealKey []byte) []byte {
+	m := sha256.Sum256(append([]byte("pending-mac\x00"), sealKey...))
+	return m[:]
+}
+
 func newSealer(t testing.TB, key []byte) *gcmSealer {
 	b, _ := aes.NewCipher(key)
 	a, _ := cipher.NewGCM(b)
@@ -261,7 +269,7 @@ func newEnv(t *testing.T, o envOpt) *env {
 	if _, err := rand.Read(sealKey); err != nil {
 		t.Fatal(err)
 	}
-	ob, err := upgrades.OpenOutbox(ctx, filepath.Join(dir, upgrades.FileName), upgrades.OutboxOptions{Sealer: newSealer(t, sealKey), Logger: log.With("c", "outbox")})
+	ob, err := upgrades.OpenOutbox(ctx, filepath.Join(dir, upgrades.FileName), upgrades.OutboxOptions{Sealer: newSealer(t, sealKey), MACKey: macKeyFor(sealKey), Logger: log.With("c", "outbox")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func TestKillChild(t *testing.T) {
 	}
 	ctx := context.Background()
 	key, _ := hex.DecodeString(os.Getenv("FORWARD_KILL_SEAL"))
-	ob, err := upgrades.OpenOutbox(ctx, os.Getenv("FORWARD_KILL_DB"), upgrades.OutboxOptions{Sealer: newSealer(t, key)})
+	ob, err := upgrades.OpenOutbox(ctx, os.Getenv("FORWARD_KILL_DB"), upgrades.OutboxOptions{Sealer: newSealer(t, key), MACKey: macKeyFor(key)})
 	if err != nil {
 		t.Fatal(err)
 	}

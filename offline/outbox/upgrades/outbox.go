@@ -29,9 +29,13 @@ type Sealer interface {
 	Open(sealed []byte, table, column, rowKey string) ([]byte, error)
 }
 
-// OutboxOptions configure OpenOutbox. Sealer is required.
+// OutboxOptions configure OpenOutbox. Sealer and MACKey are required.
 type OutboxOptions struct {
 	Sealer Sealer
+	// MACKey authenticates every item (integrity.go): the station's
+	// pending key (ledger.Keys.PendingKey), at least 32 bytes. It must
+	// not be stored in pending.db.
+	MACKey []byte
 	Clock  app.Clock
 	Logger *slog.Logger
 }
@@ -43,6 +47,7 @@ type OutboxOptions struct {
 type Outbox struct {
 	db    *store.DB
 	seal  Sealer
+	mac   []byte
 	clock app.Clock
 	log   *slog.Logger
 }
@@ -54,6 +59,9 @@ func OpenOutbox(ctx context.Context, path string, o OutboxOptions) (*Outbox, err
 	if o.Sealer == nil {
 		return nil, errors.New("forward: Sealer is required")
 	}
+	if len(o.MACKey) < 32 {
+		return nil, errors.New("forward: MACKey of at least 32 bytes is required")
+	}
 	if o.Clock == nil {
 		o.Clock = app.SystemClock{}
 	}
@@ -64,11 +72,12 @@ func OpenOutbox(ctx context.Context, path string, o OutboxOptions) (*Outbox, err
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, path, store.Options{Durability: store.DurabilityFull, Migrations: sub, Clock: o.Clock, Logger: o.Logger})
+	db, err := store.Open(ctx, path, store.Options{Durability: store.DurabilityFull, Migrations: sub, AfterMigration: adopt(o.MACKey),
+		Clock: o.Clock, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
-	return &Outbox{db: db, seal: o.Sealer, clock: o.Clock, log: o.Logger}, nil
+	return &Outbox{db: db, seal: o.Sealer, mac: o.MACKey, clock: o.Clock, log: o.Logger}, nil
 }
 
 // Close closes the file.
@@ -110,9 +119,22 @@ func (o *Outbox) SavePending(ctx context.Context, p app.PendingUpgrade) error {
 		created = o.clock.Now()
 	}
 	return o.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO pending(key, kind, operator, subject, payload, created, updated, next_try) VALUES (?,?,?,?,?,?,?,?)
-			ON CONFLICT(key) DO NOTHING`, p.Key, string(p.Kind), p.Operator, p.Subject, sealed, created.UnixMilli(), created.UnixMilli(), created.UnixMilli())
-		return err
+		id, err := nextID(ctx, tx, o.mac)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO pending(id, key, kind, operator, subject, payload, created, updated, next_try) VALUES (?,?,?,?,?,?,?,?,?)
+			ON CONFLICT(key) DO NOTHING`, id, p.Key, string(p.Kind), p.Operator, p.Subject, sealed, created.UnixMilli(), created.UnixMilli(), created.UnixMilli())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // queued before under this key
+		}
+		if err := setHead(ctx, tx, o.mac, id); err != nil {
+			return err
+		}
+		return remac(ctx, tx, o.mac, p.Key)
 	})
 }
 
@@ -206,9 +228,15 @@ func (o *Outbox) SettlePending(ctx context.Context, key string, state app.Pendin
 		return fmt.Errorf("forward: settle to %q", state)
 	}
 	return o.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE pending SET state = ?, reason = ?, payload = NULL, updated = ?, attempts = attempts + 1
+		res, err := tx.ExecContext(ctx, `UPDATE pending SET state = ?, reason = ?, payload = NULL, updated = ?, attempts = attempts + 1
 			WHERE key = ? AND state = 'pending'`, string(state), reason, o.clock.Now().UnixMilli(), key)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return remac(ctx, tx, o.mac, key)
 	})
 }
 
@@ -250,17 +278,46 @@ func (o *Outbox) ListPending(ctx context.Context, limit int) ([]app.PendingView,
 }
 
 // Purge deletes settled items last updated before cutoff (retention: the
-// audit log keeps the record; the list keeps recent ones). It returns the
-// number deleted.
+// audit log keeps the record; the list keeps recent ones), leaving a
+// MACed tombstone of each (id, key, final state) so the deletion is not
+// mistaken for tampering. It returns the number deleted.
 func (o *Outbox) Purge(ctx context.Context, cutoff time.Time) (int64, error) {
 	var n int64
+	now := o.clock.Now().UnixMilli()
 	err := o.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM pending WHERE state != 'pending' AND updated < ?`, cutoff.UnixMilli())
+		n = 0
+		rows, err := tx.QueryContext(ctx, `SELECT id, key, state FROM pending WHERE state != 'pending' AND updated < ? ORDER BY id`, cutoff.UnixMilli())
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		type old struct {
+			id         int64
+			key, state string
+		}
+		var list []old
+		for rows.Next() {
+			var r old
+			if err := rows.Scan(&r.id, &r.key, &r.state); err != nil {
+				rows.Close()
+				return err
+			}
+			list = append(list, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range list {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO pending_gone(id, key, state, purged, mac) VALUES (?,?,?,?,?)`,
+				r.id, r.key, r.state, now, goneMAC(o.mac, r.id, r.key, r.state, now)); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM pending WHERE id = ?`, r.id); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
 	})
 	return n, err
 }
