@@ -207,6 +207,9 @@ type deskRuntime struct {
 	demo     *demoRig // demo mode only (demo.go)
 	// purgers apply each store's retention periods (see startPurge).
 	purgers []func(context.Context, time.Time) error
+	// pendingAlarm is what the pending store's start check found
+	// (checkPending), for the supervisor's banner.
+	pendingAlarm string
 }
 
 func (r *deskRuntime) close() {

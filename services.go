@@ -11,6 +11,7 @@ import (
 	"stationdesk/app"
 	"stationdesk/devices"
 	"stationdesk/offline/central"
+	"stationdesk/offline/ledger"
 	"stationdesk/offline/outbox/sales"
 	"stationdesk/offline/outbox/upgrades"
 	"stationdesk/offline/verify"
@@ -129,6 +130,9 @@ func (rt *deskRuntime) startUpgrades(ctx context.Context, cancel context.CancelF
 		return err
 	}
 	rt.closers = append(rt.closers, func() { outbox.Close() })
+	if err := rt.checkPending(ctx, outbox); err != nil {
+		return err
+	}
 	rt.purgers = append(rt.purgers, func(ctx context.Context, now time.Time) error {
 		_, err := outbox.Purge(ctx, now.AddDate(0, 0, -settledPendingDays))
 		return err
@@ -225,14 +229,38 @@ const settledPendingDays = 30
 // red banner ("" when the chain and its checkpoint held). The ledger has
 // already recorded it in the audit log (audit.chain_broken).
 func (rt *deskRuntime) auditAlarm() string {
-	st := rt.ledger.StartStatus()
-	if !st.Broken {
-		return ""
+	var parts []string
+	if st := rt.ledger.StartStatus(); st.Broken {
+		r := st.Result
+		s := fmt.Sprintf("%s · seq %d", r.Reason, r.FirstBroken)
+		if r.Table != "" {
+			s += " · " + r.Table + "/" + r.Record
+		}
+		parts = append(parts, s)
 	}
-	r := st.Result
-	s := fmt.Sprintf("%s · seq %d", r.Reason, r.FirstBroken)
-	if r.Table != "" {
-		s += " · " + r.Table + "/" + r.Record
+	if rt.pendingAlarm != "" {
+		parts = append(parts, rt.pendingAlarm)
 	}
-	return s
+	return strings.Join(parts, "; ")
+}
+
+// checkPending runs the pending store's start check (every item's MAC, the
+// head, no hole; upgrades.Outbox.Check): a problem is logged, recorded in
+// the audit log as audit.chain_broken naming the item, and put in the
+// supervisor's red banner. The desk still starts: the items are the
+// station's record and a person must look at them. The full check against
+// the ledger's entries is `stationdesk audit verify`.
+func (rt *deskRuntime) checkPending(ctx context.Context, ob *upgrades.Outbox) error {
+	_, probs, err := ob.Check(ctx)
+	if err != nil || len(probs) == 0 {
+		return err
+	}
+	p := probs[0]
+	rt.pendingAlarm = fmt.Sprintf("%s · %s/%s", p.Reason, p.Table, p.Record)
+	if len(probs) > 1 {
+		rt.pendingAlarm += fmt.Sprintf(" (+%d)", len(probs)-1)
+	}
+	rt.log.Error("pending upgrades do not verify at start", "reason", p.Reason, "record", p.Record, "problems", len(probs))
+	return rt.ledger.Append(ctx, app.AuditEntry{Operator: "system", Action: ledger.ActChainBroken, Outcome: app.OutcomeFailure,
+		Subject: p.Table + ":" + p.Record, Detail: fmt.Sprintf("pending.db: %s, %d problem(s) at start", p.Reason, len(probs))})
 }

@@ -207,7 +207,6 @@ const Table = "pending"
 // program), "head_mismatch".
 func VerifyFolder(ctx context.Context, dataDir string, macKey []byte, claims []LedgerClaim) (int, []app.AuditProblem, error) {
 	path := filepath.Join(dataDir, FileName)
-	var probs []app.AuditProblem
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return 0, missingAll(claims, nil), nil
 	}
@@ -219,6 +218,18 @@ func VerifyFolder(ctx context.Context, dataDir string, macKey []byte, claims []L
 		return 0, nil, err
 	}
 	defer closeDB()
+	return checkDB(ctx, db, path, macKey, claims)
+}
+
+// Check runs the checks of VerifyFolder on the open store without the
+// ledger's claims (the desk's start check: every item's MAC, the head, no
+// hole, the tombstones). It reads only.
+func (o *Outbox) Check(ctx context.Context) (int, []app.AuditProblem, error) {
+	return checkDB(ctx, o.db.Read(), o.db.Path(), o.mac, nil)
+}
+
+func checkDB(ctx context.Context, db *sql.DB, path string, macKey []byte, claims []LedgerClaim) (int, []app.AuditProblem, error) {
+	var probs []app.AuditProblem
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return 0, nil, store.Classify(err, path)
