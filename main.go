@@ -148,28 +148,10 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if v := prefs.String("text_size"); v != "" && flags.textSize == "" {
 		scale = ui.ParseTextScale(v)
 	}
-	idle := cfg.IdleLockDuration()
-	deps := ui.Deps{
-		Auth: rt.ledger, Board: rt.board, Clock: rt.clock, Log: rt.log,
-		Upgrades: rt.upgrades, AuditAlarm: rt.auditAlarm(),
-		Lang: lang, Scale: scale, IdleLock: idle,
-		SavePrefs: func(l app.Lang, s ui.TextScale) {
-			prefs.SetString("lang", string(l))
-			prefs.SetString("text_size", string(s))
-		},
-	}
-	if rt.devAdmin != nil {
-		deps.IDReader, deps.CardReader, deps.Scanner = rt.devAdmin.IDReader(), rt.devAdmin.CardReader(), rt.devAdmin.Scanner()
-		deps.DeviceAdmin = rt.devAdmin
-	}
-	if rt.gate != nil {
-		deps.Gates, deps.GateSync = rt.gate.Server, rt.gate.Sync
-	}
-	if rt.sales != nil {
-		deps.Sales, deps.Shifts, deps.Backlog = rt.sales, rt.shifts, rt.salesFwd
-	}
-	deps.Operators, deps.AuditLog = rt.ledger, rt.ledger
-	rt.demoUIDeps(&deps)
+	deps := rt.uiDeps(lang, scale, func(l app.Lang, s ui.TextScale) {
+		prefs.SetString("lang", string(l))
+		prefs.SetString("text_size", string(s))
+	})
 	desk := ui.NewDesk(a, w, deps)
 	desk.Start()
 	// The window never exceeds the screen: sized from the monitor once
@@ -185,6 +167,32 @@ func runDesk(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "STATIONDESK READY")
 	w.ShowAndRun()
 	return 0
+}
+
+// uiDeps hands the started parts to the interface: the use cases that
+// are running (a nil one hides its screens), the demo panels in demo mode,
+// the initial language and text size, and where the clerk's choice of
+// them is saved.
+func (rt *deskRuntime) uiDeps(lang app.Lang, scale ui.TextScale, save func(app.Lang, ui.TextScale)) ui.Deps {
+	deps := ui.Deps{
+		Auth: rt.ledger, Board: rt.board, Clock: rt.clock, Log: rt.log,
+		Upgrades: rt.upgrades, AuditAlarm: rt.auditAlarm(),
+		Lang: lang, Scale: scale, IdleLock: rt.cfg.IdleLockDuration(),
+		SavePrefs: save,
+	}
+	if rt.devAdmin != nil {
+		deps.IDReader, deps.CardReader, deps.Scanner = rt.devAdmin.IDReader(), rt.devAdmin.CardReader(), rt.devAdmin.Scanner()
+		deps.DeviceAdmin = rt.devAdmin
+	}
+	if rt.gate != nil {
+		deps.Gates, deps.GateSync = rt.gate.Server, rt.gate.Sync
+	}
+	if rt.sales != nil {
+		deps.Sales, deps.Shifts, deps.Backlog = rt.sales, rt.shifts, rt.salesFwd
+	}
+	deps.Operators, deps.AuditLog = rt.ledger, rt.ledger
+	rt.demoUIDeps(&deps)
+	return deps
 }
 
 // deskRuntime holds the started parts of the terminal.

@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -123,10 +124,14 @@ func (k *Desk) buildAudit() fyne.CanvasObject {
 	})
 	verify.Importance = widget.HighImportance
 	find := k.newButton(T("Search"), search)
-	filters := container.NewHBox(widget.NewLabel(T("Action")), action, widget.NewLabel(T("Operator")),
-		container.NewGridWrap(fyne.NewSize(120, operator.MinSize().Height), operator),
-		widget.NewLabel(T("From")), container.NewGridWrap(fyne.NewSize(130, from.MinSize().Height), from),
-		widget.NewLabel(T("To")), container.NewGridWrap(fyne.NewSize(130, to.MinSize().Height), to), find, verify)
+	// The filters wrap onto a second row rather than widen the window (at
+	// large text on a 1024-wide screen they do not fit one row).
+	f := k.scale.factor()
+	field := func(label string, e fyne.CanvasObject, w float32) fyne.CanvasObject {
+		return container.NewHBox(widget.NewLabel(label), container.NewGridWrap(fyne.NewSize(w*f, e.MinSize().Height), e))
+	}
+	filters := container.New(layout.NewRowWrapLayout(), container.NewHBox(widget.NewLabel(T("Action")), action),
+		field(T("Operator"), operator, 120), field(T("From"), from, 130), field(T("To"), to, 130), container.NewHBox(find, verify))
 	search()
 	return container.NewBorder(container.NewVBox(filters, codes, result), nil, nil, nil, container.NewVScroll(list))
 }

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"stationdesk/app"
+	"stationdesk/app/config"
+	"stationdesk/app/demo"
+	"stationdesk/ui"
+)
+
+// demoDesk is the whole demo terminal (ledger file, simulated readers on
+// ptys, central simulator and gate service on loopback) behind the desk
+// in a Fyne test window.
+type demoDesk struct {
+	t    *testing.T
+	rt   *deskRuntime
+	desk *ui.Desk
+	win  fyne.Window
+	loop *uiLoop
+}
+
+// uiLoop is the test's UI goroutine. Fyne's test driver runs fyne.Do on
+// the caller, which is not safe with the use cases on their own
+// goroutines (text shaping is not concurrent); so the desk's results and
+// the test's own actions all run here, one at a time, as on the real
+// driver's main thread.
+type uiLoop struct {
+	mu    sync.Mutex
+	queue []func()
+	wake  chan struct{}
+	stop  chan struct{}
+}
+
+func newUILoop(t *testing.T) *uiLoop {
+	l := &uiLoop{wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			l.mu.Lock()
+			q := l.queue
+			l.queue = nil
+			l.mu.Unlock()
+			for _, f := range q {
+				f()
+			}
+			if len(q) > 0 {
+				continue
+			}
+			select {
+			case <-l.wake:
+			case <-l.stop:
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(l.stop); <-done })
+	return l
+}
+
+// post queues f and returns at once (fyne.Do).
+func (l *uiLoop) post(f func()) {
+	l.mu.Lock()
+	l.queue = append(l.queue, f)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run runs f on the loop and waits for it (fyne.DoAndWait).
+func (l *uiLoop) run(f func()) {
+	done := make(chan struct{})
+	l.post(func() { defer close(done); f() })
+	<-done
+}
+
+func newDemoDesk(t *testing.T, lang app.Lang, scale ui.TextScale, size fyne.Size) *demoDesk {
+	t.Helper()
+	cfg := config.Config{DataDir: t.TempDir(), Demo: true}
+	cfg.Defaults()
+	rt, err := startRuntime(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.close)
+	a := test.NewTempApp(t)
+	loop := newUILoop(t)
+	h := &demoDesk{t: t, rt: rt, loop: loop}
+	deps := rt.uiDeps(lang, scale, nil)
+	deps.Background = ui.Background{Do: loop.post}
+	loop.run(func() {
+		h.win = test.NewTempWindow(t, nil)
+		h.win.Resize(size)
+		h.desk = ui.NewDesk(a, h.win, deps)
+		h.desk.Start()
+		h.desk.FitScreen(fyne.NewSize(size.Width, size.Height+32))
+	})
+	t.Cleanup(func() { loop.run(h.desk.Stop) })
+	return h
+}
+
+// key presses name as a keyboard would: to the focused widget, else to the
+// window (see the GLFW driver: a key with Ctrl is a shortcut).
+func (h *demoDesk) key(name fyne.KeyName) {
+	h.loop.run(func() {
+		ev := &fyne.KeyEvent{Name: name}
+		if f := h.win.Canvas().Focused(); f != nil {
+			f.TypedKey(ev)
+			return
+		}
+		if on := h.win.Canvas().OnTypedKey(); on != nil {
+			on(ev)
+		}
+	})
+}
+
+// ctrl presses Ctrl+name.
+func (h *demoDesk) ctrl(name fyne.KeyName) { h.shortcut(name, fyne.KeyModifierControl) }
+
+func (h *demoDesk) shortcut(name fyne.KeyName, mod fyne.KeyModifier) {
+	h.loop.run(func() {
+		sc := &desktop.CustomShortcut{KeyName: name, Modifier: mod}
+		if f, ok := h.win.Canvas().Focused().(fyne.Shortcutable); ok {
+			f.TypedShortcut(sc)
+			return
+		}
+		h.win.Canvas().(fyne.Shortcutable).TypedShortcut(sc)
+	})
+}
+
+// typeText types s into the focused widget.
+func (h *demoDesk) typeText(s string) {
+	h.t.Helper()
+	h.loop.run(func() {
+		f := h.win.Canvas().Focused()
+		if f == nil {
+			h.t.Fatalf("nothing focused to type %q into", s)
+		}
+		for _, r := range s {
+			f.TypedRune(r)
+		}
+	})
+}
+
+// eventually polls cond on the UI goroutine until it holds or fails the
+// test after stepDeadline.
+func (h *demoDesk) eventually(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(stepDeadline)
+	for {
+		ok := false
+		h.loop.run(func() { ok = cond() })
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			var txt string
+			h.loop.run(func() { txt = h.texts() })
+			h.t.Fatalf("waited %v for %s; screen:\n%s", stepDeadline, what, txt)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval; the deadline decides
+	}
+}
+
+func (h *demoDesk) login(id string) {
+	h.t.Helper()
+	pin := ""
+	for _, o := range demo.Operators() {
+		if o.ID == id {
+			pin = o.PIN
+		}
+	}
+	h.typeText(id)
+	h.key(fyne.KeyReturn)
+	h.typeText(pin)
+	h.key(fyne.KeyReturn)
+	h.eventually("login of "+id, func() bool { return h.desk.Operator() != nil })
+}
+
+// texts returns the visible texts of the window, one a line.
+func (h *demoDesk) texts() string {
+	var b strings.Builder
+	walkVisible(h.win.Canvas().Content(), func(o fyne.CanvasObject) bool {
+		switch x := o.(type) {
+		case *widget.Label:
+			b.WriteString(x.Text + "\n")
+		case *widget.Button:
+			b.WriteString(x.Text + "\n")
+		case *widget.RichText:
+			b.WriteString(x.String() + "\n")
+		case *ui.Entry:
+			b.WriteString("[" + x.Text + "]\n")
+		}
+		return true
+	})
+	return b.String()
+}
+
+// walkVisible calls f for o and every visible object inside it, depth
+// first, while f returns true.
+func walkVisible(o fyne.CanvasObject, f func(fyne.CanvasObject) bool) {
+	if o == nil || !o.Visible() || !f(o) {
+		return
+	}
+	switch x := o.(type) {
+	case *fyne.Container:
+		for _, c := range x.Objects {
+			walkVisible(c, f)
+		}
+	case fyne.Widget:
+		for _, c := range test.WidgetRenderer(x).Objects() {
+			walkVisible(c, f)
+		}
+	}
+}
+
+// overflow lists what of the window does not fit it: the content asking
+// for more than the window (the real window would grow past the screen),
+// a horizontal scroll bar, and any widget lying outside the window or,
+// inside a vertical scroll, outside the scroll's width.
+func overflow(w fyne.Window) []string {
+	c := w.Canvas()
+	var out []string
+	size := c.Size()
+	if m := c.Content().MinSize(); m.Width > size.Width || m.Height > size.Height {
+		out = append(out, fmt.Sprintf("content asks for %.0fx%.0f in a %.0fx%.0f window", m.Width, m.Height, size.Width, size.Height))
+	}
+	const slack = 1 // rounding of the layouts
+	var walk func(o fyne.CanvasObject, at fyne.Position, minX, maxX, maxY float32)
+	walk = func(o fyne.CanvasObject, at fyne.Position, minX, maxX, maxY float32) {
+		if o == nil || !o.Visible() {
+			return
+		}
+		p, s := at.Add(o.Position()), o.Size()
+		if s.Width > 0 && s.Height > 0 && (p.X < minX-slack || p.X+s.Width > maxX+slack || p.Y < -slack || p.Y+s.Height > maxY+slack) {
+			out = append(out, fmt.Sprintf("%s at %.0f,%.0f size %.0fx%.0f outside x %.0f–%.0f y 0–%.0f", describe(o), p.X, p.Y, s.Width, s.Height, minX, maxX, maxY))
+			return
+		}
+		switch x := o.(type) {
+		case *container.Scroll:
+			if x.Content == nil {
+				return
+			}
+			if x.Direction != container.ScrollVerticalOnly && x.Direction != container.ScrollNone && x.Content.MinSize().Width > s.Width+slack {
+				out = append(out, fmt.Sprintf("horizontal scroll: %s needs %.0f of %.0f", describe(x.Content), x.Content.MinSize().Width, s.Width))
+			}
+			// Inside a vertical scroll only the width must fit.
+			walk(x.Content, p, p.X, p.X+s.Width, float32(1e9))
+		case *widget.Entry, *ui.Entry, *widget.Select, *widget.Table, *widget.List:
+			// They clip and scroll their own text or rows.
+		case *fyne.Container:
+			for _, ch := range x.Objects {
+				walk(ch, p, minX, maxX, maxY)
+			}
+		case fyne.Widget:
+			for _, ch := range test.WidgetRenderer(x).Objects() {
+				walk(ch, p, minX, maxX, maxY)
+			}
+		}
+	}
+	walk(c.Content(), fyne.Position{}, 0, size.Width, size.Height)
+	for _, o := range c.Overlays().List() {
+		walk(o, fyne.Position{}, 0, size.Width, size.Height)
+	}
+	return out
+}
+
+func describe(o fyne.CanvasObject) string {
+	var texts []string
+	walkVisible(o, func(o fyne.CanvasObject) bool {
+		switch x := o.(type) {
+		case *widget.Label:
+			texts = append(texts, x.Text)
+		case *widget.Button:
+			texts = append(texts, x.Text)
+		}
+		return len(texts) < 3
+	})
+	s := fmt.Sprintf("%T", o)
+	if len(texts) > 0 {
+		s += fmt.Sprintf(" %q", strings.Join(texts, " | "))
+	}
+	return s
+}
+
+// screenSizes are the ticket-window PCs' screens, less a title bar.
+var screenSizes = []fyne.Size{{Width: 1024, Height: 768 - 32}, {Width: 1280, Height: 800 - 32}, {Width: 1366, Height: 768 - 32}}
+
+// TestEveryScreenFits is finding 2 of issue 13: every screen of a
+// supervisor (who reaches them all) and the login fit 1024×768, 1280×800
+// and 1366×768 at every text size in both languages: nothing lies outside
+// the window, nothing needs a horizontal scroll bar, and the window never
+// has to grow.
+func TestEveryScreenFits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the demo terminal")
+	}
+	h := newDemoDesk(t, app.LangZH, ui.ScaleNormal, screenSizes[0])
+	// every renders what is on show at each screen size and text size in
+	// both languages and reports what does not fit.
+	every := func(what string) {
+		t.Helper()
+		for _, lang := range []app.Lang{app.LangZH, app.LangEN} {
+			for _, size := range screenSizes {
+				for _, scale := range ui.TextScales {
+					var bad []string
+					h.loop.run(func() {
+						h.desk.SetLanguageChoice(lang)
+						h.desk.SetTextScale(scale)
+						h.desk.FitScreen(fyne.NewSize(size.Width, size.Height+32))
+						bad = overflow(h.win)
+					})
+					for _, b := range bad {
+						t.Errorf("%s %s %.0fx%.0f %s: %s", what, lang, size.Width, size.Height, scale, b)
+					}
+				}
+			}
+		}
+		h.loop.run(func() { h.desk.SetLanguageChoice(app.LangZH); h.desk.SetTextScale(ui.ScaleNormal) })
+	}
+	every("login")
+	h.login("9001")
+	var ids []string
+	h.loop.run(func() { ids = h.desk.ScreenIDs() })
+	for _, id := range ids {
+		h.loop.run(func() { h.desk.ShowScreen(id) })
+		every(id)
+	}
+}
