@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
@@ -139,7 +140,7 @@ func (h *demoDesk) shortcut(name fyne.KeyName, mod fyne.KeyModifier) {
 			f.TypedShortcut(sc)
 			return
 		}
-		h.win.Canvas().(fyne.Shortcutable).TypedShortcut(sc)
+		h.desk.HandleShortcut(sc) // the window's shortcut handler
 	})
 }
 
@@ -193,18 +194,20 @@ func (h *demoDesk) login(id string) {
 }
 
 // texts returns the visible texts of the window, one a line.
-func (h *demoDesk) texts() string {
+func (h *demoDesk) texts() string { return textsOf(h.win.Canvas().Content()) }
+
+// textsOf returns the visible texts in o, one a line: labels, buttons and
+// rich text (through their renderers), and what is typed in entries.
+func textsOf(o fyne.CanvasObject) string {
 	var b strings.Builder
-	walkVisible(h.win.Canvas().Content(), func(o fyne.CanvasObject) bool {
+	walkVisible(o, func(o fyne.CanvasObject) bool {
 		switch x := o.(type) {
-		case *widget.Label:
-			b.WriteString(x.Text + "\n")
-		case *widget.Button:
-			b.WriteString(x.Text + "\n")
 		case *widget.RichText:
 			b.WriteString(x.String() + "\n")
 		case *ui.Entry:
 			b.WriteString("[" + x.Text + "]\n")
+		case *canvas.Text:
+			b.WriteString(x.Text + "\n")
 		}
 		return true
 	})

@@ -163,6 +163,7 @@ func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done fu
 	msg.Wrapping = fyne.TextWrapWord
 	msg.Importance = widget.DangerImportance
 	var rec *deskButton
+	defer func() { k.bindKey(keyPrimary, rec, T("Record the check")) }()
 	rec = k.newButton(T("Record the check"), func() {
 		if ms.busy {
 			return

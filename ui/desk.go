@@ -7,6 +7,7 @@ package ui
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -83,6 +84,7 @@ type screen struct {
 	id    string
 	title string // English key; translated when shown
 	key   fyne.KeyName
+	ctrl  bool       // the key is pressed with Ctrl (screens after the tenth)
 	roles []app.Role // nil: every role
 	build func() fyne.CanvasObject
 }
@@ -123,6 +125,11 @@ type Desk struct {
 	lastCardID  string
 	lastCardFor app.DocNumber
 	stopIdle    context.CancelFunc
+	// bindings are the action keys of the screen on show (keys.go); help
+	// is the key help while it is shown, helpFocus what had the focus.
+	bindings  []binding
+	help      *widget.PopUp
+	helpFocus fyne.Focusable
 }
 
 // NewDesk prepares the interface in window w. It sets the theme and the
@@ -250,21 +257,28 @@ func (k *Desk) toggleLanguage() {
 }
 
 // installShortcuts registers the keys that work on every screen:
-// F2…F11 switch screens (see the navigation), F12 switches the language,
-// Ctrl+L locks, Ctrl+= / Ctrl+- change the text size. Entry forwards them
-// too, so they work while a field has the focus.
+// F1 shows the key help, F2…F11 and Ctrl+F2… switch screens (see the
+// navigation), F12 switches the language, Ctrl+L locks, Ctrl+= / Ctrl+-
+// change the text size, and the screen's action keys (keys.go). Entry
+// forwards them too, so they work while a field has the focus.
 func (k *Desk) installShortcuts() {
 	c := k.w.Canvas()
-	for _, cs := range globalShortcuts {
-		c.AddShortcut(cs, func(s fyne.Shortcut) {
-			k.touch()
-			k.globalShortcut(s.(*desktop.CustomShortcut))
-		})
+	for _, cs := range append(slices.Clone(globalShortcuts), actionShortcuts()...) {
+		c.AddShortcut(cs, func(s fyne.Shortcut) { k.HandleShortcut(s) })
 	}
 	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
 		k.touch()
 		k.globalKey(ev)
 	})
+}
+
+// HandleShortcut is what the window does with a shortcut no focused
+// widget took (Ctrl+L, Ctrl+F2…, Ctrl+Enter, …); it reports whether the
+// desk knew it.
+func (k *Desk) HandleShortcut(s fyne.Shortcut) bool {
+	k.touch()
+	cs, ok := s.(*desktop.CustomShortcut)
+	return ok && k.globalShortcut(cs)
 }
 
 var globalShortcuts = []*desktop.CustomShortcut{
@@ -278,6 +292,13 @@ var globalShortcuts = []*desktop.CustomShortcut{
 func (k *Desk) globalShortcut(cs *desktop.CustomShortcut) bool {
 	if cs.Modifier != fyne.KeyModifierControl {
 		return false
+	}
+	for _, s := range k.screens {
+		if k.op != nil && s.ctrl && s.key == cs.KeyName {
+			k.closeHelp()
+			k.showScreen(s.id)
+			return true
+		}
 	}
 	switch cs.KeyName {
 	case fyne.KeyL:
@@ -297,19 +318,31 @@ func (k *Desk) globalShortcut(cs *desktop.CustomShortcut) bool {
 		}
 		k.showFrame(k.current, true)
 	default:
-		return false
+		if k.help != nil || k.op == nil {
+			return false
+		}
+		return k.pressBound(cs.KeyName)
 	}
 	return true
 }
 
 // globalKey handles a desk-wide function key and reports whether it did.
 func (k *Desk) globalKey(ev *fyne.KeyEvent) bool {
-	if ev.Name == fyne.KeyF12 {
+	switch {
+	case ev.Name == fyne.KeyF1:
+		k.toggleHelp()
+		return true
+	case ev.Name == fyne.KeyEscape && k.help != nil:
+		k.closeHelp()
+		return true
+	case ev.Name == fyne.KeyF12:
+		k.closeHelp()
 		k.toggleLanguage()
 		return true
 	}
 	for _, s := range k.screens {
-		if k.op != nil && s.key != "" && s.key == ev.Name {
+		if k.op != nil && s.key != "" && !s.ctrl && s.key == ev.Name {
+			k.closeHelp()
 			k.showScreen(s.id)
 			return true
 		}

@@ -258,7 +258,7 @@ func formatAge(now, t time.Time) string {
 func (k *Desk) screenKey(id string) string {
 	for _, s := range k.screens {
 		if s.id == id {
-			return string(s.key)
+			return s.keyLabel()
 		}
 	}
 	return ""

@@ -55,7 +55,8 @@ func (k *Desk) allScreens() []screen {
 var screenKeys = []fyne.KeyName{fyne.KeyF2, fyne.KeyF3, fyne.KeyF4, fyne.KeyF5, fyne.KeyF6, fyne.KeyF7, fyne.KeyF8, fyne.KeyF9, fyne.KeyF10, fyne.KeyF11}
 
 // visibleScreens are the screens the logged-in operator's role may use,
-// each with its function key.
+// each with its function key: F2…F11, then Ctrl+F2… for a role with more
+// than ten (a supervisor).
 func (k *Desk) visibleScreens() []screen {
 	if k.op == nil {
 		return nil
@@ -63,13 +64,25 @@ func (k *Desk) visibleScreens() []screen {
 	var out []screen
 	for _, s := range k.allScreens() {
 		if s.roles == nil || slices.Contains(s.roles, k.op.Role) {
-			if len(out) < len(screenKeys) {
-				s.key = screenKeys[len(out)]
+			switch n := len(out); {
+			case n < len(screenKeys):
+				s.key = screenKeys[n]
+			case n-len(screenKeys) < len(screenKeysCtrl):
+				s.key, s.ctrl = screenKeysCtrl[n-len(screenKeys)], true
 			}
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// keyLabel is the screen's key as the navigation shows it ("F4",
+// "Ctrl+F2"), or "".
+func (s screen) keyLabel() string {
+	if s.key == "" {
+		return ""
+	}
+	return keyLabel(s.key, s.ctrl)
 }
 
 // showFrame shows the logged-in frame with screen id selected. rebuild is
@@ -83,7 +96,7 @@ func (k *Desk) showFrame(id string, rebuild bool) {
 	for _, s := range k.screens {
 		label := T(s.title)
 		if s.key != "" {
-			label = string(s.key) + "  " + label
+			label = s.keyLabel() + "  " + label
 		}
 		b := k.newButton(label, func() { k.showScreen(s.id) })
 		b.Alignment = widget.ButtonAlignLeading
@@ -96,11 +109,17 @@ func (k *Desk) showFrame(id string, rebuild bool) {
 	logout := k.newButton(T("Log out"), k.Logout)
 	logout.Icon = theme.LogoutIcon()
 	langBtn := k.newButton(T("中文 / English (F12)"), k.toggleLanguage)
-	top := container.NewBorder(nil, nil, who, container.NewHBox(langBtn, lock, logout))
+	// The help button is its key and an icon: the top bar must fit a
+	// 1024-wide screen at the largest text.
+	keysBtn := k.newButton("F1", k.toggleHelp)
+	keysBtn.Icon = theme.HelpIcon()
+	// The operator's name gives way (ellipsis) before the buttons do.
+	who.Truncation = fyne.TextTruncateEllipsis
+	top := container.NewBorder(nil, nil, nil, container.NewHBox(keysBtn, langBtn, lock, logout), who)
 	if k.d.Mode != "" {
 		mode := widget.NewLabelWithStyle(T(k.d.Mode), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 		mode.Importance = widget.WarningImportance
-		top = container.NewBorder(nil, nil, who, container.NewHBox(mode, langBtn, lock, logout))
+		top = container.NewBorder(nil, nil, nil, container.NewHBox(mode, keysBtn, langBtn, lock, logout), who)
 	}
 	header := container.NewVBox(top, widget.NewSeparator())
 	if k.d.AuditAlarm != "" && k.op.Role.CanManageOperators() {
@@ -110,7 +129,8 @@ func (k *Desk) showFrame(id string, rebuild bool) {
 		header.Add(alarm)
 	}
 	k.content = container.NewStack()
-	left := container.NewBorder(nil, nil, nil, widget.NewSeparator(), container.NewVScroll(nav))
+	left := container.NewBorder(nil, nil, nil, widget.NewSeparator(),
+		container.NewVScroll(container.NewThemeOverride(nav, navTheme{NewTheme(k.scale)})))
 	// In demo mode the simulator sits beside every screen, so a demo card
 	// can be placed while a screen waits for the reader; on a narrow
 	// screen it lies over the screen while open (see bodyLayout).
@@ -167,6 +187,7 @@ func (k *Desk) display(id string, rebuild bool) {
 			}
 			b.Refresh()
 		}
+		k.bindings = nil
 		head := widget.NewLabelWithStyle(T(s.title), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		head.SizeName = theme.SizeNameHeadingText
 		k.focus = nil
@@ -193,6 +214,7 @@ func (k *Desk) onLeave(f func()) { k.leaves = append(k.leaves, f) }
 // leaveScreen runs the cleanups of the screen on show and, unless the
 // screen is about to be rebuilt, forgets the screens' state.
 func (k *Desk) leaveScreen(rebuild bool) {
+	k.closeHelp()
 	leaves := k.leaves
 	k.leaves = nil
 	for _, f := range leaves {

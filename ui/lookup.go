@@ -102,6 +102,7 @@ func (s *lookupScreen) show() {
 	num.OnChanged = func(v string) { st.text = v }
 	num.OnSubmitted = func(v string) { s.lookUp(app.Card{Number: v, Kind: app.CardUnknown}) }
 	btn := k.newButton(T("Look up (Enter)"), func() { s.lookUp(app.Card{Number: num.Text, Kind: app.CardUnknown}) })
+	k.bindKey(keyPrimary, btn, T("Look up the typed card number"))
 	btn.Importance = widget.HighImportance
 	if st.busy {
 		btn.Disable()

@@ -29,7 +29,7 @@ func (k *Desk) buildSettings() fyne.CanvasObject {
 		widget.NewFormItem(T("Language"), langSel),
 		widget.NewFormItem(T("Text size"), k.scaleSelect()),
 	)
-	keys := widget.NewLabel(T("Keyboard: F2–F11 switch screens, F12 switches the language, Ctrl+L locks the desk, Ctrl+= and Ctrl+- change the text size, Tab moves between fields, Enter confirms."))
+	keys := widget.NewLabel(T("Keyboard: F1 lists the keys of every screen; F2–F11 and Ctrl+F2… switch screens, F12 switches the language, Ctrl+L locks the desk, Ctrl+= and Ctrl+- change the text size, Tab moves between fields, Enter presses the focused button, Ctrl+Enter the screen's main action."))
 	keys.Wrapping = fyne.TextWrapWord
 	return container.NewVBox(form, widget.NewSeparator(), keys)
 }

@@ -44,6 +44,7 @@ func (k *Desk) buildShift() fyne.CanvasObject {
 			return data{sh, true, rep}, err
 		}, func(d data, err error) {
 			var out []fyne.CanvasObject
+			var focus fyne.Focusable
 			if ferr != nil {
 				out = append(out, bannerOf(ToneError, T("Not done"), k.msg(ferr)))
 			} else if err != nil {
@@ -64,6 +65,8 @@ func (k *Desk) buildShift() fyne.CanvasObject {
 						func(_ app.Shift, err error) { load(nil, "", err) })
 				})
 				open.Importance = widget.HighImportance
+				k.bindKey(keyOpen, open, T("Open shift"))
+				focus = open
 				if final == nil {
 					out = append(out, heading(T("No shift is open at this window.")))
 				}
@@ -113,12 +116,20 @@ func (k *Desk) buildShift() fyne.CanvasObject {
 					}
 				})
 				closeB.Importance = widget.DangerImportance
+				k.bindKey(keyPrimary, closeB, T("Close shift (press again to confirm)"))
+				k.bindKey(keyExport, exp, T("Export CSV"))
 				refresh := k.newButton(T("Refresh"), func() { load(nil, "", nil) })
 				out = append(out, container.NewHBox(refresh, exp, closeB), status)
 				out = append(out, k.reportView(d.rep)...)
 			}
 			root.Objects = out
 			root.Refresh()
+			// The open button has the focus, so Enter opens the shift (the
+			// screen may still be building when the answer comes).
+			if focus != nil && k.current == "shift" {
+				k.focus = focus
+				k.w.Canvas().Focus(focus)
+			}
 		})
 	}
 	root.Objects = []fyne.CanvasObject{heading(T("Loading…"))}

@@ -112,3 +112,18 @@ func (t *Theme) Icon(n fyne.ThemeIconName) fyne.Resource { return t.base.Icon(n)
 
 // Size scales every size of the default theme.
 func (t *Theme) Size(n fyne.ThemeSizeName) float32 { return t.base.Size(n) * t.scale }
+
+// navTheme is the theme of the navigation: the same text, less padding
+// in and between the buttons, so a supervisor's fourteen screens fit the
+// height of a 768-pixel screen at the largest text without a scroll bar.
+type navTheme struct{ *Theme }
+
+func (t navTheme) Size(n fyne.ThemeSizeName) float32 {
+	switch n {
+	case theme.SizeNameInnerPadding:
+		return t.Theme.Size(n) * 0.1
+	case theme.SizeNamePadding:
+		return t.Theme.Size(n) * 0.25
+	}
+	return t.Theme.Size(n)
+}

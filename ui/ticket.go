@@ -64,21 +64,29 @@ type buyerScreen struct {
 	id      string
 	f       *buyerFlow
 	root    *fyne.Container
+	pinned  *fyne.Container // the result of the last action, above the scrolling form
 	ctx     context.Context
 	cancel  context.CancelFunc
 	shift   *app.Shift
 	waiting int // 1 + the state version an ID wait runs for
+	// building: the screen's build is drawing it (display focuses
+	// k.focus afterwards); later redraws focus it themselves.
+	building bool
 }
 
 func (k *Desk) buildBuyerScreen(id string, kind app.TicketKind) fyne.CanvasObject {
 	f := keepState(k, id, func() *buyerFlow { return &buyerFlow{kind: kind, payment: app.PayCash} })
-	s := &buyerScreen{k: k, id: id, f: f, root: container.NewVBox()}
+	s := &buyerScreen{k: k, id: id, f: f, root: container.NewVBox(), pinned: container.NewVBox()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	// The result of an action (ticket issued, refused, not done) is pinned
+	// above the form, so it is on show however far the form was scrolled.
 	scroll := container.NewVScroll(s.root)
 	k.onLeave(s.cancel)
+	s.building = true
 	s.loadShift()
 	s.redraw()
-	return scroll
+	s.building = false
+	return container.NewBorder(s.pinned, nil, nil, nil, scroll)
 }
 
 func (s *buyerScreen) loadShift() {
@@ -100,11 +108,23 @@ func (s *buyerScreen) loadShift() {
 // redraw renders the state and (re)starts the ID wait when the screen is
 // waiting for a document.
 func (s *buyerScreen) redraw() {
-	s.root.Objects = s.view()
-	s.root.Refresh()
+	s.draw()
+	if !s.building && s.k.focus != nil && s.k.current == s.id {
+		s.k.w.Canvas().Focus(s.k.focus)
+	}
 	if s.f.check.IsZero() && s.k.d.IDReader != nil && !s.f.busy {
 		s.waitID()
 	}
+}
+
+// draw renders the state: the results pinned, the rest in the scroll.
+func (s *buyerScreen) draw() {
+	s.k.focus = nil
+	pinned, rest := s.view()
+	s.pinned.Objects = pinned
+	s.pinned.Refresh()
+	s.root.Objects = rest
+	s.root.Refresh()
 }
 
 // waitID waits for an ID card on the reader (once per state version).
@@ -122,14 +142,12 @@ func (s *buyerScreen) waitID() {
 	}, func(err error) {
 		if err == nil && s.f.errText != "" { // the reader is back
 			s.f.errText = ""
-			s.root.Objects = s.view()
-			s.root.Refresh()
+			s.draw()
 			return
 		}
 		if err != nil && s.f.check.IsZero() && app.ErrorReason(err) != "timeout" {
 			s.f.errText = T("ID reader:") + " " + s.k.msg(err)
-			s.root.Objects = s.view()
-			s.root.Refresh()
+			s.draw()
 		}
 	})
 }
@@ -189,9 +207,10 @@ func (s *buyerScreen) newBuyer(keepReceipt bool) {
 	s.redraw()
 }
 
-func (s *buyerScreen) view() []fyne.CanvasObject {
+// view returns what is pinned above the form (the results of the last
+// action) and the form.
+func (s *buyerScreen) view() (pinned, out []fyne.CanvasObject) {
 	f, k := s.f, s.k
-	var out []fyne.CanvasObject
 	switch f.kind {
 	case kindCheck:
 		out = append(out, note(T("For riders whose card or code is not upgraded and visitors without a Beijing health-kit account: record what was shown and the decision."), widget.MediumImportance))
@@ -206,6 +225,7 @@ func (s *buyerScreen) view() []fyne.CanvasObject {
 	if s.shift != nil && !s.shift.Open() && k.d.Shifts != nil {
 		open := k.newButton(T("Open shift"), s.openShift)
 		open.Importance = widget.HighImportance
+		k.bindKey(keyOpen, open, T("Open shift"))
 		out = append(out, note(T("No shift is open at this window: sales need an open shift."), widget.WarningImportance), container.NewHBox(open))
 	}
 	if len(f.receipt) > 0 {
@@ -215,15 +235,15 @@ func (s *buyerScreen) view() []fyne.CanvasObject {
 			head = T("Welfare ticket issued")
 		}
 		b.Set(ToneOK, head, f.receipt...)
-		out = append(out, b)
+		pinned = append(pinned, b)
 	}
 	if f.info != "" {
-		out = append(out, note(f.info, widget.SuccessImportance))
+		pinned = append(pinned, note(f.info, widget.SuccessImportance))
 	}
 	if f.errText != "" {
 		b := NewBanner()
 		b.Set(ToneError, T("Not done"), f.errText)
-		out = append(out, b)
+		pinned = append(pinned, b)
 	}
 	switch {
 	case f.busy && f.check.IsZero():
@@ -233,7 +253,7 @@ func (s *buyerScreen) view() []fyne.CanvasObject {
 	default:
 		out = append(out, s.checkView()...)
 	}
-	return out
+	return pinned, out
 }
 
 // idView asks for the buyer's own document: the reader, or typed.
@@ -287,9 +307,9 @@ func (s *buyerScreen) idView() []fyne.CanvasObject {
 		widget.NewFormItem(T("Valid until"), valid),
 	)
 	out = append(out, widget.NewCard("", T("Manual entry"), container.NewVBox(form, use)))
-	if k.d.IDReader == nil {
-		k.focus = num
-	}
+	// The number field has the focus also beside a reader: a passport is
+	// typed, and the reader takes an ID card whatever has the focus.
+	k.focus = num
 	return out
 }
 
@@ -343,6 +363,7 @@ func (s *buyerScreen) checkView() []fyne.CanvasObject {
 	}
 	out = append(out, b)
 	next := k.newButton(T("Next buyer"), func() { s.newBuyer(false) })
+	k.bindKey(keyNext, next, T("Next buyer"))
 	switch {
 	case c.Decision() == app.BuyerOK && f.kind == kindCheck:
 		if k.op.Role == app.RoleClerk || k.op.Role == app.RoleSupervisor {
@@ -355,6 +376,7 @@ func (s *buyerScreen) checkView() []fyne.CanvasObject {
 				})
 			})
 			sale.Importance = widget.HighImportance
+			k.bindKey(keyPrimary, sale, T("Go on to a sale"))
 			out = append(out, sale)
 		}
 	case c.Decision() == app.BuyerOK && f.kind == app.KindWelfare:
@@ -369,6 +391,7 @@ func (s *buyerScreen) checkView() []fyne.CanvasObject {
 			s.redraw()
 		})
 		m.Importance = widget.HighImportance
+		k.bindKey(keyPrimary, m, T("Manual check"))
 		out = append(out, m)
 	}
 	return append(out, widget.NewSeparator(), next)
@@ -458,6 +481,7 @@ func (s *buyerScreen) saleView() []fyne.CanvasObject {
 	}
 	sell := k.newButton(T("Sell (Enter)"), s.sell)
 	sell.Importance = widget.HighImportance
+	k.bindKey(keyPrimary, sell, T("Sell the ticket"))
 	if f.busy || s.chosenFare() == 0 {
 		sell.Disable()
 	}
@@ -465,7 +489,13 @@ func (s *buyerScreen) saleView() []fyne.CanvasObject {
 	if f.busy {
 		out = append(out, note(T("Place a blank single-journey token on the card reader…"), widget.HighImportance))
 	}
-	k.focus = sell
+	// Focus: the destination list until a fare is chosen (Right/Left or
+	// Space picks), then Sell (Enter).
+	if s.chosenFare() == 0 {
+		k.focus = dest
+	} else {
+		k.focus = sell
+	}
 	return out
 }
 

@@ -260,7 +260,9 @@ func (s *upgradeScreen) view() fyne.CanvasObject {
 	case stepResult:
 		items = append(items, s.resultView())
 	}
-	items = append(items, widget.NewSeparator(), container.NewHBox(s.k.newButton(T("New rider"), s.newRider)))
+	again := s.k.newButton(T("New rider"), s.newRider)
+	s.k.bindKey(keyNext, again, T("New rider"))
+	items = append(items, widget.NewSeparator(), container.NewHBox(again))
 	return container.NewVBox(items...)
 }
 

@@ -33,6 +33,7 @@ func (s *upgradeScreen) confirmView() fyne.CanvasObject {
 	}
 	items = append(items, note(T("Tell the rider what will happen, then confirm. The request is sent once, even if Confirm is pressed twice."), widget.MediumImportance))
 	s.confirm = k.newButton(T("Confirm (Enter)"), s.doConfirm)
+	k.bindKey(keyPrimary, s.confirm, T("Confirm the upgrade"))
 	s.confirm.Importance = widget.HighImportance
 	back := k.newButton(T("Back"), func() {
 		if !f.inflight {

@@ -41,10 +41,16 @@ func (s *buyerScreen) welfareView() []fyne.CanvasObject {
 	}
 	ex := k.newButton(T("Exchange welfare ticket"), s.exchange)
 	ex.Importance = widget.HighImportance
+	k.bindKey(keyPrimary, ex, T("Exchange welfare ticket"))
 	if f.busy || f.dest == "" || (!eligible && f.override == nil) {
 		ex.Disable()
 	}
 	out = append(out, ex)
+	if ex.Disabled() {
+		k.focus = dest
+	} else {
+		k.focus = ex
+	}
 	if f.busy {
 		out = append(out, note(T("Place a blank single-journey token on the card reader…"), widget.HighImportance))
 	}
