@@ -23,7 +23,7 @@ DEB_BUILD := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev 
 DEB_TEST  := xvfb xdotool x11-utils imagemagick libgl1-mesa-dri
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
-.PHONY: run build test test-slow deps lint fuzz bench clean fmt vet dist dist-deps dist-check
+.PHONY: run build test test-slow deps lint fuzz bench clean fmt vet dist dist-deps dist-check screenshots
 
 deps:
 	@missing=$$(for p in $(DEB_ALL); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -64,6 +64,13 @@ test-slow: deps
 	@taskset -c 0 sh -c 'while :; do :; done' & busy=$$!; trap "kill $$busy" EXIT; \
 	echo "busy loop $$busy on CPU 0; tests on CPU 0 with GOMAXPROCS=1, -count $(COUNT)"; \
 	GOMAXPROCS=1 taskset -c 0 $(GO) test -race -tags $(TAGS) -cpu 1 -count $(COUNT) -timeout 120m $(PKGS)
+
+# screenshots saves a PNG of the login and every screen of the demo desk
+# (real window under Xvfb, 1280x800, large text, zh and en, the keyboard
+# moving between screens) into assets/screenshots as SCREEN-zh.png /
+# SCREEN-en.png. Look at them after a change to a screen.
+screenshots: deps
+	STATIONDESK_SCREENSHOTS=$(CURDIR)/assets/screenshots $(GO) test -tags $(TAGS) -count=1 -run '^TestScreenshots$$' -v .
 
 fmt:
 	gofmt -w .

@@ -70,7 +70,7 @@ func (k *Desk) buildShift() fyne.CanvasObject {
 				if final == nil {
 					out = append(out, heading(T("No shift is open at this window.")))
 				}
-				out = append(out, open)
+				out = append(out, container.NewHBox(open))
 			} else {
 				out = append(out, heading(T("Shift open since")+" "+d.sh.Opened.In(app.ChinaTime()).Format("2006-01-02 15:04")+" · "+d.sh.Operator))
 				status := widget.NewLabel("")
