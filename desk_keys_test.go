@@ -45,7 +45,7 @@ func TestKeysReachEveryScreen(t *testing.T) {
 	h := newDemoDesk(t, app.LangEN, ui.ScaleLarger, screenSizes[0])
 	h.login("9001")
 	var ids []string
-	h.loop.run(func() { ids = h.desk.Screens() })
+	h.loop.run(func() { ids = h.desk.ScreenIDs() })
 	if len(ids) <= 10 {
 		t.Fatalf("a supervisor sees %d screens; the test needs more than ten: %v", len(ids), ids)
 	}
