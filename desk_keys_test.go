@@ -32,7 +32,7 @@ func screenKey(i int) (fyne.KeyName, bool) {
 	return keys[i-len(keys)], true
 }
 
-// TestKeysReachEveryScreen is finding 8 of issue 13: a supervisor reaches
+// TestKeysReachEveryScreen: a supervisor reaches
 // every screen by a key shown in the navigation, including those after
 // F11 (device settings, operators, audit log, settings); the navigation
 // fits without scrolling at every text size on the smallest screen; F1

@@ -304,7 +304,7 @@ func describe(o fyne.CanvasObject) string {
 // screenSizes are the ticket-window PCs' screens, less a title bar.
 var screenSizes = []fyne.Size{{Width: 1024, Height: 768 - 32}, {Width: 1280, Height: 800 - 32}, {Width: 1366, Height: 768 - 32}}
 
-// TestEveryScreenFits is finding 2 of issue 13: every screen of a
+// TestEveryScreenFits: every screen of a
 // supervisor (who reaches them all) and the login fit 1024×768, 1280×800
 // and 1366×768 at every text size in both languages: nothing lies outside
 // the window, nothing needs a horizontal scroll bar, and the window never

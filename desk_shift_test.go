@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+
+	"stationdesk/app"
+	"stationdesk/app/demo"
+	"stationdesk/ui"
+)
+
+// TestKeyboardOnlyShift: a clerk does a full shift with the keyboard
+// alone on the real demo terminal: the UI gets only key
+// presses and typed text (the documents and cards are placed on the
+// simulated readers, as a clerk's hands would); every step waits for what
+// the screen says. docs/operations.md lists the same keys.
+func TestKeyboardOnlyShift(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the demo terminal")
+	}
+	h := newDemoDesk(t, app.LangEN, ui.ScaleLarge, screenSizes[1])
+	dev := h.rt.demo.devices
+	ctx := context.Background()
+	shown := func(what string, want ...string) {
+		t.Helper()
+		h.eventually(what, func() bool {
+			got := h.texts()
+			for _, w := range want {
+				if !strings.Contains(got, w) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	t.Log("login: type 9001, Enter, type the PIN, Enter")
+	h.login("9001")
+
+	t.Log("open the shift: F6, Enter")
+	h.key(fyne.KeyF6)
+	shown("the shift screen", "No shift is open at this window.")
+	h.key(fyne.KeyReturn)
+	h.eventually("the shift open", func() bool { _, ok, _ := h.rt.shifts.Current(ctx); return ok })
+
+	t.Log("sell: F2, ID card on the reader, Right (first destination), token on the reader, Enter")
+	h.key(fyne.KeyF2)
+	shown("the ticket screen", "Step 1")
+	if err := dev.PlaceIDCard("green-fresh"); err != nil {
+		t.Fatal(err)
+	}
+	shown("the check", "May buy one ticket", "Step 2")
+	dev.LiftIDCard()
+	h.key(fyne.KeyRight)
+	shown("a destination chosen", "To pay:")
+	if err := dev.PlaceTransitCard(demo.NewTokenItem); err != nil {
+		t.Fatal(err)
+	}
+	h.key(fyne.KeyReturn)
+	shown("the receipt", "Ticket issued")
+	dev.LiftTransitCard()
+
+	t.Log("welfare: F3, ID card, Right, token, Enter")
+	h.key(fyne.KeyF3)
+	shown("the welfare screen", "Step 1")
+	if err := dev.PlaceIDCard("elder-special"); err != nil {
+		t.Fatal(err)
+	}
+	shown("the eligibility", "Entitled to a welfare ticket")
+	dev.LiftIDCard()
+	h.key(fyne.KeyRight)
+	if err := dev.PlaceTransitCard(demo.NewTokenItem); err != nil {
+		t.Fatal(err)
+	}
+	h.key(fyne.KeyReturn)
+	shown("the welfare receipt", "Welfare ticket issued")
+	dev.LiftTransitCard()
+
+	t.Log("look-up: F8, type the card number, Enter")
+	h.key(fyne.KeyF8)
+	shown("the look-up screen", "Card look-up")
+	h.typeText("1000200002")
+	h.key(fyne.KeyReturn)
+	shown("the look-up answer", "1000 2000 02", "At the gates now")
+
+	t.Log("upgrade: F7, ID card, Enter (Next), card on the reader, Enter (Next), Enter (Confirm)")
+	h.key(fyne.KeyF7)
+	shown("the upgrade screen", "1 Document")
+	if err := dev.PlaceIDCard("student"); err != nil {
+		t.Fatal(err)
+	}
+	shown("the document read", "Next (Enter)")
+	dev.LiftIDCard()
+	h.key(fyne.KeyReturn)
+	shown("the card step", "2 Card")
+	if err := dev.PlaceTransitCard("1000500001"); err != nil {
+		t.Fatal(err)
+	}
+	shown("the card read", "Student card", "Next (Enter)")
+	h.key(fyne.KeyReturn)
+	shown("the confirmation", "Confirm (Enter)")
+	h.key(fyne.KeyReturn)
+	shown("the upgrade result", "4 Result", "Upgraded")
+	dev.LiftTransitCard()
+
+	t.Log("close the shift: F6, Ctrl+Enter, Ctrl+Enter")
+	h.key(fyne.KeyF6)
+	shown("the open shift", "Close shift")
+	h.ctrl(fyne.KeyReturn)
+	shown("the question", "Confirm: close the shift")
+	h.ctrl(fyne.KeyReturn)
+	h.eventually("the shift closed", func() bool { _, ok, _ := h.rt.shifts.Current(ctx); return !ok })
+	shown("the final report", "Shift closed.")
+}
