@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -162,20 +161,15 @@ func (h *demoDesk) typeText(s string) {
 // test after stepDeadline.
 func (h *demoDesk) eventually(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(stepDeadline)
-	for {
-		ok := false
-		h.loop.run(func() { ok = cond() })
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			var txt string
-			h.loop.run(func() { txt = h.texts() })
-			h.t.Fatalf("waited %v for %s; screen:\n%s", stepDeadline, what, txt)
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval; the deadline decides
-	}
+	poll(h.t, what, func() (bool, string) {
+		ok, txt := false, ""
+		h.loop.run(func() {
+			if ok = cond(); !ok {
+				txt = "screen:\n" + h.texts()
+			}
+		})
+		return ok, txt
+	})
 }
 
 func (h *demoDesk) login(id string) {
