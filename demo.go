@@ -211,7 +211,7 @@ func (rt *deskRuntime) demoUIDeps(deps *ui.Deps) {
 	if rt.cfg.Demo {
 		deps.Mode = "DEMO"
 		for _, d := range demo.Operators() {
-			deps.Demo = append(deps.Demo, ui.DemoLogin{ID: d.ID, PIN: d.PIN, Role: d.Role})
+			deps.Demo = append(deps.Demo, ui.DemoLogin{ID: d.ID, PIN: d.PIN, Role: d.Role, Name: d.DisplayName, NameEN: d.NameEN})
 		}
 	}
 	if rt.demo == nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"fyne.io/fyne/v2"
@@ -30,6 +31,9 @@ type demoDesk struct {
 	desk *ui.Desk
 	win  fyne.Window
 	loop *uiLoop
+	// inflight counts the desk's background work (use-case calls, not
+	// reader waits) that has not yet handed its result to the UI loop.
+	inflight atomic.Int64
 }
 
 // uiLoop is the test's UI goroutine. Fyne's test driver runs fyne.Do on
@@ -102,7 +106,12 @@ func newDemoDesk(t *testing.T, lang app.Lang, scale ui.TextScale, size fyne.Size
 	loop := newUILoop(t)
 	h := &demoDesk{t: t, rt: rt, loop: loop}
 	deps := rt.uiDeps(lang, scale, nil)
-	deps.Background = ui.Background{Do: loop.post}
+	deps.Background = ui.Background{Do: loop.post,
+		Spawn: func(f func()) {
+			h.inflight.Add(1)
+			go func() { defer h.inflight.Add(-1); f() }()
+		},
+		Wait: func(f func()) { go f() }}
 	loop.run(func() {
 		h.win = test.NewTempWindow(t, nil)
 		h.win.Resize(size)
@@ -169,6 +178,20 @@ func (h *demoDesk) eventually(what string, cond func() bool) {
 			}
 		})
 		return ok, txt
+	})
+}
+
+// settle waits until the background work the screen started has handed
+// its results to the UI loop and the loop has applied them (and what they
+// started in turn), so what is drawn next is the screen's answer.
+func (h *demoDesk) settle() {
+	h.t.Helper()
+	poll(h.t, "the screen's background work", func() (bool, string) {
+		if n := h.inflight.Load(); n > 0 {
+			return false, fmt.Sprintf("%d calls in flight", n)
+		}
+		h.loop.run(func() {}) // results are queued before their call ends
+		return h.inflight.Load() == 0, "work started by a result"
 	})
 }
 

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -38,11 +39,18 @@ const (
 )
 
 // Status is one component's state. Detail is a short, user-safe text (never
-// personal data) such as "/dev/ttyUSB0" or "last sync 3 min ago".
+// personal data): a value shown as it is, such as "/dev/ttyUSB0" or
+// "127.0.0.1:8443", or an English phrase the interface translates, such as
+// "card present" or "version {{.Version}}, {{.Age}} old", whose fields Args
+// fills (a time.Duration is shown as an age in the clerk's language). Err,
+// when set, is the classified cause of the state: screens show its user
+// message (UserMessage) in the clerk's language, never its raw text.
 type Status struct {
 	Component Component
 	State     State
 	Detail    string
+	Args      map[string]any
+	Err       error
 	Since     time.Time
 }
 
@@ -67,23 +75,35 @@ func NewStatusBoard(clock Clock) *StatusBoard {
 	return b
 }
 
-// Set records a component's state. Since is kept when neither the state nor
-// the detail changed, so "ready since 08:00" stays meaningful; subscribers
-// are only called on a change.
+// Set records a component's state with a plain detail; see Put.
 func (b *StatusBoard) Set(c Component, s State, detail string) {
+	b.Put(Status{Component: c, State: s, Detail: detail})
+}
+
+// Put records st (its Since is set here). Since is kept when nothing shown
+// changed (state, detail, its fields, the error's message), so "ready since
+// 08:00" stays meaningful; subscribers are only called on a change. Args
+// values must be comparable (numbers, strings, durations).
+func (b *StatusBoard) Put(st Status) {
 	b.mu.Lock()
-	old, ok := b.cur[c]
-	if ok && old.State == s && old.Detail == detail {
+	old, ok := b.cur[st.Component]
+	if ok && sameStatus(old, st) {
 		b.mu.Unlock()
 		return
 	}
-	st := Status{Component: c, State: s, Detail: detail, Since: b.clock.Now()}
-	b.cur[c] = st
+	st.Since = b.clock.Now()
+	b.cur[st.Component] = st
 	subs := slices.Clone(b.subs)
 	b.mu.Unlock()
 	for _, f := range subs {
 		f(st)
 	}
+}
+
+// sameStatus reports whether a and b show the same thing.
+func sameStatus(a, b Status) bool {
+	return a.State == b.State && a.Detail == b.Detail && maps.Equal(a.Args, b.Args) &&
+		ErrorReason(a.Err) == ErrorReason(b.Err) && UserMessage(a.Err, LangEN) == UserMessage(b.Err, LangEN)
 }
 
 // Get returns a component's current status.

@@ -202,7 +202,10 @@ const (
 
 // SyncProgress is reported by the sync client to the GUI progress bar and
 // the command line. Rows/Total count rows of the current phase; ETA is zero
-// when unknown. Detail is user-safe (no personal data).
+// when unknown. Detail is user-safe (no personal data): a short English
+// phrase ("repairing buckets") the GUI translates. Err is the classified
+// cause of SyncError; the GUI shows its user message (UserMessage) in the
+// clerk's language, the command line its English one.
 type SyncProgress struct {
 	Phase      SyncPhase
 	Rows       int64
@@ -212,6 +215,7 @@ type SyncProgress struct {
 	AppliedSeq uint64
 	FreshAsOf  time.Time
 	Detail     string
+	Err        error
 	// ClockSkew is central's clock minus the station's, measured at the
 	// last manifest; SkewKnown is false before the first. Beyond
 	// GateClockWindow the gates' signed requests and ride codes, checked

@@ -361,7 +361,7 @@ func (a *Admin) Ports() []app.PortInfo {
 }
 
 // describePort turns discovery facts into one line, e.g. "FTDI FT232R
-// USB UART · USB 0403:6001 · ftdi_sio · serial A5XK3RJT".
+// USB UART · USB 0403:6001 · ftdi_sio · S/N A5XK3RJT".
 func describePort(p serial.PortInfo) string {
 	var parts []string
 	if s := strings.TrimSpace(p.Manufacturer + " " + p.Product); s != "" {
@@ -374,7 +374,7 @@ func describePort(p serial.PortInfo) string {
 		parts = append(parts, p.Driver)
 	}
 	if p.Serial != "" {
-		parts = append(parts, "serial "+p.Serial)
+		parts = append(parts, "S/N "+p.Serial)
 	}
 	if len(parts) == 0 {
 		return "no USB details"

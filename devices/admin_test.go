@@ -309,7 +309,7 @@ func TestAdminPorts(t *testing.T) {
 		byPath[p.Path] = p
 	}
 	usb := byPath["/dev/serial/by-id/usb-FTDI_FT232R-if00"]
-	if usb.Description != "FTDI FT232R USB UART · USB 0403:6001 · ftdi_sio · serial A5XK3RJT" || usb.InUseBy != "" {
+	if usb.Description != "FTDI FT232R USB UART · USB 0403:6001 · ftdi_sio · S/N A5XK3RJT" || usb.InUseBy != "" {
 		t.Fatalf("usb port %+v", usb)
 	}
 	if p := byPath[r.idB.Path()]; p.Description != "simulated ID-card reader B" || p.InUseBy != "" {

@@ -19,9 +19,12 @@ import (
 )
 
 // DemoLogin is a demo operator shown on the login screen in demo mode.
+// Name is the account's seeded (Chinese) name and NameEN its English one:
+// while the account keeps its seeded name, an English desk shows NameEN.
 type DemoLogin struct {
-	ID, PIN string
-	Role    app.Role
+	ID, PIN      string
+	Role         app.Role
+	Name, NameEN string
 }
 
 // Deps are the use cases and settings the interface needs. Only Auth, Board
@@ -153,7 +156,7 @@ func NewDesk(a fyne.App, w fyne.Window, d Deps) *Desk {
 	}
 	a.Settings().SetTheme(NewTheme(k.scale))
 	w.SetIcon(IconResource)
-	k.statusBar = NewStatusBar(d.Board, d.Background.Do)
+	k.statusBar = NewStatusBar(d.Board, d.Background.Do, k.Lang)
 	k.setTitle()
 	return k
 }

@@ -99,6 +99,7 @@ func (s *devSettingsScreen) deviceCard(kind app.DeviceKind) fyne.CanvasObject {
 		bauds = append(bauds, strconv.Itoa(b))
 	}
 	r.baud = widget.NewSelect(bauds, nil)
+	r.baud.PlaceHolder = T("Baud rate")
 	r.test = widget.NewButtonWithIcon(T("Test device"), theme.SearchIcon(), func() { s.test(r) })
 	r.apply = widget.NewButtonWithIcon(T("Apply"), theme.ConfirmIcon(), func() { s.applyRow(r) })
 	r.apply.Importance = widget.HighImportance
@@ -127,7 +128,7 @@ func (s *devSettingsScreen) rescan() {
 			if p.Device != "" && p.Device != p.Path {
 				line += "  →  " + p.Device
 			}
-			l := widget.NewLabel(line + "\n" + p.Description + s.inUse(p))
+			l := widget.NewLabel(line + "\n" + portDescription(p.Description) + s.inUse(p))
 			l.Wrapping = fyne.TextWrapWord
 			s.list.Add(l)
 		}
@@ -185,8 +186,8 @@ func (s *devSettingsScreen) refreshStates() {
 		r := s.rows[kind]
 		st := b.Get(kind.Component())
 		txt := stateName(st.State)
-		if st.Detail != "" {
-			txt += " · " + st.Detail
+		if d := statusDetail(st, s.k.lang); d != "" {
+			txt += " · " + d
 		}
 		r.state.SetText(txt)
 		switch st.State {

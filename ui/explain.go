@@ -14,9 +14,9 @@ func kindLabel(k app.CardKind) string {
 	case app.CardStudent:
 		return T("Student card")
 	case app.CardSpecialElder:
-		return T("Senior/disability card (养老助残卡)")
+		return T("Senior/disability card")
 	case app.CardCivilAffairs:
-		return T("Civil-affairs card (民政一卡通)")
+		return T("Civil-affairs card")
 	case app.CardDisability:
 		return T("Disability-service card")
 	case app.CardCommemorative:

@@ -103,7 +103,7 @@ func (k *Desk) showFrame(id string, rebuild bool) {
 		k.navButtons[s.id] = b
 		nav.Add(b)
 	}
-	who := widget.NewLabelWithStyle(k.op.DisplayName+" · "+k.op.Role.Label(k.lang), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	who := widget.NewLabelWithStyle(k.operatorName(*k.op)+" · "+k.op.Role.Label(k.lang), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	lock := k.newButton(T("Lock (Ctrl+L)"), k.Lock)
 	lock.Icon = theme.VisibilityOffIcon()
 	logout := k.newButton(T("Log out"), k.Logout)

@@ -246,8 +246,8 @@ func (s *gatesScreen) applyCache(d gatesData) {
 	if p.ETA > 0 {
 		line += " · " + T("about {{.Left}} left", map[string]any{"Left": ageText(p.ETA)})
 	}
-	if p.Detail != "" && p.Phase != app.SyncIdle {
-		line += " · " + p.Detail
+	if d := progressDetail(p, s.k.lang); d != "" && p.Phase != app.SyncIdle {
+		line += " · " + d
 	}
 	if p.AppliedSeq > 0 {
 		line += " · " + T("applied up to {{.Seq}}", map[string]any{"Seq": p.AppliedSeq})

@@ -7,6 +7,8 @@ import (
 	"go/token"
 	"io/fs"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,8 +56,13 @@ func uiStrings(t *testing.T) map[string]string {
 	return keys
 }
 
-// TestEveryStringTranslated fails when an interface string has no Chinese
-// translation, or when the table holds a key no code uses any more.
+// TestEveryStringTranslated fails when an interface string lacks one of
+// its two languages, or when the table holds a key no code uses any more.
+// English is the key itself (Fyne shows the key when a language has no
+// table), so a key must read as English: no Chinese in it except the
+// language switch's own "中文". Chinese is the table's value: present, not
+// a copy of the English, and with the same {{.Field}}s as the key so
+// nothing filled in is lost in either language.
 func TestEveryStringTranslated(t *testing.T) {
 	t.Parallel()
 	// Every screen may keep its own table, translations/<screen>.zh_Hans.json
@@ -95,11 +102,46 @@ func TestEveryStringTranslated(t *testing.T) {
 	for _, m := range missing {
 		t.Errorf("no Chinese translation for %s", m)
 	}
+	for k, v := range zh {
+		where := strconv.Quote(k)
+		if pos, ok := used[k]; ok {
+			where = pos + ": " + where
+		}
+		if hanRe.MatchString(strings.ReplaceAll(k, "中文", "")) {
+			t.Errorf("no English for %s: the key (the English text) holds Chinese", where)
+		}
+		if v == k && k != "中文 / English (F12)" {
+			t.Errorf("no Chinese for %s: the table repeats the English", where)
+		}
+		if kf, vf := fieldRe.FindAllString(k, -1), fieldRe.FindAllString(v, -1); !sameFields(kf, vf) {
+			t.Errorf("%s: fields %v in English, %v in Chinese", where, kf, vf)
+		}
+	}
 	for k := range zh {
 		if _, ok := used[k]; !ok && !dynamicKeys[k] {
 			t.Errorf("zh_Hans.json has unused key %q", k)
 		}
 	}
+}
+
+var (
+	hanRe   = regexp.MustCompile(`[\p{Han}\x{3000}-\x{303F}\x{FF00}-\x{FFEF}]`)
+	fieldRe = regexp.MustCompile(`\{\{\s*\.\w+\s*\}\}`)
+)
+
+// sameFields reports whether a and b hold the same template fields, in any
+// order (Chinese often puts them elsewhere in the sentence).
+func sameFields(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	for i := range a {
+		a[i] = strings.ReplaceAll(a[i], " ", "")
+	}
+	for i := range b {
+		b[i] = strings.ReplaceAll(b[i], " ", "")
+	}
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // dynamicKeys are translation keys that reach T through a variable rather

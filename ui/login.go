@@ -119,6 +119,7 @@ func (k *Desk) scaleSelect() *widget.Select {
 		opts = append(opts, labels[s])
 	}
 	sel := widget.NewSelect(opts, nil)
+	sel.PlaceHolder = T("Text size")
 	sel.SetSelected(labels[k.scale])
 	sel.OnChanged = func(v string) {
 		for s, l := range labels {

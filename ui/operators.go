@@ -102,7 +102,7 @@ func (k *Desk) buildOperators() fyne.CanvasObject {
 					async(k.d.Background, do(func(ctx context.Context, by app.Operator) error { return k.d.Operators.Unlock(ctx, by, o.ID) }),
 						done(T("Lock-out lifted:")+" "+o.ID))
 				})
-				label := widget.NewLabelWithStyle(o.ID+"  "+o.DisplayName+"  ·  "+o.Role.Label(k.lang)+"  ·  "+st, fyne.TextAlignLeading, fyne.TextStyle{Bold: !o.Disabled})
+				label := widget.NewLabelWithStyle(o.ID+"  "+k.operatorName(o)+"  ·  "+o.Role.Label(k.lang)+"  ·  "+st, fyne.TextAlignLeading, fyne.TextStyle{Bold: !o.Disabled})
 				pinBox := container.NewGridWrap(fyne.NewSize(160, newPIN.MinSize().Height), newPIN)
 				list.Add(container.NewBorder(nil, nil, label, container.NewHBox(pinBox, reset, toggle, unlock)))
 			}
@@ -113,4 +113,16 @@ func (k *Desk) buildOperators() fyne.CanvasObject {
 	root.Objects = []fyne.CanvasObject{msg, heading(T("Accounts")), list, widget.NewSeparator(), newForm,
 		note(T("PINs are stored as argon2id hashes. Five wrong PINs lock an account for 15 minutes; Unlock lifts it. Every change is in the audit log."), widget.LowImportance)}
 	return container.NewVScroll(root)
+}
+
+// operatorName is o's name as the desk shows it: as typed, except a demo
+// account still under its seeded name, whose name says what it is and is
+// shown in the interface language.
+func (k *Desk) operatorName(o app.Operator) string {
+	for _, d := range k.d.Demo {
+		if d.ID == o.ID && d.Name == o.DisplayName && k.lang == app.LangEN && d.NameEN != "" {
+			return d.NameEN
+		}
+	}
+	return o.DisplayName
 }

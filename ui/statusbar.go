@@ -20,6 +20,7 @@ type StatusBar struct {
 	board *app.StatusBoard
 	items map[app.Component]*statusItem
 	box   *fyne.Container
+	lang  func() app.Lang
 }
 
 type statusItem struct {
@@ -28,13 +29,14 @@ type statusItem struct {
 }
 
 // NewStatusBar returns a bar subscribed to board. Changes arrive on any
-// goroutine and are applied with do (nil: fyne.Do).
-func NewStatusBar(board *app.StatusBoard, do func(func())) *StatusBar {
+// goroutine and are applied with do (nil: fyne.Do); lang is the interface
+// language the details are worded in, asked on the UI goroutine.
+func NewStatusBar(board *app.StatusBoard, do func(func()), lang func() app.Lang) *StatusBar {
 	if do == nil {
 		do = fyne.Do
 	}
 	// Three columns, two rows: all six stay visible at the largest text size.
-	b := &StatusBar{board: board, items: map[app.Component]*statusItem{}, box: container.NewGridWithColumns(3)}
+	b := &StatusBar{board: board, items: map[app.Component]*statusItem{}, box: container.NewGridWithColumns(3), lang: lang}
 	for _, c := range app.Components {
 		it := &statusItem{dot: canvas.NewCircle(mutedGrey), label: widget.NewLabel("")}
 		// Long details (port paths, addresses) must never widen the window.
@@ -65,10 +67,8 @@ func (b *StatusBar) apply(s app.Status) {
 	it.dot.FillColor = stateColor(s.State)
 	it.dot.Refresh()
 	text := componentName(s.Component) + ": " + stateName(s.State)
-	if s.Detail != "" {
-		if d := T(shortDetail(s.Detail)); d != stateName(s.State) {
-			text += " (" + d + ")"
-		}
+	if d := shortDetail(statusDetail(s, b.lang())); d != "" && d != stateName(s.State) {
+		text += " (" + d + ")"
 	}
 	it.label.SetText(text)
 }

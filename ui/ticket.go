@@ -220,7 +220,7 @@ func (s *buyerScreen) view() (pinned, out []fyne.CanvasObject) {
 			T("Only tokens are sold here. Refunds of electronic single-journey tickets bought earlier go back through the channel they were bought in (the app or machine used)."))
 		out = append(out, notice)
 	default:
-		out = append(out, note(T("A welfare ticket (福利票) is exchanged on the holder's own ID document after the same health check; central says who is entitled. A duty supervisor may authorise an exception; it is audited."), widget.MediumImportance))
+		out = append(out, note(T("A welfare ticket is exchanged on the holder's own ID document after the same health check; central says who is entitled. A duty supervisor may authorise an exception; it is audited."), widget.MediumImportance))
 	}
 	if s.shift != nil && !s.shift.Open() && k.d.Shifts != nil {
 		open := k.newButton(T("Open shift"), s.openShift)

@@ -24,7 +24,7 @@ func (s *upgradeScreen) modeChooser() fyne.CanvasObject {
 			f.redraw()
 		}
 	})
-	proxy := s.k.newButton(T("For someone else (proxy, 代办)"), func() {
+	proxy := s.k.newButton(T("For someone else (proxy)"), func() {
 		if !f.proxy {
 			f.proxy, f.holder = true, docState{}
 			f.goTo(stepHelper)

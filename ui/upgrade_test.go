@@ -203,7 +203,7 @@ func TestProxyUpgradeWithCode(t *testing.T) {
 	h := newUpHarness(t, app.LangEN)
 	helper, holder := rider(t, "helper-proxy"), rider(t, "elder-special")
 	h.ids.push(helper.Identity, holder.Identity)
-	h.tap("For someone else (proxy, 代办)")
+	h.tap("For someone else (proxy)")
 	h.wantText("helper", "Proxy upgrades used: 4 of 5", "11010519700618001X")
 	h.key(fyne.KeyReturn)
 	h.wantStep(stepHolder)
@@ -240,7 +240,7 @@ func TestProxyUpgradeWithCode(t *testing.T) {
 func TestProxyWrongCodeAsksAgain(t *testing.T) {
 	h := newUpHarness(t, app.LangEN)
 	h.ids.push(rider(t, "helper-proxy").Identity, rider(t, "green-72h").Identity)
-	h.tap("For someone else (proxy, 代办)")
+	h.tap("For someone else (proxy)")
 	h.key(fyne.KeyReturn)
 	h.key(fyne.KeyReturn)
 	h.key(fyne.KeyReturn) // send
@@ -261,7 +261,7 @@ func TestProxyWrongCodeAsksAgain(t *testing.T) {
 func TestProxyCodeCentralDown(t *testing.T) {
 	h := newUpHarness(t, app.LangEN)
 	h.ids.push(rider(t, "helper-proxy").Identity, rider(t, "green-72h").Identity)
-	h.tap("For someone else (proxy, 代办)")
+	h.tap("For someone else (proxy)")
 	h.key(fyne.KeyReturn)
 	h.key(fyne.KeyReturn)
 	h.key(fyne.KeyReturn) // send

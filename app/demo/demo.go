@@ -43,18 +43,22 @@ var Fares []byte
 
 // Operator is a demo desk account. The PINs are public (shown on the demo
 // login screen): only demo mode seeds them, only in a demo data folder.
+// DisplayName (seeded) is the Chinese name, NameEN the one an English
+// desk shows: the demo names say what the account is rather than name a
+// person, so they are worded in the interface language.
 type Operator struct {
 	app.Operator
-	PIN string
+	PIN    string
+	NameEN string
 }
 
 // Operators are the demo accounts: operator number, then PIN = number +
 // "01".
 func Operators() []Operator {
 	return []Operator{
-		{app.Operator{ID: "1001", DisplayName: "演示售票员", Role: app.RoleClerk}, "100101"},
-		{app.Operator{ID: "2001", DisplayName: "演示客服", Role: app.RoleAssistant}, "200101"},
-		{app.Operator{ID: "9001", DisplayName: "演示值班站长", Role: app.RoleSupervisor}, "900101"},
+		{app.Operator{ID: "1001", DisplayName: "演示售票员", Role: app.RoleClerk}, "100101", "Demo clerk"},
+		{app.Operator{ID: "2001", DisplayName: "演示客服", Role: app.RoleAssistant}, "200101", "Demo assistant"},
+		{app.Operator{ID: "9001", DisplayName: "演示值班站长", Role: app.RoleSupervisor}, "900101", "Demo supervisor"},
 	}
 }
 

@@ -206,14 +206,16 @@ func (c *Client) report(err error) {
 	if err != nil {
 		c.log.Warn("gate cache sync failed", "err", err)
 		p := c.Progress()
-		p.Phase, p.Detail = app.SyncError, app.UserMessage(err, app.LangEN)
+		p.Phase, p.Detail, p.Err = app.SyncError, app.UserMessage(err, app.LangEN), err
 		c.setProgress(p)
 	}
 	if b == nil {
 		return
 	}
 	if err != nil {
-		b.Set(app.CompCentral, app.StateOffline, app.UserMessage(err, app.LangZH))
+		// The cause travels as it is: the status bar words it in the
+		// clerk's language, whichever that is when it is drawn.
+		b.Put(app.Status{Component: app.CompCentral, State: app.StateOffline, Err: err})
 	} else {
 		b.Set(app.CompCentral, app.StateReady, "")
 	}
@@ -221,17 +223,19 @@ func (c *Client) report(err error) {
 	if t := c.Trust(); t != nil {
 		pol = t.Policy
 	}
-	detail := fmt.Sprintf("seq %d, %s", f.Version, age.Truncate(time.Second))
+	st := app.Status{Component: app.CompGateCache, Detail: "version {{.Version}}, {{.Age}} old",
+		Args: map[string]any{"Version": f.Version, "Age": age.Truncate(time.Second)}}
 	switch {
 	case f.FreshAsOf.IsZero():
-		b.Set(app.CompGateCache, app.StateConnecting, "never synced")
+		st = app.Status{Component: app.CompGateCache, State: app.StateConnecting, Detail: "never synced"}
 	case age > pol.CacheManualAfter:
-		b.Set(app.CompGateCache, app.StateError, detail)
+		st.State = app.StateError
 	case age > pol.CacheWarnAfter:
-		b.Set(app.CompGateCache, app.StateDegraded, detail)
+		st.State = app.StateDegraded
 	default:
-		b.Set(app.CompGateCache, app.StateReady, detail)
+		st.State = app.StateReady
 	}
+	b.Put(st)
 }
 
 func ctxErr(err error) bool {

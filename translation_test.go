@@ -1,0 +1,207 @@
+package main
+
+import (
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"unicode"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/widget"
+
+	"stationdesk/app"
+	"stationdesk/app/demo"
+	"stationdesk/ui"
+)
+
+// TestScreensSpeakOneLanguage renders every screen of the demo desk (real
+// ledger, serial drivers on ptys, central simulator and gate service on
+// loopback) for a supervisor and a clerk in English and in Chinese, walks
+// the widget tree and checks every text drawn: in English no CJK character
+// except names (the demo riders', the brand) and station names (the fare
+// table's) and the language switch's own "中文"; in Chinese no bare English
+// word except codes (numbers, ports, addresses, demo rider keys, document
+// formats and standards) and a short list of abbreviations used as such
+// (NFC, QR, ID, PIN, key names, units).
+func TestScreensSpeakOneLanguage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the demo terminal")
+	}
+	h := newDemoDesk(t, app.LangEN, ui.ScaleNormal, fyne.NewSize(1280, 800-32))
+	// Every component ready first, so the status bar shows its details.
+	poll(t, "every component ready", func() (bool, string) {
+		for _, c := range app.Components {
+			if s := h.rt.board.Get(c); s.State != app.StateReady {
+				return false, string(c) + " is " + string(s.State)
+			}
+		}
+		return true, ""
+	})
+
+	allowZH := allowedCJK(h.rt)
+	codes := codeWords(h.rt)
+	seen := map[string]bool{}
+	var bad []string
+	check := func(lang app.Lang, where string) {
+		h.settle()
+		var texts []string
+		h.loop.run(func() { texts = drawnTexts(h.win.Canvas().Content()) })
+		for _, s := range texts {
+			if s = strings.TrimSpace(s); s == "" || seen[string(lang)+s] {
+				continue
+			}
+			seen[string(lang)+s] = true
+			var why string
+			if lang == app.LangEN {
+				why = cjkLeft(s, allowZH)
+			} else {
+				why = englishLeft(s, codes)
+			}
+			if why != "" {
+				bad = append(bad, string(lang)+" "+where+": "+why+" in "+quote(s))
+			}
+		}
+	}
+	for _, lang := range []app.Lang{app.LangEN, app.LangZH} {
+		h.loop.run(func() { h.desk.SetLanguageChoice(lang) })
+		check(lang, "login")
+		for _, op := range []string{"9001", "1001"} {
+			h.login(op)
+			var ids []string
+			h.loop.run(func() { ids = h.desk.ScreenIDs() })
+			for _, id := range ids {
+				h.loop.run(func() { h.desk.ShowScreen(id) })
+				check(lang, op+"/"+id)
+			}
+			h.loop.run(h.desk.Logout)
+		}
+	}
+	sort.Strings(bad)
+	for _, b := range bad {
+		t.Error(b)
+	}
+	if len(seen) < 200 {
+		t.Errorf("checked only %d texts: the walk over the screens is broken", len(seen))
+	}
+}
+
+// drawnTexts is every text drawn under o: canvas texts (labels, buttons,
+// rich text and banners all end in these), entries' placeholders, and
+// selects' choices and placeholders.
+func drawnTexts(o fyne.CanvasObject) []string {
+	var out []string
+	walkVisible(o, func(o fyne.CanvasObject) bool {
+		switch x := o.(type) {
+		case *canvas.Text:
+			out = append(out, x.Text)
+		case *widget.Select:
+			out = append(out, x.Options...)
+			out = append(out, x.PlaceHolder)
+		case *ui.Entry:
+			out = append(out, x.PlaceHolder)
+		}
+		return true
+	})
+	return out
+}
+
+// allowedCJK lists the Chinese texts English screens may show: the demo
+// riders' names (whole and masked), the fare table's station names, the
+// brand and the language switch.
+func allowedCJK(rt *deskRuntime) []string {
+	out := []string{"中文", "站务台"}
+	for _, r := range demo.Riders() {
+		out = append(out, r.Identity.Name.Reveal(), r.Identity.Name.Masked())
+		if r.Identity.Address.Reveal() != "" {
+			out = append(out, r.Identity.Address.Reveal())
+		}
+		if r.Identity.Authority != "" {
+			out = append(out, r.Identity.Authority)
+		}
+	}
+	f := rt.sales.Fares()
+	out = append(out, f.StationName(app.LangZH))
+	for _, d := range f.Destinations() {
+		out = append(out, d.NameZH)
+	}
+	// Longest first, so a name is removed before a shorter one inside it.
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// cjkLeft returns what is left of s that is Chinese once the allowed
+// names are taken out, or "".
+func cjkLeft(s string, allowed []string) string {
+	for _, a := range allowed {
+		if a != "" {
+			s = strings.ReplaceAll(s, a, " ")
+		}
+	}
+	var left []rune
+	for _, r := range s {
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana) || r >= 0x3000 && r <= 0x303F || r >= 0xFF00 && r <= 0xFFEF {
+			left = append(left, r)
+		}
+	}
+	if len(left) == 0 {
+		return ""
+	}
+	return "CJK " + quote(string(left))
+}
+
+// englishWords are the bare English words Chinese screens may show: they
+// are used as codes, abbreviations or names in Chinese text too.
+var englishWords = map[string]bool{
+	"NFC": true, "QR": true, "ID": true, "PIN": true, "IP": true, "USB": true, "TLS": true, "HTTP": true, "HTTPS": true,
+	"Ctrl": true, "Tab": true, "Esc": true, "Shift": true, "Alt": true, "Enter": true,
+	"ms": true, "min": true, "h": true, "s": true, "KB": true, "MB": true, "GB": true, "bps": true, "baud": true, "CNY": true,
+	// the language switch and the brand
+	"English": true, "StationDesk": true,
+	// document formats and standards: a date as printed, a passport's
+	// nationality code (ICAO 9303), the ID number's check digits
+	// (ISO 7064 MOD 11-2)
+	"YYYY-MM-DD": true, "GBR": true, "ICAO": true, "ISO": true, "MOD": true,
+}
+
+var wordRe = regexp.MustCompile(`[A-Za-z][A-Za-z0-9_./:'\-]*`)
+
+// codeWords are the handles of this demo terminal that Chinese screens
+// show as codes: the demo riders' keys and the simulated readers' port
+// names (a real port reads ttyUSB0).
+func codeWords(rt *deskRuntime) []string {
+	var out []string
+	for _, r := range demo.Riders() {
+		out = append(out, r.Key)
+	}
+	if rt.demo != nil && rt.demo.devices != nil {
+		p := rt.demo.devices.Ports()
+		for _, path := range []string{p.IDReader, p.CardReader, p.Scanner} {
+			out = append(out, path, filepath.Base(path))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// englishLeft returns the first bare English word in s that is not a code
+// or an allowed word, or "".
+func englishLeft(s string, codes []string) string {
+	for _, c := range codes {
+		if c != "" {
+			s = strings.ReplaceAll(s, c, " ")
+		}
+	}
+	for _, w := range wordRe.FindAllString(s, -1) {
+		w = strings.TrimRight(w, ".:'-")
+		if w == "" || englishWords[w] || strings.ContainsAny(w, "0123456789_/:.") || len(w) == 1 {
+			continue
+		}
+		return "English " + quote(w)
+	}
+	return ""
+}
+
+func quote(s string) string { return "«" + s + "»" }
