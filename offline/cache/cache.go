@@ -20,10 +20,8 @@ package cache
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -312,7 +310,7 @@ func (c *Cache) open(ctx context.Context) error {
 		w.Close()
 		return err
 	}
-	readers, err := openReaders(ctx, r, store.PoolDSN(c.path, readerPool(c.opts)), c.opts.ReadConns)
+	readers, err := openReaders(c.path, readerPool(c.opts), c.opts.ReadConns)
 	if err != nil {
 		w.Close()
 		r.Close()
@@ -363,23 +361,23 @@ func decodeSt(st int64) (app.HealthColor, time.Time) {
 
 func encodeSt(p syncwire.Person) int64 { return int64(p.TestMin)<<2 | int64(p.Color&3) }
 
-// reader is one read connection of the gate path, used through the
-// driver directly with its two look-up statements prepared once: a look-up
-// then costs one SQLite step and no database/sql pool, conversion or
-// per-query cancellation goroutine (the driver starts one for every query
-// whose context can be cancelled; a point look-up takes microseconds, so it
-// runs uncancellable). Readers circulate through a channel, which also
-// caps concurrent look-ups at the pool size.
+// reader is one read connection of the gate path, driven through SQLite's
+// C API (store.RawConn) with its look-up statements prepared once: a
+// look-up then costs one SQLite step and no database/sql pool, driver rows,
+// conversion, allocation or per-query cancellation goroutine (a point
+// look-up takes microseconds, so it runs uncancellable). Readers circulate
+// through a channel, which also caps concurrent look-ups at the pool size.
 type reader struct {
-	conn                driver.Conn
-	card, cardX, pers   driver.StmtQueryContext
-	cardC, cardXC, perC io.Closer
-	arg                 [2]driver.NamedValue
-	dest                [4]driver.Value
+	conn              *store.RawConn
+	card, cardX, pers *store.RawStmt
+	arg               [2]int64
+	dest              [4]int64
+	null              [4]bool
 
 	// The reader keeps one read transaction open across look-ups (see
-	// readFor): tx, the overlay generation it was begun at, and when.
-	tx    driver.Tx
+	// readFor): whether one is open, the overlay generation it was begun
+	// at, and when.
+	inTx  bool
 	gen   uint64
 	began time.Time
 }
@@ -401,15 +399,14 @@ const readRefresh = 60 * time.Second
 
 // readFor makes r's read transaction current for overlay generation gen.
 func (r *reader) readFor(gen uint64, now time.Time) error {
-	if r.tx != nil && r.gen == gen && now.Sub(r.began) < readRefresh {
+	if r.inTx && r.gen == gen && now.Sub(r.began) < readRefresh {
 		return nil
 	}
 	r.end()
-	tx, err := r.conn.(driver.ConnBeginTx).BeginTx(context.Background(), driver.TxOptions{ReadOnly: true})
-	if err != nil {
+	if err := r.conn.Begin(); err != nil {
 		return err
 	}
-	r.tx, r.gen, r.began = tx, gen, now
+	r.inTx, r.gen, r.began = true, gen, now
 	return nil
 }
 
@@ -436,10 +433,11 @@ func (c *Cache) renewReads() {
 	now := time.Now()
 	for i := 0; i < cap(c.readers); i++ {
 		r := <-c.readers
-		if r.tx != nil && now.Sub(r.began) >= readRefresh/2 {
+		if r.inTx && now.Sub(r.began) >= readRefresh/2 {
 			r.end()
 			if err := r.readFor(c.ov.gen.Load(), now); err == nil {
-				_, _ = r.queryRow(r.pers, int64(0), 1)
+				r.arg[0] = 0
+				_, _ = r.pers.QueryRow(r.arg[:1], r.dest[:1], nil)
 			}
 		}
 		c.readers <- r
@@ -448,9 +446,9 @@ func (c *Cache) renewReads() {
 
 // end ends r's read transaction, if any.
 func (r *reader) end() {
-	if r.tx != nil {
-		_ = r.tx.Rollback()
-		r.tx = nil
+	if r.inTx {
+		_ = r.conn.Rollback()
+		r.inTx = false
 	}
 }
 
@@ -460,40 +458,27 @@ const (
 	lookupPersonSQL = `SELECT st FROM person WHERE p = ?`
 )
 
-func openReaders(ctx context.Context, db *sql.DB, dsn string, n int) (chan *reader, error) {
+func openReaders(path string, o store.PoolOptions, n int) (chan *reader, error) {
 	ch := make(chan *reader, n)
 	fail := func(err error) (chan *reader, error) {
 		closeReaders(ch)
 		return nil, err
 	}
 	for i := 0; i < n; i++ {
-		conn, err := db.Driver().Open(dsn)
+		conn, err := store.OpenRaw(path, o)
 		if err != nil {
 			return fail(err)
 		}
 		r := &reader{conn: conn}
-		prep := func(q string) (driver.StmtQueryContext, io.Closer, error) {
-			st, err := conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
-			if err != nil {
-				return nil, nil, fmt.Errorf("prepare lookup: %w", err)
-			}
-			sq, ok := st.(driver.StmtQueryContext)
-			if !ok {
-				st.Close()
-				return nil, nil, errors.New("sqlite driver lacks StmtQueryContext")
-			}
-			return sq, st, nil
-		}
-		if r.card, r.cardC, err = prep(lookupCardSQL); err == nil {
-			if r.cardX, r.cardXC, err = prep(lookupCardXSQL); err == nil {
-				r.pers, r.perC, err = prep(lookupPersonSQL)
+		if r.card, err = conn.Prepare(lookupCardSQL); err == nil {
+			if r.cardX, err = conn.Prepare(lookupCardXSQL); err == nil {
+				r.pers, err = conn.Prepare(lookupPersonSQL)
 			}
 		}
 		if err != nil {
-			r.close()
-			return fail(err)
+			conn.Close()
+			return fail(fmt.Errorf("prepare lookup: %w", err))
 		}
-		r.arg[0].Ordinal, r.arg[1].Ordinal = 1, 2
 		ch <- r
 	}
 	return ch, nil
@@ -501,15 +486,6 @@ func openReaders(ctx context.Context, db *sql.DB, dsn string, n int) (chan *read
 
 func (r *reader) close() {
 	r.end()
-	if r.cardC != nil {
-		r.cardC.Close()
-	}
-	if r.cardXC != nil {
-		r.cardXC.Close()
-	}
-	if r.perC != nil {
-		r.perC.Close()
-	}
 	r.conn.Close()
 }
 
@@ -524,37 +500,6 @@ func closeReaders(ch chan *reader) {
 			return
 		}
 	}
-}
-
-// queryRow runs st with one argument and fills r.dest[:n]; found is false
-// when there is no row.
-func (r *reader) queryRow(st driver.StmtQueryContext, arg any, n int) (found bool, err error) {
-	r.arg[0].Value = arg
-	return r.query(st, 1, n)
-}
-
-// query runs st with r.arg[:nargs] and fills r.dest[:n].
-func (r *reader) query(st driver.StmtQueryContext, nargs, n int) (found bool, err error) {
-	rows, err := st.QueryContext(context.Background(), r.arg[:nargs])
-	r.arg[0].Value, r.arg[1].Value = nil, nil
-	if err != nil {
-		return false, err
-	}
-	err = rows.Next(r.dest[:n])
-	if cerr := rows.Close(); err == nil || err == io.EOF {
-		if cerr != nil {
-			return false, cerr
-		}
-	}
-	if err == io.EOF {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-func asInt(v driver.Value) (int64, bool) {
-	i, ok := v.(int64)
-	return i, ok
 }
 
 var errBadRow = errors.New("gate cache: unexpected column type")
@@ -603,19 +548,21 @@ func (c *Cache) lookupCard(h syncwire.CardHash) (gs app.GateStatus, again bool, 
 	found, err := false, r.readFor(gen, time.Now())
 	k, t := cardKey(h)
 	if err == nil {
-		found, err = r.queryRow(r.card, k, 4)
+		r.arg[0] = k
+		found, err = r.card.QueryRow(r.arg[:1], r.dest[:4], r.null[:4])
 	}
-	if tail, _ := asInt(r.dest[3]); err == nil && found && tail != t {
+	if err == nil && found && r.dest[3] != t {
 		// Another card with the same first 64 bits holds the card
 		// row (cardkey.go): this one, if bound, is in card_x.
-		r.arg[0].Value, r.arg[1].Value = k, t
-		found, err = r.query(r.cardX, 2, 3)
+		r.arg[0], r.arg[1] = k, t
+		found, err = r.cardX.QueryRow(r.arg[:2], r.dest[:3], r.null[:3])
 	}
-	person, ok1 := asInt(r.dest[0])
-	flags, ok2 := asInt(r.dest[1])
-	st, hasSt := asInt(r.dest[2])
+	person, flags, st, hasSt := r.dest[0], r.dest[1], r.dest[2], !r.null[2]
+	if err == nil && found && (r.null[0] || r.null[1]) {
+		err = errBadRow
+	}
 	c.readers <- r
-	if err == nil && found && (!ok1 || !ok2 || !hasSt && r.dest[2] != nil) {
+	if errors.Is(err, store.ErrRawColumn) {
 		err = errBadRow
 	}
 	if err != nil {
@@ -679,14 +626,15 @@ func (c *Cache) lookupPersonOnce(person uint64) (gs app.GateStatus, again bool, 
 	r := <-c.readers
 	found, err := false, r.readFor(gen, time.Now())
 	if err == nil {
-		found, err = r.queryRow(r.pers, int64(person), 1)
+		r.arg[0] = int64(person)
+		found, err = r.pers.QueryRow(r.arg[:1], r.dest[:1], nil)
 	}
-	st, ok := asInt(r.dest[0])
+	st := r.dest[0]
 	c.readers <- r
 	if c.ov.gen.Load() != gen {
 		return app.GateStatus{}, true, nil // a merge removed entries meanwhile
 	}
-	if err == nil && found && !ok {
+	if errors.Is(err, store.ErrRawColumn) {
 		err = errBadRow
 	}
 	if err != nil {

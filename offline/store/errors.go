@@ -31,6 +31,10 @@ func SQLiteCode(err error) int {
 	if errors.As(err, &se) {
 		return se.Code() & 0xff
 	}
+	var re *RawError
+	if errors.As(err, &re) {
+		return re.Code & 0xff
+	}
 	return 0
 }
 
