@@ -152,6 +152,9 @@ func (h *demoDesk) shortcut(name fyne.KeyName, mod fyne.KeyModifier) {
 	})
 }
 
+// tab moves the focus to the next field, as the driver does on Tab.
+func (h *demoDesk) tab() { h.loop.run(func() { h.win.Canvas().FocusNext() }) }
+
 // typeText types s into the focused widget.
 func (h *demoDesk) typeText(s string) {
 	h.t.Helper()

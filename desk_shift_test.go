@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 
@@ -77,6 +78,33 @@ func TestKeyboardOnlyShift(t *testing.T) {
 	h.key(fyne.KeyReturn)
 	shown("the welfare receipt", "Welfare ticket issued")
 	dev.LiftTransitCard()
+
+	t.Log("manual check: F4, ID card, 1 (green code), Tab, type the sampling time, Tab, Tab, 1 (pass), Ctrl+Enter")
+	h.key(fyne.KeyF4)
+	shown("the manual-check screen", "Step 1")
+	if err := dev.PlaceIDCard("green-72h"); err != nil {
+		t.Fatal(err)
+	}
+	shown("the manual-check form", "Health code shown", "Record the check")
+	dev.LiftIDCard()
+	h.key(fyne.KeyF1)
+	var help string
+	h.loop.run(func() { help = h.overlayTexts() })
+	for _, want := range []string{"1 … 4", "Health code shown", "1 / 2", "Ctrl+Enter", "Record the check"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("the help of the manual check lacks %q:\n%s", want, help)
+		}
+	}
+	h.key(fyne.KeyEscape)
+	h.typeText("1")
+	h.tab()
+	h.typeText(h.rt.clock.Now().In(app.ChinaTime()).Add(-24 * time.Hour).Format("2006-01-02 15:04"))
+	shown("the certificate inside the window", "inside the")
+	h.tab()
+	h.tab()
+	h.typeText("1")
+	h.ctrl(fyne.KeyReturn)
+	shown("the check recorded", "Manual check passed and recorded.", "Go on to a sale")
 
 	t.Log("look-up: F8, type the card number, Enter")
 	h.key(fyne.KeyF8)

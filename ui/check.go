@@ -76,10 +76,13 @@ func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done fu
 	for _, col := range manualColors {
 		colors = append(colors, colorLabel(col))
 	}
-	color := widget.NewRadioGroup(colors, nil)
-	if ms.color >= 0 {
-		color.SetSelected(colors[ms.color])
-	}
+	// The code shown is a list of choices the keyboard reaches as one
+	// field (1…4 choose), focused first: it is what the clerk looks at
+	// first on the rider's phone or paper.
+	color := k.newChoice(colors, false, nil)
+	color.SetSelected(ms.color)
+	k.focus = color
+	k.hintKey(color, "1 … 4", T("Health code shown (while that list has the focus)"))
 	window := widget.NewLabel("")
 	window.Wrapping = fyne.TextWrapWord
 	window.TextStyle.Bold = true
@@ -120,11 +123,9 @@ func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done fu
 		reason.SetSelectedIndex(ms.reason)
 	}
 	decisions := []string{T("Pass"), T("Refuse")}
-	decision := widget.NewRadioGroup(decisions, nil)
-	decision.Horizontal = true
-	if ms.decision >= 0 {
-		decision.SetSelected(decisions[ms.decision])
-	}
+	decision := k.newChoice(decisions, true, nil)
+	decision.SetSelected(ms.decision)
+	k.hintKey(decision, "1 / 2", T("Pass / refuse (while the decision has the focus)"))
 	// A pass takes the pass reason that fits the code shown (a green
 	// code's, or a visitor's); a refusal never keeps a pass reason.
 	fitReason := func() {
@@ -140,24 +141,8 @@ func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done fu
 			reason.ClearSelected()
 		}
 	}
-	decision.OnChanged = func(v string) {
-		ms.decision = -1
-		for i, d := range decisions {
-			if d == v {
-				ms.decision = i
-			}
-		}
-		fitReason()
-	}
-	color.OnChanged = func(v string) {
-		ms.color = -1
-		for i, l := range colors {
-			if l == v {
-				ms.color = i
-			}
-		}
-		fitReason()
-	}
+	decision.OnChanged = func(i int) { ms.decision = i; fitReason() }
+	color.OnChanged = func(i int) { ms.color = i; fitReason() }
 	reason.OnChanged = func(string) { ms.reason = reason.SelectedIndex() }
 	msg := widget.NewLabel(ms.err)
 	msg.Wrapping = fyne.TextWrapWord

@@ -131,6 +131,7 @@ type Desk struct {
 	// bindings are the action keys of the screen on show (keys.go); help
 	// is the key help while it is shown, helpFocus what had the focus.
 	bindings  []binding
+	hints     []keyHint
 	help      *widget.PopUp
 	helpFocus fyne.Focusable
 }

@@ -187,7 +187,7 @@ func (k *Desk) display(id string, rebuild bool) {
 			}
 			b.Refresh()
 		}
-		k.bindings = nil
+		k.bindings, k.hints = nil, nil
 		head := widget.NewLabelWithStyle(T(s.title), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		head.SizeName = theme.SizeNameHeadingText
 		k.focus = nil

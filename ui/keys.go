@@ -46,6 +46,20 @@ type binding struct {
 	what string // translated description for the help
 }
 
+// keyHint is a key a widget of the screen on show takes while it has the
+// focus (the digits of a list of choices), for the F1 help.
+type keyHint struct {
+	o         fyne.CanvasObject
+	key, what string
+}
+
+// hintKey lists key (as the help shows it) with what it does (translated)
+// in the F1 help while o is on show.
+func (k *Desk) hintKey(o fyne.CanvasObject, key, what string) {
+	k.hints = slices.DeleteFunc(k.hints, func(x keyHint) bool { return x.key == key && x.what == what })
+	k.hints = append(k.hints, keyHint{o: o, key: key, what: what})
+}
+
 // bindKey makes Ctrl+key press b while b is on show; what says what it
 // does (translated), for the F1 help. A later binding of the same key
 // replaces an earlier one (a screen drawn again).
@@ -136,6 +150,11 @@ func (k *Desk) helpRows() (screen, screens, everywhere []helpRow) {
 	for _, x := range k.bindings {
 		if k.onShow(x.b) {
 			screen = append(screen, helpRow{keyLabel(x.key, true), x.what})
+		}
+	}
+	for _, x := range k.hints {
+		if k.onShow(x.o) {
+			screen = append(screen, helpRow{x.key, x.what})
 		}
 	}
 	if k.op != nil {
