@@ -33,7 +33,10 @@ type lookupState struct {
 	err    error
 	busy   bool
 	seq    int
-	screen *lookupScreen
+	// onReader is a card read while the clerk was typing a number: it is
+	// offered ("Use the card on the reader"), never put over the typing.
+	onReader app.Card
+	screen   *lookupScreen
 	// outlook is what the gates do with the card looked up.
 	outlook outlookState
 }
@@ -45,6 +48,10 @@ type lookupScreen struct {
 	building bool
 	dead     bool
 	cancel   context.CancelFunc
+	// offerRow holds offerBtn, "Use the card on the reader", shown when a
+	// card was read while the clerk was typing.
+	offerRow *fyne.Container
+	offerBtn *deskButton
 	// life ends when this instance stops (the gate outlook's asking).
 	life    context.Context
 	endLife context.CancelFunc
@@ -98,7 +105,7 @@ func (s *lookupScreen) show() {
 	}
 	num := k.newEntry()
 	num.SetPlaceHolder(T("Card number as printed, e.g. 1000 2000 0012"))
-	num.SetText(st.text)
+	setTyped(num, st.text)
 	num.OnChanged = func(v string) { st.text = v }
 	num.OnSubmitted = func(v string) { s.lookUp(app.Card{Number: v, Kind: app.CardUnknown}) }
 	btn := k.newButton(T("Look up (Enter)"), func() { s.lookUp(app.Card{Number: num.Text, Kind: app.CardUnknown}) })
@@ -107,7 +114,19 @@ func (s *lookupScreen) show() {
 	if st.busy {
 		btn.Disable()
 	}
-	items = append(items, container.NewBorder(nil, nil, widget.NewLabel(T("Card number")), btn, num))
+	use := k.newButton(T("Use the card on the reader"), func() {
+		if c := st.onReader; c.Number != "" || c.Kind != "" {
+			s.lookUp(c)
+		}
+	})
+	s.offerRow = container.NewHBox(use)
+	s.offerBtn = use
+	if st.onReader.Number == "" && st.onReader.Kind == "" {
+		s.offerRow.Hide()
+	} else {
+		use.SetText(T("Use the card on the reader ({{.Card}})", map[string]any{"Card": cardName(st.onReader)}))
+	}
+	items = append(items, container.NewBorder(nil, nil, widget.NewLabel(T("Card number")), btn, num), s.offerRow)
 	items = append(items, s.resultView()...)
 
 	s.root.Objects = []fyne.CanvasObject{container.NewVScroll(container.NewVBox(items...))}
@@ -118,22 +137,41 @@ func (s *lookupScreen) show() {
 		k.w.Canvas().Focus(num)
 	}
 	if k.d.CardReader != nil && !st.busy {
-		seq, last := st.seq, st.last
-		// The card just looked up still lies on the reader: pass it over
-		// until it is lifted (or placed again), or it would be looked up
-		// again and again.
-		skip := func(c app.Card, lying bool) bool { return lying && last != "" && cardID(c) == last }
-		waitReaderSkip(s.k.d.Background, ctx, k.d.CardReader.ReadCard, skip, nil, func(c app.Card) {
-			if st.seq == seq {
-				st.last = cardID(c)
-				k.setLastCard(st.last)
-				s.lookUp(c)
-			}
-		}, k.readerStatus(status, T("Card reader:"), T("Type the number instead, or place the card again.")))
+		s.waitCard(ctx, status, k.readerStatus(status, T("Card reader:"), T("Type the number instead, or place the card again.")))
 	}
 	if o := &st.outlook; st.result != nil && o.card != "" && o.got == nil && o.err == nil && !o.busy {
 		k.refreshOutlook(s.life, o, st.redraw)
 	}
+}
+
+// waitCard looks up each card placed on the reader. The card just looked
+// up still lies on the reader: it is passed over until it is lifted (or
+// placed again), or it would be looked up again and again. A card read
+// while the clerk is typing a number does not replace the typing: it is
+// offered beside it, and the reader is watched on.
+func (s *lookupScreen) waitCard(ctx context.Context, status *widget.Label, onErr func(error)) {
+	k, st := s.k, s.st
+	seq, last := st.seq, st.last
+	skip := func(c app.Card, lying bool) bool { return lying && last != "" && cardID(c) == last }
+	waitReaderSkip(k.d.Background, ctx, k.d.CardReader.ReadCard, skip, nil, func(c app.Card) {
+		if st.seq != seq || s.dead {
+			return
+		}
+		st.last = cardID(c)
+		k.setLastCard(st.last)
+		if strings.TrimSpace(st.text) == "" {
+			s.lookUp(c)
+			return
+		}
+		st.onReader = c
+		s.offerBtn.SetText(T("Use the card on the reader ({{.Card}})", map[string]any{"Card": cardName(c)}))
+		s.offerRow.Show()
+		s.waitCard(ctx, status, onErr)
+		if status != nil {
+			status.Importance = widget.MediumImportance
+			status.SetText(T("A card is on the reader. The number you are typing stays; choose which to look up."))
+		}
+	}, onErr)
 }
 
 // resultView is the look-up's answer and, for a card number, what the
@@ -219,12 +257,13 @@ func (s *lookupScreen) lookUp(c app.Card) {
 		// Read from the reader without a transit number (a UnionPay card,
 		// a wearable): the kind says all the desk can say.
 		ex := app.Explain(c)
+		st.onReader = app.Card{}
 		st.result, st.err = &app.CardLookup{Kind: c.Kind, Form: c.Form, Upgradeable: ex.Upgradeable, Explanation: ex}, nil
 		st.seq++
 		st.redraw()
 		return
 	}
-	st.busy, st.err = true, nil
+	st.busy, st.err, st.onReader = true, nil, app.Card{}
 	st.seq++
 	seq := st.seq
 	op := *k.op

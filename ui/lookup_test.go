@@ -123,3 +123,40 @@ func TestLookupDoesNotRepeatLyingCard(t *testing.T) {
 		t.Fatalf("%d look-ups for one card lying on the reader, want 1", n)
 	}
 }
+
+// TestLookupCardDoesNotClobberTyping: the clerk is typing a number on the
+// look-up screen when a card is placed on the reader. What is typed stays
+// (before, the card was looked up at once and the field emptied); the card
+// is offered as "Use the card on the reader (******0012)", which looks it
+// up; Enter looks up what was typed.
+func TestLookupCardDoesNotClobberTyping(t *testing.T) {
+	h := newUpHarness(t, app.LangEN)
+	h.key(fyne.KeyF3)
+	h.typeFocused("100020")
+	worn := app.Card{Number: demo.WornCardNumber, Kind: app.CardOrdinary, Form: app.FormPhysical}
+	h.cards.push(worn)
+	h.lookupRedraw()
+	if e, _ := h.win.Canvas().Focused().(*Entry); e == nil || e.Text != "100020" {
+		t.Fatalf("the typed number is gone (focus %T):\n%s", h.win.Canvas().Focused(), h.screenText())
+	}
+	if strings.Contains(h.screenText(), "1000 2000 12") {
+		t.Fatalf("the card read was looked up over the typing:\n%s", h.screenText())
+	}
+	h.wantText("offered", "The number you are typing stays")
+	h.typeFocused("0002")
+	if e, _ := h.win.Canvas().Focused().(*Entry); e == nil || e.Text != "1000200002" {
+		t.Fatalf("typing did not go on:\n%s", h.screenText())
+	}
+
+	h.tap("Use the card on the reader (******0012)")
+	h.wantText("the card on the reader looked up", "1000 2000 12", "Ordinary Yikatong card")
+
+	// Typed again with the card still lying there: Enter looks up the
+	// typed number.
+	h.typeFocused("1000200002")
+	h.key(fyne.KeyReturn)
+	h.wantText("the typed number looked up", "1000 2000 02")
+	if h.findButton("Use the card on the reader (******0012)") != nil && h.desk.onShow(h.findButton("Use the card on the reader (******0012)")) {
+		t.Fatal("the offer stayed after the typed look-up")
+	}
+}
