@@ -117,11 +117,17 @@ func AuditSentence(e AuditEntry, l Lang, station func(code string) string) strin
 	if e.Outcome != OutcomeSuccess {
 		reason = d.reason(en)
 	}
+	// A check that refused the rider was done: its result says so, and
+	// "tried to check …: refused" would read as if the check itself was.
+	outcome := e.Outcome
+	if outcome == OutcomeDenied && d.kv["decision"] != "" {
+		outcome = OutcomeSuccess
+	}
 	var b strings.Builder
 	b.WriteString(when)
 	if en {
 		b.WriteString(who + " ")
-		if e.Outcome == OutcomeSuccess {
+		if outcome == OutcomeSuccess {
 			b.WriteString(fill(p.enPast))
 		} else {
 			b.WriteString("tried to " + fill(p.enBase))
@@ -132,7 +138,7 @@ func AuditSentence(e AuditEntry, l Lang, station func(code string) string) strin
 		if len(extras) > 0 {
 			b.WriteString(", " + strings.Join(extras, ", "))
 		}
-		switch e.Outcome {
+		switch outcome {
 		case OutcomeDenied:
 			b.WriteString(": refused")
 		case OutcomeFailure:
@@ -151,7 +157,7 @@ func AuditSentence(e AuditEntry, l Lang, station func(code string) string) strin
 	if len(extras) > 0 {
 		b.WriteString("（" + strings.Join(extras, "，") + "）")
 	}
-	switch e.Outcome {
+	switch outcome {
 	case OutcomeDenied:
 		b.WriteString("，被拒绝")
 	case OutcomeFailure:
