@@ -39,7 +39,7 @@ import (
 // Main is the `make bench` driver (`stationdesk bench gate` /
 // `go run ./offline/sim/gatebench/cmd/bench`):
 //
-//	bench [--size N] [--rate 1000] [--duration 10s] [--reps 3] [--dir DIR] [--pagesize]
+//	bench [--size N] [--rate 1000] [--duration 10s] [--reps 3] [--dir DIR] [--pagesize] [--pagesizes 1024,4096,8192]
 //
 // SIZE in the environment sets the default --size (default 1,000,000
 // cards). It prints one line per figure of docs/decisions.md: each with what was
@@ -77,7 +77,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.maxLoad, "max-load", 2.5, "before each run, wait while the 1-min load average is above this (0: never wait)")
 	fs.DurationVar(&o.loadWait, "load-wait", time.Minute, "longest wait for a quieter machine before a run")
 	fs.StringVar(&o.dir, "dir", "", "working folder (default: a temp folder, removed afterwards)")
-	fs.BoolVar(&o.pagesize, "pagesize", true, "also compare page_size 1024 and 4096 (look-ups, bytes written per change over a merge cycle)")
+	fs.BoolVar(&o.pagesize, "pagesize", true, "also compare page sizes (--pagesizes: look-ups, build rate, file size, bytes written per change over a merge cycle)")
+	fs.StringVar(&o.pageSizes, "pagesizes", "1024,4096,8192", "page sizes the page-size comparison builds, comma-separated")
 	fs.IntVar(&o.pagesizeRows, "pagesize-cards", 30_000_000, "at most this many cards in the page-size comparison")
 	fs.StringVar(&o.profile, "profile", "", "folder for CPU and allocation profiles of the server child")
 	fs.BoolVar(&o.allocs, "allocs", false, "with --profile: allocation profiles instead of CPU profiles (slows the server; figures are then not comparable)")
@@ -138,6 +139,7 @@ type benchOpts struct {
 	noLatency         bool
 	noThroughput      bool
 	pagesizeRows      int
+	pageSizes         string
 	latProcs          int
 	self              *selfCmd
 }
@@ -439,7 +441,7 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 		}
 	}
 	if o.pagesize && !o.only {
-		if err := benchPageSize(ctx, min(n, o.pagesizeRows), dir, pr); err != nil {
+		if err := benchPageSize(ctx, min(n, o.pagesizeRows), o.pageSizes, dir, pr); err != nil {
 			return err
 		}
 	}
@@ -470,7 +472,15 @@ func cmpF(a, b float64) int {
 // to the pending table), merged into the big tables in key order and
 // checkpointed — the process's write_bytes over all of it, which the
 // kernel counts in 4 KiB pages.
-func benchPageSize(ctx context.Context, n int, dir string, pr func(string, ...any)) error {
+func benchPageSize(ctx context.Context, n int, sizes, dir string, pr func(string, ...any)) error {
+	var pss []int
+	for _, f := range strings.Split(sizes, ",") {
+		ps, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || ps < 512 || ps > 65536 || ps&(ps-1) != 0 {
+			return fmt.Errorf("--pagesizes: %q is not a power of two from 512 to 65536", f)
+		}
+		pss = append(pss, ps)
+	}
 	key := syncpub.DemoKeys().CardKey
 	syn := syncpub.NewSynthetic(n, 1, time.Now())
 	cards := make([]syncwire.Card, n)
@@ -486,7 +496,7 @@ func benchPageSize(ctx context.Context, n int, dir string, pr func(string, ...an
 	}
 	const segRows = 10_000
 	cycle := cache.Options{}.WithDefaults().MergeAt
-	for _, ps := range []int{1024, 4096} {
+	for _, ps := range pss {
 		path := filepath.Join(dir, fmt.Sprintf("ps%d.db", ps))
 		tb := time.Now()
 		b, err := cache.OpenBuilder(ctx, path, "ps", "k", 16, cache.Options{PageSize: ps})
