@@ -394,12 +394,14 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 		}
 		defer cSrv.stop()
 		type satRun struct {
-			db, c float64
-			load  string
+			db, c       float64
+			dbCPU, cCPU float64 // server CPU per answer, µs (0: not measured)
+			load        string
 		}
 		var sats []satRun
-		sat := func(url string) (loadReport, error) {
-			r, err := o.self.runLoad(ctx, 1, loadArgs(url, "--closed", "--conns", strconv.Itoa(o.conns), "--warmup", "1s", "--duration", o.satDur.String())...)
+		sat := func(srv *serverChild) (loadReport, error) {
+			r, err := o.self.runLoad(ctx, 1, append(loadArgs(srv.URL, "--closed", "--conns", strconv.Itoa(o.conns), "--warmup", "1s", "--duration", o.satDur.String()),
+				"--server-pid", strconv.Itoa(srv.cmd.Process.Pid))...)
 			if err == nil && r.OK == 0 {
 				err = fmt.Errorf("no answers: %s", r.FirstError)
 			}
@@ -409,18 +411,20 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 			l := waitForQuiet(ctx, o.maxLoad, o.loadWait, pr)
 			var rdb, rc loadReport
 			first, second := &rdb, &rc
-			firstURL, secondURL := dbSrv.URL, cSrv.URL
+			firstSrv, secondSrv := dbSrv, cSrv
 			if k%2 == 1 { // every other pair starts with the constant server
-				first, second, firstURL, secondURL = &rc, &rdb, cSrv.URL, dbSrv.URL
+				first, second, firstSrv, secondSrv = &rc, &rdb, cSrv, dbSrv
 			}
-			if *first, err = sat(firstURL); err != nil {
+			if *first, err = sat(firstSrv); err != nil {
 				return err
 			}
-			if *second, err = sat(secondURL); err != nil {
+			if *second, err = sat(secondSrv); err != nil {
 				return err
 			}
-			sats = append(sats, satRun{rdb.Rate, rc.Rate, l})
-			pr("  throughput pair %d: DB %.0f req/s, constant %.0f req/s, ratio %.1f %% (errors %d/%d) (load %s)", k+1, rdb.Rate, rc.Rate, 100*rdb.Rate/rc.Rate, rdb.Errors+rdb.Non200, rc.Errors+rc.Non200, l)
+			s := satRun{db: rdb.Rate, c: rc.Rate, dbCPU: cpuPerAnswer(rdb), cCPU: cpuPerAnswer(rc), load: l}
+			sats = append(sats, s)
+			pr("  throughput pair %d: DB %.0f req/s, constant %.0f req/s, ratio %.1f %%; server CPU per answer DB %.1f µs, constant %.1f µs (errors %d/%d) (load %s)",
+				k+1, rdb.Rate, rc.Rate, 100*rdb.Rate/rc.Rate, s.dbCPU, s.cCPU, rdb.Errors+rdb.Non200, rc.Errors+rc.Non200, l)
 		}
 		dbst, _ := dbSrv.stop()
 		_, _ = cSrv.stop()
@@ -430,6 +434,19 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 			ratios[i], dbs[i] = 100*s.db/s.c, s.db
 		}
 		rq, dq := quartiles(ratios), quartiles(dbs)
+		var cost []float64
+		for _, s := range sats {
+			if s.dbCPU > 0 && s.cCPU > 0 {
+				cost = append(cost, 100*s.cCPU/s.dbCPU)
+			}
+		}
+		if len(cost) > 0 {
+			cq := quartiles(cost)
+			// CPU per answer is what the ratio is about with the noise of
+			// other processes taken out: throughput also falls when
+			// anything else on the machine takes the server's core.
+			pr("server CPU per answer, constant server's over the DB server's, %d pairs: median %.1f %% (quartiles %.1f–%.1f, range %.1f–%.1f)", len(cost), cq[2], cq[1], cq[3], cq[0], cq[4])
+		}
 		pr("throughput, closed loop %d connections, server alone on 1 core (GOMAXPROCS=1) with outbox and deltas at the city rate (%d upserts applied), generator on the other core, %d pairs: ratio to the constant server median %.1f %% (quartiles %.1f–%.1f, range %.1f–%.1f); DB median %.0f req/s (quartiles %.0f–%.0f, range %.0f–%.0f) [targets ≥ 12,000/s per core; ≥ 85 %% of constant]",
 			o.conns, dbst.Upserts, len(sats), rq[2], rq[1], rq[3], rq[0], rq[4], dq[2], dq[1], dq[3], dq[0], dq[4])
 
@@ -573,3 +590,12 @@ func benchPageSize(ctx context.Context, n int, sizes, dir string, pr func(string
 }
 
 func us(d time.Duration) float64 { return float64(d) / 1e3 }
+
+// cpuPerAnswer is the server's CPU time per answer of a closed-loop run in
+// µs, 0 when the CPU time was not measured.
+func cpuPerAnswer(r loadReport) float64 {
+	if r.ServerCPU <= 0 || r.OK == 0 {
+		return 0
+	}
+	return r.ServerCPU / float64(r.OK) * 1e6
+}

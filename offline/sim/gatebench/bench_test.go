@@ -1,6 +1,11 @@
 package gatebench
 
-import "testing"
+import (
+	"os"
+	"runtime"
+	"testing"
+	"time"
+)
 
 func TestQuartiles(t *testing.T) {
 	for _, c := range []struct {
@@ -14,5 +19,43 @@ func TestQuartiles(t *testing.T) {
 		if got := quartiles(append([]float64(nil), c.in...)); got != c.want {
 			t.Errorf("quartiles(%v) = %v, want %v", c.in, got, c.want)
 		}
+	}
+}
+
+// TestProcCPU: the CPU time read from /proc grows while this process
+// works, and a process that does not exist is an error.
+func TestProcCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	c0, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	x := uint64(1)
+	for {
+		for i := 0; i < 1_000_000; i++ {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		c1, err := procCPU(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c1 > c0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CPU time stayed at %.2f s while computing (%d)", c0, x)
+		}
+	}
+	if _, err := procCPU(1 << 30); err == nil {
+		t.Fatal("no error for a process that does not exist")
+	}
+	if got := cpuPerAnswer(loadReport{OK: 1000, ServerCPU: 0.042}); got < 41.99 || got > 42.01 {
+		t.Fatalf("cpuPerAnswer = %.3f µs, want 42", got)
+	}
+	if got := cpuPerAnswer(loadReport{OK: 1000}); got != 0 {
+		t.Fatalf("unmeasured CPU gave %.3f µs", got)
 	}
 }

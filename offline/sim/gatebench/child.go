@@ -2,6 +2,7 @@ package gatebench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -60,6 +61,9 @@ type loadReport struct {
 	LateP50, LateP99, LateP999, LateM float64 // ms
 	Decisions                         map[string]int64
 	FirstError                        string
+	// ServerCPU is the CPU time (user + system, seconds) the server child
+	// used during the measured window (--server-pid; 0: not measured).
+	ServerCPU float64
 }
 
 func msOf(d time.Duration) float64 { return float64(d) / 1e6 }
@@ -283,6 +287,7 @@ func childLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	conns := fs.Int("conns", 32, "connections")
 	closed := fs.Bool("closed", false, "closed loop (saturation)")
 	size := fs.Int("size", 1_000_000, "synthetic city size (cards to pick from)")
+	serverPID := fs.Int("server-pid", 0, "closed loop: also measure this process's CPU time over the measured window (Linux)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -301,6 +306,26 @@ func childLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for i := range cards {
 		cards[i] = syncpub.SyntheticCardNumber(rng.IntN(*size))
 	}
+	cpu := make(chan float64, 1)
+	if *serverPID > 0 && *closed {
+		// The window Load counts starts after the warm-up; the server's
+		// CPU is read at both ends of it (ticks of 10 ms: 0.2 % of a 5 s
+		// window).
+		t0 := time.Now()
+		go func() {
+			time.Sleep(time.Until(t0.Add(*warmup)))
+			c0, err0 := procCPU(*serverPID)
+			time.Sleep(time.Until(t0.Add(*warmup + *dur)))
+			c1, err1 := procCPU(*serverPID)
+			if err0 != nil || err1 != nil {
+				cpu <- 0
+				return
+			}
+			cpu <- c1 - c0
+		}()
+	} else {
+		cpu <- 0
+	}
 	res, err := gatesim.Load(ctx, gatesim.LoadOptions{Target: *target, Gate: *gate, Key: key, Rate: *rate, Duration: *dur, Warmup: *warmup,
 		Conns: *conns, Closed: *closed, Card: func(i int) string { return cards[i%len(cards)] }})
 	if err != nil {
@@ -310,10 +335,35 @@ func childLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	rep := loadReport{OK: res.OK, Errors: res.Errors, BadSig: res.BadSig, Non200: res.Non200, Rate: res.Rate(),
 		P50: msOf(res.Percentile(50)), P90: msOf(res.Percentile(90)), P99: msOf(res.Percentile(99)), P999: msOf(res.Percentile(99.9)), Max: msOf(res.Percentile(100)),
 		LateP50: msOf(res.LatenessPercentile(50)), LateP99: msOf(res.LatenessPercentile(99)), LateP999: msOf(res.LatenessPercentile(99.9)), LateM: msOf(res.LatenessPercentile(100)),
-		Decisions: res.Decisions, FirstError: res.FirstError}
+		Decisions: res.Decisions, FirstError: res.FirstError, ServerCPU: <-cpu}
 	b, _ := json.Marshal(rep)
 	fmt.Fprintln(stdout, "result "+string(b))
 	return 0
+}
+
+// procCPU is the CPU time (user + system) process pid has used, in
+// seconds, from /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s:
+// USER_HZ is 100 on every Linux the station runs).
+func procCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command field", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	}
+	return float64(u+st) / 100, nil
 }
 
 // ---- parent side ----
