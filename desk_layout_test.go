@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +21,7 @@ import (
 
 	"stationdesk/app"
 	"stationdesk/app/config"
+	"stationdesk/assets"
 	"stationdesk/app/demo"
 	"stationdesk/ui"
 )
@@ -264,16 +268,17 @@ func overflow(w fyne.Window) []string {
 		out = append(out, fmt.Sprintf("content asks for %.0fx%.0f in a %.0fx%.0f window", m.Width, m.Height, size.Width, size.Height))
 	}
 	const slack = 1 // rounding of the layouts
-	var walk func(o fyne.CanvasObject, at fyne.Position, minX, maxX, maxY float32)
-	walk = func(o fyne.CanvasObject, at fyne.Position, minX, maxX, maxY float32) {
+	var walk func(o fyne.CanvasObject, at fyne.Position, minX, maxX, minY, maxY float32, path string)
+	walk = func(o fyne.CanvasObject, at fyne.Position, minX, maxX, minY, maxY float32, path string) {
 		if o == nil || !o.Visible() {
 			return
 		}
 		p, s := at.Add(o.Position()), o.Size()
-		if s.Width > 0 && s.Height > 0 && (p.X < minX-slack || p.X+s.Width > maxX+slack || p.Y < -slack || p.Y+s.Height > maxY+slack) {
-			out = append(out, fmt.Sprintf("%s at %.0f,%.0f size %.0fx%.0f outside x %.0f–%.0f y 0–%.0f", describe(o), p.X, p.Y, s.Width, s.Height, minX, maxX, maxY))
+		if s.Width > 0 && s.Height > 0 && (p.X < minX-slack || p.X+s.Width > maxX+slack || p.Y < minY-slack || p.Y+s.Height > maxY+slack) {
+			out = append(out, fmt.Sprintf("%s at %.0f,%.0f size %.0fx%.0f outside x %.0f–%.0f (in %s)", describe(o), p.X, p.Y, s.Width, s.Height, minX, maxX, path))
 			return
 		}
+		path += fmt.Sprintf(" > %T", o)
 		switch x := o.(type) {
 		case *container.Scroll:
 			if x.Content == nil {
@@ -282,23 +287,24 @@ func overflow(w fyne.Window) []string {
 			if x.Direction != container.ScrollVerticalOnly && x.Direction != container.ScrollNone && x.Content.MinSize().Width > s.Width+slack {
 				out = append(out, fmt.Sprintf("horizontal scroll: %s needs %.0f of %.0f", describe(x.Content), x.Content.MinSize().Width, s.Width))
 			}
-			// Inside a vertical scroll only the width must fit.
-			walk(x.Content, p, p.X, p.X+s.Width, float32(1e9))
+			// Inside a vertical scroll only the width must fit (what is
+			// scrolled off above or below is reached by scrolling).
+			walk(x.Content, p, p.X, p.X+s.Width, -1e9, 1e9, path)
 		case *widget.Entry, *ui.Entry, *widget.Select, *widget.Table, *widget.List:
 			// They clip and scroll their own text or rows.
 		case *fyne.Container:
 			for _, ch := range x.Objects {
-				walk(ch, p, minX, maxX, maxY)
+				walk(ch, p, minX, maxX, minY, maxY, path)
 			}
 		case fyne.Widget:
 			for _, ch := range test.WidgetRenderer(x).Objects() {
-				walk(ch, p, minX, maxX, maxY)
+				walk(ch, p, minX, maxX, minY, maxY, path)
 			}
 		}
 	}
-	walk(c.Content(), fyne.Position{}, 0, size.Width, size.Height)
+	walk(c.Content(), fyne.Position{}, 0, size.Width, 0, size.Height, "window")
 	for _, o := range c.Overlays().List() {
-		walk(o, fyne.Position{}, 0, size.Width, size.Height)
+		walk(o, fyne.Position{}, 0, size.Width, 0, size.Height, "overlay")
 	}
 	return out
 }
@@ -324,49 +330,180 @@ func describe(o fyne.CanvasObject) string {
 // screenSizes are the ticket-window PCs' screens, less a title bar.
 var screenSizes = []fyne.Size{{Width: 1024, Height: 768 - 32}, {Width: 1280, Height: 800 - 32}, {Width: 1366, Height: 768 - 32}}
 
+// renderEverywhere renders what is on show at each screen size and text
+// size of scales in both languages (under the race detector the worst case
+// only: the smallest screen at the largest text) and calls check at each;
+// the desk is left in lang at the normal text size.
+func (h *demoDesk) renderEverywhere(lang app.Lang, scales []ui.TextScale, check func(where string) []string) {
+	h.t.Helper()
+	sizes := screenSizes
+	if raceBuild {
+		sizes, scales = screenSizes[:1], ui.TextScales[len(ui.TextScales)-1:]
+	}
+	for _, l := range []app.Lang{app.LangZH, app.LangEN} {
+		for _, size := range sizes {
+			for _, scale := range scales {
+				var bad []string
+				where := fmt.Sprintf("%s %.0fx%.0f %s", l, size.Width, size.Height, scale)
+				h.loop.run(func() {
+					h.desk.SetLanguageChoice(l)
+					h.desk.SetTextScale(scale)
+					h.desk.FitScreen(fyne.NewSize(size.Width, size.Height+32))
+					bad = check(where)
+				})
+				for _, b := range bad {
+					h.t.Errorf("%s: %s", where, b)
+				}
+			}
+		}
+	}
+	h.loop.run(func() { h.desk.SetLanguageChoice(lang); h.desk.SetTextScale(ui.ScaleNormal) })
+}
+
 // TestEveryScreenFits: every screen of a
 // supervisor (who reaches them all) and the login fit 1024×768, 1280×800
 // and 1366×768 at every text size in both languages: nothing lies outside
 // the window, nothing needs a horizontal scroll bar, and the window never
-// has to grow.
+// has to grow. The same holds in the states the clerk's actions lead to:
+// a filled sale form, the receipts, the manual-check form and its record,
+// every upgrade step and its result, the unbind form and its result, and a
+// look-up's answer (actionStates).
 func TestEveryScreenFits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the demo terminal")
 	}
-	h := newDemoDesk(t, app.LangZH, ui.ScaleNormal, screenSizes[0])
-	// every renders what is on show at each screen size and text size in
-	// both languages and reports what does not fit.
-	every := func(what string) {
+	h := newDemoDesk(t, app.LangEN, ui.ScaleNormal, screenSizes[0])
+	scales := ui.TextScales
+	fits := func(what string) {
 		t.Helper()
-		sizes, scales := screenSizes, ui.TextScales
-		if raceBuild {
-			// the worst case: the smallest screen at the largest text
-			sizes, scales = screenSizes[:1], ui.TextScales[len(ui.TextScales)-1:]
-		}
-		for _, lang := range []app.Lang{app.LangZH, app.LangEN} {
-			for _, size := range sizes {
-				for _, scale := range scales {
-					var bad []string
-					h.loop.run(func() {
-						h.desk.SetLanguageChoice(lang)
-						h.desk.SetTextScale(scale)
-						h.desk.FitScreen(fyne.NewSize(size.Width, size.Height+32))
-						bad = overflow(h.win)
-					})
-					for _, b := range bad {
-						t.Errorf("%s %s %.0fx%.0f %s: %s", what, lang, size.Width, size.Height, scale, b)
-					}
-				}
+		h.renderEverywhere(app.LangEN, scales, func(string) []string {
+			var out []string
+			for _, b := range overflow(h.win) {
+				out = append(out, what+": "+b)
 			}
-		}
-		h.loop.run(func() { h.desk.SetLanguageChoice(app.LangZH); h.desk.SetTextScale(ui.ScaleNormal) })
+			return out
+		})
 	}
-	every("login")
+	fits("login")
 	h.login("9001")
 	var ids []string
 	h.loop.run(func() { ids = h.desk.ScreenIDs() })
 	for _, id := range ids {
 		h.loop.run(func() { h.desk.ShowScreen(id) })
-		every(id)
+		fits(id)
 	}
+	// The states after an action at the largest text only, where they are
+	// widest: every text size of every state held more than 20 GB of
+	// renderings in the test binary.
+	scales = ui.TextScales[len(ui.TextScales)-1:]
+	h.actionStates(func(state, _ string) { fits(state) })
+}
+
+// TestResultOnScreen: after each action that produces a result (a sale, a
+// welfare exchange, a manual check, an upgrade, an unbind, a look-up) its
+// result is on screen — inside the window and inside the part of every
+// scrolling area on show, pinned or scrolled into view — at every screen
+// size and text size in both languages.
+func TestResultOnScreen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the demo terminal")
+	}
+	h := newDemoDesk(t, app.LangEN, ui.ScaleNormal, screenSizes[0])
+	h.login("9001")
+	n := 0
+	h.actionStates(func(state, result string) {
+		if result == "" {
+			return
+		}
+		n++
+		h.renderEverywhere(app.LangEN, ui.TextScales, func(where string) []string {
+			want := result
+			if strings.HasPrefix(where, string(app.LangZH)) {
+				want = resultZH[result]
+			}
+			if why := onScreen(h.win, want); why != "" {
+				return []string{state + ": " + why}
+			}
+			return nil
+		})
+	})
+	if n != len(resultZH) {
+		t.Fatalf("%d results checked, want %d", n, len(resultZH))
+	}
+}
+
+// resultZH are the results actionStates names, in Chinese (the desk's own
+// translation tables).
+var resultZH = func() map[string]string {
+	zh := map[string]string{}
+	files, _ := fs.Glob(assets.Translations, "translations/*.json")
+	for _, f := range files {
+		b, err := fs.ReadFile(assets.Translations, f)
+		if err != nil {
+			panic(err)
+		}
+		var table map[string]string
+		if err := json.Unmarshal(b, &table); err != nil {
+			panic(f + ": " + err.Error())
+		}
+		maps.Copy(zh, table)
+	}
+	out := map[string]string{"Upgraded": "升级成功", "Unbound": "已解绑", "1000 2000 02": "1000 2000 02"}
+	for _, en := range []string{"Ticket issued", "Welfare ticket issued", "Manual check passed and recorded."} {
+		out[en] = zh[en]
+	}
+	return out
+}()
+
+// onScreen reports why no text object showing want lies wholly inside the
+// window and inside every scroll it is in, or "" when one does.
+func onScreen(w fyne.Window, want string) string {
+	type rect struct{ x0, y0, x1, y1 float32 }
+	size := w.Canvas().Size()
+	found, seen := false, []string{}
+	var walk func(o fyne.CanvasObject, at fyne.Position, clip rect)
+	walk = func(o fyne.CanvasObject, at fyne.Position, clip rect) {
+		if found || o == nil || !o.Visible() {
+			return
+		}
+		p, s := at.Add(o.Position()), o.Size()
+		text := ""
+		switch x := o.(type) {
+		case *canvas.Text:
+			text = x.Text
+		case *widget.RichText:
+			text = x.String()
+		}
+		if text != "" && strings.Contains(text, want) {
+			const slack = 1
+			if p.X >= clip.x0-slack && p.Y >= clip.y0-slack && p.X+s.Width <= clip.x1+slack && p.Y+s.Height <= clip.y1+slack {
+				found = true
+				return
+			}
+			seen = append(seen, fmt.Sprintf("at %.0f,%.0f size %.0fx%.0f, visible part x %.0f–%.0f y %.0f–%.0f", p.X, p.Y, s.Width, s.Height, clip.x0, clip.x1, clip.y0, clip.y1))
+		}
+		switch x := o.(type) {
+		case *container.Scroll:
+			inner := rect{max(clip.x0, p.X), max(clip.y0, p.Y), min(clip.x1, p.X+s.Width), min(clip.y1, p.Y+s.Height)}
+			if x.Content != nil {
+				walk(x.Content, p, inner)
+			}
+		case *fyne.Container:
+			for _, ch := range x.Objects {
+				walk(ch, p, clip)
+			}
+		case fyne.Widget:
+			for _, ch := range test.WidgetRenderer(x).Objects() {
+				walk(ch, p, clip)
+			}
+		}
+	}
+	walk(w.Canvas().Content(), fyne.Position{}, rect{0, 0, size.Width, size.Height})
+	if found {
+		return ""
+	}
+	if len(seen) == 0 {
+		return fmt.Sprintf("%q is not shown", want)
+	}
+	return fmt.Sprintf("%q is out of view: %s", want, strings.Join(seen, "; "))
 }

@@ -79,7 +79,7 @@ func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done fu
 	// The code shown is a list of choices the keyboard reaches as one
 	// field (1…4 choose), focused first: it is what the clerk looks at
 	// first on the rider's phone or paper.
-	color := k.newChoice(colors, false, nil)
+	color := k.newChoice(colors, 0, nil)
 	color.SetSelected(ms.color)
 	k.focus = color
 	k.hintKey(color, "1 … 4", T("Health code shown (while that list has the focus)"))
@@ -123,7 +123,7 @@ func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done fu
 		reason.SetSelectedIndex(ms.reason)
 	}
 	decisions := []string{T("Pass"), T("Refuse")}
-	decision := k.newChoice(decisions, true, nil)
+	decision := k.newChoice(decisions, 2, nil)
 	decision.SetSelected(ms.decision)
 	k.hintKey(decision, "1 / 2", T("Pass / refuse (while the decision has the focus)"))
 	// A pass takes the pass reason that fits the code shown (a green

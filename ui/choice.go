@@ -22,9 +22,9 @@ type choiceGroup struct {
 	widget.BaseWidget
 	k          *Desk
 	options    []string
-	selected   int // -1: none chosen
-	horizontal bool
-	focused    bool
+	selected int // -1: none chosen
+	cols     int // entries side by side (0: one under the other)
+	focused  bool
 	// OnChanged gets the index chosen (UI goroutine).
 	OnChanged func(i int)
 
@@ -32,8 +32,11 @@ type choiceGroup struct {
 	items []*choiceItem
 }
 
-func (k *Desk) newChoice(options []string, horizontal bool, changed func(int)) *choiceGroup {
-	c := &choiceGroup{k: k, options: options, selected: -1, horizontal: horizontal, OnChanged: changed}
+// newChoice makes a choiceGroup of options, cols of them side by side (0:
+// one under the other); the entries' text wraps, so the group never asks
+// for more width than its column.
+func (k *Desk) newChoice(options []string, cols int, changed func(int)) *choiceGroup {
+	c := &choiceGroup{k: k, options: options, selected: -1, cols: cols, OnChanged: changed}
 	c.ExtendBaseWidget(c)
 	return c
 }
@@ -139,15 +142,13 @@ func (c *choiceGroup) CreateRenderer() fyne.WidgetRenderer {
 	c.bg = canvas.NewRectangle(color.Transparent)
 	c.bg.CornerRadius = theme.InputRadiusSize()
 	box := container.NewVBox()
-	if c.horizontal {
-		box = container.NewHBox()
+	if c.cols > 0 {
+		box = container.NewGridWithColumns(c.cols)
 	}
 	c.items = nil
 	for i, o := range c.options {
 		it := &choiceItem{group: c, i: i, icon: widget.NewIcon(theme.RadioButtonIcon()), label: widget.NewLabel(strconv.Itoa(i+1) + "  " + o)}
-		if !c.horizontal {
-			it.label.Wrapping = fyne.TextWrapWord
-		}
+		it.label.Wrapping = fyne.TextWrapWord
 		it.ExtendBaseWidget(it)
 		c.items = append(c.items, it)
 		box.Add(it)

@@ -7,6 +7,7 @@ package ui
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,9 +54,11 @@ type buyerFlow struct {
 
 	busy     bool
 	errText  string
-	receipt  []string
-	receiptT app.TicketKind
-	info     string
+	// receipt is the last sale, and info a remark after an action; both
+	// are put into words when drawn, so a language switch (F12) shows them
+	// in the new language.
+	receipt *app.SaleRecord
+	info    func() string
 	seq      int
 }
 
@@ -155,7 +158,7 @@ func (s *buyerScreen) waitID() {
 // takeID checks the document read or typed.
 func (s *buyerScreen) takeID(id app.Identity) {
 	f := s.f
-	f.busy, f.errText, f.info, f.receipt = true, "", "", nil
+	f.busy, f.errText, f.info, f.receipt = true, "", nil, nil
 	f.seq++
 	s.redraw()
 	op := *s.k.op
@@ -199,10 +202,10 @@ func (s *buyerScreen) loadWelfare() {
 // newBuyer forgets the purchase: the next ticket needs the ID again.
 func (s *buyerScreen) newBuyer(keepReceipt bool) {
 	f := s.f
-	receipt, rk, info := f.receipt, f.receiptT, f.info
+	receipt, info := f.receipt, f.info
 	*f = buyerFlow{kind: f.kind, payment: app.PayCash, seq: f.seq + 1}
 	if keepReceipt {
-		f.receipt, f.receiptT, f.info = receipt, rk, info
+		f.receipt, f.info = receipt, info
 	}
 	s.redraw()
 }
@@ -228,17 +231,17 @@ func (s *buyerScreen) view() (pinned, out []fyne.CanvasObject) {
 		k.bindKey(keyOpen, open, T("Open shift"))
 		out = append(out, note(T("No shift is open at this window: sales need an open shift."), widget.WarningImportance), container.NewHBox(open))
 	}
-	if len(f.receipt) > 0 {
+	if f.receipt != nil {
 		b := NewBanner()
 		head := T("Ticket issued")
-		if f.receiptT == app.KindWelfare {
+		if f.receipt.Kind == app.KindWelfare {
 			head = T("Welfare ticket issued")
 		}
-		b.Set(ToneOK, head, f.receipt...)
+		b.Set(ToneOK, head, f.receipt.ReceiptLines(k.lang, k.d.Sales.Fares())...)
 		pinned = append(pinned, b)
 	}
-	if f.info != "" {
-		pinned = append(pinned, note(f.info, widget.SuccessImportance))
+	if f.info != nil {
+		pinned = append(pinned, note(f.info(), widget.SuccessImportance))
 	}
 	if f.errText != "" {
 		b := NewBanner()
@@ -372,7 +375,7 @@ func (s *buyerScreen) checkView() []fyne.CanvasObject {
 				// nothing else of this screen survives the navigation.
 				k.showScreenWith("ticket", func() {
 					k.states["ticket"] = &buyerFlow{kind: app.KindSingleJourney, payment: app.PayCash, check: c,
-						info: T("Manual check passed: go on to the sale.")}
+						info: func() string { return T("Manual check passed: go on to the sale.") }}
 				})
 			})
 			sale.Importance = widget.HighImportance
@@ -402,12 +405,12 @@ func (s *buyerScreen) manualDone(next app.BuyerCheck, res app.ManualCheckResult)
 	f := s.f
 	f.check, f.manual = next, false
 	if res.Record.Decision == app.ManualPass {
-		f.info = T("Manual check passed and recorded.")
+		f.info = func() string { return T("Manual check passed and recorded.") }
 		if f.kind == app.KindWelfare {
 			s.loadWelfare()
 		}
 	} else {
-		f.info = T("Manual check recorded: refused.")
+		f.info = func() string { return T("Manual check recorded: refused.") }
 	}
 	s.redraw()
 }
@@ -458,15 +461,16 @@ func (s *buyerScreen) saleView() []fyne.CanvasObject {
 	for _, p := range app.Payments {
 		payLabels = append(payLabels, p.Label(k.lang))
 	}
-	pay := widget.NewRadioGroup(payLabels, func(v string) {
-		for _, p := range app.Payments {
-			if p.Label(k.lang) == v {
-				f.payment = p
-			}
+	// Two a row, their words wrapping: a row of all of them did not fit
+	// 1024 pixels. The digit beside each chooses it while the list has the
+	// focus (Tab).
+	pay := k.newChoice(payLabels, 2, func(i int) { f.payment = app.Payments[i] })
+	for i, p := range app.Payments {
+		if p == f.payment {
+			pay.SetSelected(i)
 		}
-	})
-	pay.Horizontal = true
-	pay.SetSelected(f.payment.Label(k.lang))
+	}
+	k.hintKey(pay, "1 … "+strconv.Itoa(len(app.Payments)), T("Payment (while that list has the focus)"))
 	assisted := widget.NewCheck(T("Assisted purchase (elderly rider or child)"), func(v bool) { f.assisted = v })
 	assisted.SetChecked(f.assisted)
 	form := widget.NewForm(
@@ -475,6 +479,9 @@ func (s *buyerScreen) saleView() []fyne.CanvasObject {
 		widget.NewFormItem(T("Payment"), pay),
 		widget.NewFormItem("", assisted),
 	)
+	// Labels above the fields: beside them, the fare buttons asked for
+	// more than a 1024-pixel screen at the largest text.
+	form.Orientation = widget.Vertical
 	total := T("Choose a destination or a fare.")
 	if fen := s.chosenFare(); fen > 0 {
 		total = T("To pay:") + " " + money(fen, k.lang)
@@ -555,8 +562,11 @@ func (s *buyerScreen) saleDone(c app.BuyerCheck, r app.SaleResult, err error) {
 		s.redraw()
 		return
 	}
-	f.receipt, f.receiptT = r.Record.ReceiptLines(k.lang, k.d.Sales.Fares()), r.Record.Kind
-	f.info = T("Next buyer: place the ID card on the reader. The next ticket needs the ID again, also for the same person.")
+	rec := r.Record
+	f.receipt = &rec
+	f.info = func() string {
+		return T("Next buyer: place the ID card on the reader. The next ticket needs the ID again, also for the same person.")
+	}
 	s.newBuyer(true)
 }
 

@@ -207,6 +207,12 @@ func (s *upgradeScreen) show() {
 	view := s.view()
 	sc := container.NewVScroll(view)
 	s.root.Objects = []fyne.CanvasObject{sc}
+	if b := s.unbindResult(); b != nil {
+		// The unbind's result is pinned above the page (the bound cards
+		// come below a long document step), so it is on show however
+		// large the text.
+		s.root.Objects = []fyne.CanvasObject{container.NewBorder(b, nil, nil, nil, sc)}
+	}
 	s.root.Refresh()
 	if s.toBottom {
 		sc.ScrollToBottom()
@@ -226,6 +232,22 @@ func (s *upgradeScreen) show() {
 		}
 		fn()
 	}
+}
+
+// unbindResult is the banner of the last unbind on the holder's document
+// step, or nil.
+func (s *upgradeScreen) unbindResult() fyne.CanvasObject {
+	f := s.f
+	if f.step != stepHolder || (f.unbindDone == nil && f.unbindError == nil) {
+		return nil
+	}
+	b := NewBanner()
+	r := app.UpgradeResult{}
+	if f.unbindDone != nil {
+		r = *f.unbindDone
+	}
+	s.k.outcomeBanner(b, r, f.unbindError)
+	return b
 }
 
 func (s *upgradeScreen) stepNames() ([]string, int) {

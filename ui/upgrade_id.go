@@ -335,15 +335,6 @@ func (s *upgradeScreen) compareView(d *docState, isHelper bool) fyne.CanvasObjec
 func (s *upgradeScreen) bindingsView(d *docState) fyne.CanvasObject {
 	k, f := s.k, s.f
 	box := container.NewVBox(heading(T("Cards already bound to this person")))
-	if f.unbindDone != nil || f.unbindError != nil {
-		b := NewBanner()
-		r := app.UpgradeResult{}
-		if f.unbindDone != nil {
-			r = *f.unbindDone
-		}
-		k.outcomeBanner(b, r, f.unbindError)
-		box.Add(b)
-	}
 	switch {
 	case d.bindErr != nil:
 		box.Add(note(T("Could not ask central:")+" "+k.queryMsg(d.bindErr), widget.WarningImportance))
