@@ -85,7 +85,7 @@ func TestKeyboardOnlyShift(t *testing.T) {
 	if err := dev.PlaceIDCard("green-72h"); err != nil {
 		t.Fatal(err)
 	}
-	shown("the manual-check form", "Health code shown", "Record the check")
+	shown("the manual-check form", "Health code shown", "Record the check (Ctrl+Enter)")
 	dev.LiftIDCard()
 	h.key(fyne.KeyF1)
 	var help string
@@ -104,7 +104,7 @@ func TestKeyboardOnlyShift(t *testing.T) {
 	h.tab()
 	h.typeText("1")
 	h.ctrl(fyne.KeyReturn)
-	shown("the check recorded", "Manual check passed and recorded.", "Go on to a sale")
+	shown("the check recorded", "Manual check passed and recorded.", "Go on to a sale (Ctrl+Enter)", "Next buyer (Ctrl+N)")
 
 	t.Log("look-up: F8, type the card number, Enter")
 	h.key(fyne.KeyF8)

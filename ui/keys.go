@@ -66,6 +66,10 @@ func (k *Desk) hintKey(o fyne.CanvasObject, key, what string) {
 func (k *Desk) bindKey(key fyne.KeyName, b *deskButton, what string) {
 	k.bindings = slices.DeleteFunc(k.bindings, func(x binding) bool { return x.key == key })
 	k.bindings = append(k.bindings, binding{key: key, b: b, what: what})
+	if b != nil && b.key == "" {
+		b.key = keyLabel(key, true)
+		b.showKey()
+	}
 }
 
 // pressBound presses the button bound to Ctrl+key, if it is on show and

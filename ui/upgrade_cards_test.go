@@ -127,7 +127,7 @@ func TestCardPlacedBeforeStepIsTaken(t *testing.T) {
 	h.wantText("told", "The card on the reader (******0002) is not the one wanted here")
 
 	// The same rider starting again with the same card: taken.
-	h.tap("New rider")
+	h.tap("New rider (Ctrl+N)")
 	h.placeID(rider(t, "green-72h").Identity)
 	h.tap("Next (Enter)")
 	h.placeCard(card)

@@ -43,7 +43,7 @@ func TestUpgradeOwnCardFromTheKeyboard(t *testing.T) {
 		t.Fatal("card not bound to the rider")
 	}
 	// New rider forgets everything.
-	h.tap("新乘客")
+	h.tap("新乘客 (Ctrl+N)")
 	h.wantStep(stepHolder)
 	if strings.Contains(h.screenText(), "******0002") || h.flow().key == key {
 		t.Fatalf("new rider kept the old rider's data or key:\n%s", h.screenText())
@@ -391,7 +391,7 @@ func TestLanguageSwitchKeepsStep(t *testing.T) {
 	h.wantText("back to Chinese", "确认 (回车)", "******0002")
 
 	// Typing survives a switch on the document step too (manual entry).
-	h.tap("新乘客")
+	h.tap("新乘客 (Ctrl+N)")
 	h.typeFocused("1101051979")
 	h.key(fyne.KeyF12)
 	h.wantText("typed kept", "1101051979")
@@ -475,7 +475,7 @@ func TestPreviousRidersCardNotTaken(t *testing.T) {
 	h.placeCard(demoCard(t, "1000200002"))
 	h.tap("Next (Enter)")
 	h.tap("Confirm (Enter)")
-	h.tap("New rider")
+	h.tap("New rider (Ctrl+N)")
 	h.placeID(rider(t, "student").Identity)
 	h.tap("Next (Enter)")
 	h.placeCard(demoCard(t, "1000200002")) // still lying there

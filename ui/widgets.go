@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"strings"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
@@ -63,6 +65,28 @@ func (e *Entry) TypedShortcut(s fyne.Shortcut) {
 type deskButton struct {
 	widget.Button
 	k *Desk
+	// key is the key bound to the button (bindKey), shown after its
+	// label so the clerk learns it where the mouse would go.
+	key string
+}
+
+// showKey puts the bound key after the label, "Record the check
+// (Ctrl+Enter)", unless the label already names a key ("Sell (Enter)").
+func (b *deskButton) showKey() {
+	if b.key == "" || strings.HasSuffix(b.Text, ")") {
+		return
+	}
+	b.Text += " (" + b.key + ")"
+	b.Refresh()
+}
+
+// SetText sets the label, followed by the bound key.
+func (b *deskButton) SetText(s string) {
+	b.Text = s
+	if b.key != "" && !strings.HasSuffix(s, ")") {
+		b.Text += " (" + b.key + ")"
+	}
+	b.Refresh()
 }
 
 func (k *Desk) newButton(label string, tapped func()) *deskButton {
