@@ -21,8 +21,8 @@ import (
 
 	"stationdesk/app"
 	"stationdesk/app/config"
-	"stationdesk/assets"
 	"stationdesk/app/demo"
+	"stationdesk/assets"
 	"stationdesk/ui"
 )
 

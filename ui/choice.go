@@ -20,8 +20,8 @@ import (
 // choices to a clerk tabbing through the whole navigation first.
 type choiceGroup struct {
 	widget.BaseWidget
-	k          *Desk
-	options    []string
+	k        *Desk
+	options  []string
 	selected int // -1: none chosen
 	cols     int // entries side by side (0: one under the other)
 	focused  bool

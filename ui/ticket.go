@@ -52,14 +52,14 @@ type buyerFlow struct {
 	override   *app.Operator
 	overReason string
 
-	busy     bool
-	errText  string
+	busy    bool
+	errText string
 	// receipt is the last sale, and info a remark after an action; both
 	// are put into words when drawn, so a language switch (F12) shows them
 	// in the new language.
 	receipt *app.SaleRecord
 	info    func() string
-	seq      int
+	seq     int
 }
 
 type buyerScreen struct {
