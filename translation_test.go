@@ -64,7 +64,7 @@ func TestScreensSpeakOneLanguage(t *testing.T) {
 // what the desk says after a clerk's work in each language on a fresh demo
 // terminal: the opened shift, a refused and a manual-check buyer, a sale,
 // a welfare exchange, a card look-up, the audit log of it all and the
-// closing report. (The upgrade result is left out: its heading and
+// closing report, then central down. (The upgrade result is left out: its heading and
 // explanation are shown in both languages on purpose, for the rider.)
 func TestResultsSpeakOneLanguage(t *testing.T) {
 	if testing.Short() {
@@ -142,6 +142,22 @@ func TestResultsSpeakOneLanguage(t *testing.T) {
 			h.ctrl(fyne.KeyReturn)
 			shown("Shift closed.")
 			lc.check("shift closed")
+
+			// Central goes away: the status bar and the gates screen say
+			// why in the desk's language.
+			h.rt.demo.central.DemoControl().SetOnline(false)
+			h.rt.gate.Sync.SyncNow()
+			poll(t, "central reported down", func() (bool, string) {
+				st := h.rt.board.Get(app.CompCentral)
+				return st.State != app.StateReady, string(st.State)
+			})
+			lc.check("central down")
+			h.loop.run(func() { h.desk.ShowScreen("gates") })
+			poll(t, "the failed sync", func() (bool, string) {
+				p := h.rt.gate.Sync.Progress()
+				return p.Phase == app.SyncError, string(p.Phase)
+			})
+			lc.check("gates, central down")
 			lc.report(50)
 		})
 	}
