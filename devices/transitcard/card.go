@@ -114,7 +114,9 @@ func ReadCard(ctx context.Context, t Transceiver, found FoundCard) (app.Card, er
 		c.Kind = k
 		c.ValidTo, _ = bcdDate(f[28:32])
 		if _, err := exchange(ctx, t, selectFID(0x1001)); err == nil {
-			c.Balance = balance(ctx, t)
+			if c.Balance, err = balance(ctx, t); err != nil {
+				return app.Card{}, err
+			}
 		} else if !isSW(err) {
 			return app.Card{}, err
 		}
@@ -136,7 +138,9 @@ func ReadCard(ctx context.Context, t Transceiver, found FoundCard) (app.Card, er
 			}
 		}
 		c.ValidTo, _ = bcdDate(f[24:28])
-		c.Balance = balance(ctx, t)
+		if c.Balance, err = balance(ctx, t); err != nil {
+			return app.Card{}, err
+		}
 	case AppUnionPay:
 		c.Kind = app.CardUnionPay
 	case AppDCEP:
@@ -205,13 +209,20 @@ func cardErr(err error) error {
 }
 
 // balance runs GET BALANCE and decodes it like Metrodroid: a signed 31-bit
-// value from bit 1 ("the upper bit is some garbage"), in fen. -1 on error.
-func balance(ctx context.Context, t Transceiver) int64 {
+// value from bit 1 ("the upper bit is some garbage"), in fen. -1 when the
+// card refuses it or answers short; a transport error is returned.
+func balance(ctx context.Context, t Transceiver) (int64, error) {
 	b, err := exchange(ctx, t, getBalance())
-	if err != nil || len(b) < 4 {
-		return -1
+	switch {
+	case err != nil && !isSW(err):
+		// The reader or the card stopped answering (a time-out, the
+		// card lifted): an error, so the read is tried again, rather
+		// than a card shown with no balance.
+		return -1, err
+	case err != nil || len(b) < 4:
+		return -1, nil // the card does not say
 	}
-	return DecodeBalance(b)
+	return DecodeBalance(b), nil
 }
 
 // DecodeBalance decodes a 4-byte GET BALANCE answer.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"stationdesk/app"
 )
 
 func unhex(s string) []byte {
@@ -268,4 +270,30 @@ func FuzzTokenFile(f *testing.F) {
 			t.Fatalf("round trip %+v %+v %v", tok, tok2, err)
 		}
 	})
+}
+
+// TestBalanceTransportErrorFailsTheRead: a Beijing card whose GET BALANCE
+// goes unanswered (the reader timed out, the card was lifted) is a failed
+// read, tried again by the reader, not a card with no balance; a card that
+// refuses GET BALANCE with a status word reads with balance -1.
+func TestBalanceTransportErrorFailsTheRead(t *testing.T) {
+	ef04 := make([]byte, 32)
+	copy(ef04, []byte{0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78})
+	ef04[10] = 0x02 // student
+	copy(ef04[28:], []byte{0x20, 0x30, 0x12, 0x31})
+	ok := []byte{0x90, 0x00}
+	script := func(balance ...[]byte) *scripted {
+		return &scripted{answers: append([][]byte{ok, append(bytes.Clone(ef04), ok...), ok}, balance...)}
+	}
+	if c, err := ReadCard(context.Background(), script(), FoundCard{Type: FoundTypeA}); err == nil {
+		t.Fatalf("unanswered GET BALANCE read as %+v", c)
+	}
+	c, err := ReadCard(context.Background(), script([]byte{0x6A, 0x82}), FoundCard{Type: FoundTypeA})
+	if err != nil || c.Balance != -1 || c.Number != "12345678" {
+		t.Fatalf("refused GET BALANCE: %+v %v", c, err)
+	}
+	c, err = ReadCard(context.Background(), script(append(EncodeBalance(4560), ok...)), FoundCard{Type: FoundTypeA})
+	if err != nil || c.Balance != 4560 || c.Kind != app.CardStudent {
+		t.Fatalf("answered GET BALANCE: %+v %v", c, err)
+	}
 }
