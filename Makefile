@@ -68,9 +68,12 @@ test-slow: deps
 # screenshots saves a PNG of the login and every screen of the demo desk
 # (real window under Xvfb, 1280x800, large text, zh and en, the keyboard
 # moving between screens) into assets/screenshots as SCREEN-zh.png /
-# SCREEN-en.png. Look at them after a change to a screen.
+# SCREEN-en.png, and the filled forms and results of a clerk's work
+# (TestResultOnScreen, Fyne's software painter at the same size) as
+# ticket-sold-zh.png, upgrade-done-en.png and so on. Look at them after a
+# change to a screen.
 screenshots: deps
-	STATIONDESK_SCREENSHOTS=$(CURDIR)/assets/screenshots $(GO) test -tags $(TAGS) -count=1 -run '^TestScreenshots$$' -v .
+	STATIONDESK_SCREENSHOTS=$(CURDIR)/assets/screenshots $(GO) test -tags $(TAGS) -count=1 -run '^(TestScreenshots|TestResultOnScreen)$$' -v .
 
 fmt:
 	gofmt -w .

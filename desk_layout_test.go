@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -411,7 +415,11 @@ func TestResultOnScreen(t *testing.T) {
 	h := newDemoDesk(t, app.LangEN, ui.ScaleNormal, screenSizes[0])
 	h.login("9001")
 	n := 0
+	shots := os.Getenv("STATIONDESK_SCREENSHOTS")
 	h.actionStates(func(state, result string) {
+		if shots != "" && afterShots[state] != "" {
+			h.saveShot(filepath.Join(shots, afterShots[state]))
+		}
 		if result == "" {
 			return
 		}
@@ -430,6 +438,46 @@ func TestResultOnScreen(t *testing.T) {
 	if n != len(resultZH) {
 		t.Fatalf("%d results checked, want %d", n, len(resultZH))
 	}
+}
+
+// afterShots are the states of actionStates that make screenshots saves
+// (as NAME-zh.png and NAME-en.png): the forms a clerk fills and the
+// results, which the screens' first states in TestScreenshots do not show.
+// The filled manual-check form is left out: the software painter draws the
+// part of its form scrolled out of view over the status bar, which the
+// real window clips.
+var afterShots = map[string]string{
+	"sale form filled": "ticket-filled", "ticket sold": "ticket-sold", "welfare issued": "welfare-issued",
+	"manual check recorded": "check-recorded",
+	"upgrade confirm": "upgrade-confirm", "upgrade result": "upgrade-done", "unbind done": "unbind-done",
+	"look-up answer": "lookup-answer",
+}
+
+// saveShot saves what is on show, rendered by Fyne's software painter at
+// 1280×800 with the large text, as base-zh.png and base-en.png, and puts
+// the desk back in English at the normal text size.
+func (h *demoDesk) saveShot(base string) {
+	h.t.Helper()
+	for _, l := range []app.Lang{app.LangZH, app.LangEN} {
+		var img image.Image
+		h.loop.run(func() {
+			h.desk.SetLanguageChoice(l)
+			h.desk.SetTextScale(ui.ScaleLarge)
+			h.desk.FitScreen(fyne.NewSize(1280, 800))
+			img = h.win.Canvas().Capture()
+		})
+		f, err := os.Create(base + "-" + string(l) + ".png")
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			h.t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	h.loop.run(func() { h.desk.SetLanguageChoice(app.LangEN); h.desk.SetTextScale(ui.ScaleNormal) })
 }
 
 // resultZH are the results actionStates names, in Chinese (the desk's own
