@@ -449,7 +449,7 @@ func TestResultOnScreen(t *testing.T) {
 var afterShots = map[string]string{
 	"sale form filled": "ticket-filled", "ticket sold": "ticket-sold", "welfare issued": "welfare-issued",
 	"manual check recorded": "check-recorded",
-	"upgrade confirm": "upgrade-confirm", "upgrade result": "upgrade-done", "unbind done": "unbind-done",
+	"upgrade confirm":       "upgrade-confirm", "upgrade result": "upgrade-done", "unbind done": "unbind-done",
 	"look-up answer": "lookup-answer",
 }
 
