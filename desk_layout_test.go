@@ -447,10 +447,14 @@ func TestResultOnScreen(t *testing.T) {
 // part of its form scrolled out of view over the status bar, which the
 // real window clips.
 var afterShots = map[string]string{
-	"sale form filled": "ticket-filled", "ticket sold": "ticket-sold", "welfare issued": "welfare-issued",
+	"sale form filled":      "ticket-filled",
+	"ticket sold":           "ticket-sold",
+	"welfare issued":        "welfare-issued",
 	"manual check recorded": "check-recorded",
-	"upgrade confirm":       "upgrade-confirm", "upgrade result": "upgrade-done", "unbind done": "unbind-done",
-	"look-up answer": "lookup-answer",
+	"upgrade confirm":       "upgrade-confirm",
+	"upgrade result":        "upgrade-done",
+	"unbind done":           "unbind-done",
+	"look-up answer":        "lookup-answer",
 }
 
 // saveShot saves what is on show, rendered by Fyne's software painter at
