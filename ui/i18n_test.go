@@ -36,7 +36,7 @@ func uiStrings(t *testing.T) map[string]string {
 			var lit *ast.BasicLit
 			switch x := n.(type) {
 			case *ast.CallExpr:
-				if id, ok := x.Fun.(*ast.Ident); ok && id.Name == "T" && len(x.Args) > 0 {
+				if id, ok := x.Fun.(*ast.Ident); ok && (id.Name == "T" || id.Name == "phrase") && len(x.Args) > 0 {
 					lit, _ = x.Args[0].(*ast.BasicLit)
 				}
 			case *ast.KeyValueExpr:

@@ -6,6 +6,54 @@ import (
 	"stationdesk/app"
 )
 
+// phrase marks s as an interface string for the translation test (which
+// reads T and phrase calls) and returns it unchanged, for tables of
+// phrases translated later with T.
+func phrase(s string) string { return s }
+
+// adapterPhrases are the English phrases the adapters put in statuses,
+// port descriptions and sync progress (devices, central, gate cache,
+// discovery, the demo); anything else in a detail is a value (a port, an
+// address) and is shown as it is.
+var adapterPhrases = func() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range []string{
+		phrase("card present"),
+		phrase("online"),
+		phrase("offline"),
+		phrase("retrying"),
+		phrase("never synced"),
+		phrase("version {{.Version}}, {{.Age}} old"),
+		phrase("port not found"),
+		phrase("disconnected"),
+		phrase("reader not responding"),
+		phrase("noise on the line — check baud rate"),
+		phrase("simulated ID-card reader (pty)"),
+		phrase("simulated transit-card reader (pty)"),
+		phrase("simulated QR scanner (pty)"),
+		phrase("no USB details"),
+		phrase("configured, not found by discovery"),
+		phrase("up to date"),
+		phrase("building new cache file"),
+		phrase("repairing buckets"),
+	} {
+		m[p] = true
+	}
+	return m
+}()
+
+// adapterText is d in the interface language when it is an adapter's
+// phrase (its fields filled from args), else d as it is.
+func adapterText(d string, args map[string]any) string {
+	if !adapterPhrases[d] {
+		return d
+	}
+	if len(args) == 0 {
+		return T(d)
+	}
+	return T(d, args)
+}
+
 // statusDetail is a status's detail in the clerk's language l: the user
 // message of its error, the translation of an adapter's phrase (with its
 // fields filled, durations as ages), or a value such as a port or an
@@ -21,51 +69,13 @@ func statusDetail(s app.Status, l app.Lang) string {
 		}
 		args[k] = v
 	}
-	// The phrases the adapters set (devices, central, gate cache); each is
-	// a literal here so the translation test sees it.
-	switch s.Detail {
-	case "card present":
-		return T("card present")
-	case "online":
-		return T("online")
-	case "offline":
-		return T("offline")
-	case "retrying":
-		return T("retrying")
-	case "never synced":
-		return T("never synced")
-	case "version {{.Version}}, {{.Age}} old":
-		return T("version {{.Version}}, {{.Age}} old", args)
-	case "port not found":
-		return T("port not found")
-	case "disconnected":
-		return T("disconnected")
-	case "reader not responding":
-		return T("reader not responding")
-	case "noise on the line — check baud rate":
-		return T("noise on the line — check baud rate")
-	}
-	return s.Detail
+	return adapterText(s.Detail, args)
 }
 
 // portDescription is a serial port's description in the interface
 // language: the phrases discovery and the demo set are translated, the
 // facts read from a USB adapter (maker, product, ids, driver) stay as read.
-func portDescription(d string) string {
-	switch d {
-	case "simulated ID-card reader (pty)":
-		return T("simulated ID-card reader (pty)")
-	case "simulated transit-card reader (pty)":
-		return T("simulated transit-card reader (pty)")
-	case "simulated QR scanner (pty)":
-		return T("simulated QR scanner (pty)")
-	case "no USB details":
-		return T("no USB details")
-	case "configured, not found by discovery":
-		return T("configured, not found by discovery")
-	}
-	return d
-}
+func portDescription(d string) string { return adapterText(d, nil) }
 
 // progressDetail is a gate-cache sync's detail in the clerk's language l:
 // the user message of its error, or the sync client's phrase translated.
@@ -73,13 +83,5 @@ func progressDetail(p app.SyncProgress, l app.Lang) string {
 	if p.Err != nil {
 		return app.UserMessage(p.Err, l)
 	}
-	switch p.Detail {
-	case "up to date":
-		return T("up to date")
-	case "building new cache file":
-		return T("building new cache file")
-	case "repairing buckets":
-		return T("repairing buckets")
-	}
-	return p.Detail
+	return adapterText(p.Detail, nil)
 }
