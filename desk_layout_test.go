@@ -221,6 +221,21 @@ func (h *demoDesk) login(id string) {
 	h.eventually("login of "+id, func() bool { return h.desk.Operator() != nil })
 }
 
+// shown waits until the window shows every one of want (what names the
+// wait in a failure).
+func (h *demoDesk) shown(what string, want ...string) {
+	h.t.Helper()
+	h.eventually(what, func() bool {
+		got := h.texts()
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // texts returns the visible texts of the window, one a line.
 func (h *demoDesk) texts() string { return textsOf(h.win.Canvas().Content()) }
 

@@ -25,67 +25,55 @@ func TestKeyboardOnlyShift(t *testing.T) {
 	h := newDemoDesk(t, app.LangEN, ui.ScaleLarge, screenSizes[1])
 	dev := h.rt.demo.devices
 	ctx := context.Background()
-	shown := func(what string, want ...string) {
-		t.Helper()
-		h.eventually(what, func() bool {
-			got := h.texts()
-			for _, w := range want {
-				if !strings.Contains(got, w) {
-					return false
-				}
-			}
-			return true
-		})
-	}
 	t.Log("login: type 9001, Enter, type the PIN, Enter")
 	h.login("9001")
 
 	t.Log("open the shift: F6, Enter")
 	h.key(fyne.KeyF6)
-	shown("the shift screen", "No shift is open at this window.")
+	h.shown("the shift screen", "No shift is open at this window.")
 	h.key(fyne.KeyReturn)
 	h.eventually("the shift open", func() bool { _, ok, _ := h.rt.shifts.Current(ctx); return ok })
 
 	t.Log("sell: F2, ID card on the reader, Right (first destination), token on the reader, Enter")
 	h.key(fyne.KeyF2)
-	shown("the ticket screen", "Step 1")
+	h.shown("the ticket screen", "Step 1")
 	if err := dev.PlaceIDCard("green-fresh"); err != nil {
 		t.Fatal(err)
 	}
-	shown("the check", "May buy one ticket", "Step 2")
+	h.shown("the check", "May buy one ticket", "Step 2")
 	dev.LiftIDCard()
 	h.key(fyne.KeyRight)
-	shown("a destination chosen", "To pay:")
+	h.shown("a destination chosen", "To pay:")
 	if err := dev.PlaceTransitCard(demo.NewTokenItem); err != nil {
 		t.Fatal(err)
 	}
 	h.key(fyne.KeyReturn)
-	shown("the receipt", "Ticket issued")
+	h.shown("the receipt", "Ticket issued")
 	dev.LiftTransitCard()
 
 	t.Log("welfare: F3, ID card, Right, token, Enter")
 	h.key(fyne.KeyF3)
-	shown("the welfare screen", "Step 1")
+	h.shown("the welfare screen", "Step 1")
 	if err := dev.PlaceIDCard("elder-special"); err != nil {
 		t.Fatal(err)
 	}
-	shown("the eligibility", "Entitled to a welfare ticket")
+	h.shown("the eligibility", "Entitled to a welfare ticket")
 	dev.LiftIDCard()
 	h.key(fyne.KeyRight)
 	if err := dev.PlaceTransitCard(demo.NewTokenItem); err != nil {
 		t.Fatal(err)
 	}
 	h.key(fyne.KeyReturn)
-	shown("the welfare receipt", "Welfare ticket issued")
+	h.shown("the welfare receipt", "Welfare ticket issued")
 	dev.LiftTransitCard()
 
 	t.Log("manual check: F4, ID card, 1 (green code), Tab, type the sampling time, Tab, Tab, 1 (pass), Ctrl+Enter")
 	h.key(fyne.KeyF4)
-	shown("the manual-check screen", "Step 1")
+	h.shown("the manual-check screen", "Step 1")
 	if err := dev.PlaceIDCard("green-72h"); err != nil {
 		t.Fatal(err)
 	}
-	shown("the manual-check form", "Health code shown", "Record the check (Ctrl+Enter)")
+	h.shown("the manual-check form", "Health code shown", "Record the check (Ctrl+Enter)")
 	dev.LiftIDCard()
 	h.key(fyne.KeyF1)
 	var help string
@@ -99,46 +87,46 @@ func TestKeyboardOnlyShift(t *testing.T) {
 	h.typeText("1")
 	h.tab()
 	h.typeText(h.rt.clock.Now().In(app.ChinaTime()).Add(-24 * time.Hour).Format("2006-01-02 15:04"))
-	shown("the certificate inside the window", "inside the")
+	h.shown("the certificate inside the window", "inside the")
 	h.tab()
 	h.tab()
 	h.typeText("1")
 	h.ctrl(fyne.KeyReturn)
-	shown("the check recorded", "Manual check passed and recorded.", "Go on to a sale (Ctrl+Enter)", "Next buyer (Ctrl+N)")
+	h.shown("the check recorded", "Manual check passed and recorded.", "Go on to a sale (Ctrl+Enter)", "Next buyer (Ctrl+N)")
 
 	t.Log("look-up: F8, type the card number, Enter")
 	h.key(fyne.KeyF8)
-	shown("the look-up screen", "Card look-up")
+	h.shown("the look-up screen", "Card look-up")
 	h.typeText("1000200002")
 	h.key(fyne.KeyReturn)
-	shown("the look-up answer", "1000 2000 02", "At the gates now")
+	h.shown("the look-up answer", "1000 2000 02", "At the gates now")
 
 	t.Log("upgrade: F7, ID card, Enter (Next), card on the reader, Enter (Next), Enter (Confirm)")
 	h.key(fyne.KeyF7)
-	shown("the upgrade screen", "1 Document")
+	h.shown("the upgrade screen", "1 Document")
 	if err := dev.PlaceIDCard("student"); err != nil {
 		t.Fatal(err)
 	}
-	shown("the document read", "Next (Enter)")
+	h.shown("the document read", "Next (Enter)")
 	dev.LiftIDCard()
 	h.key(fyne.KeyReturn)
-	shown("the card step", "2 Card")
+	h.shown("the card step", "2 Card")
 	if err := dev.PlaceTransitCard("1000500001"); err != nil {
 		t.Fatal(err)
 	}
-	shown("the card read", "Student card", "Next (Enter)")
+	h.shown("the card read", "Student card", "Next (Enter)")
 	h.key(fyne.KeyReturn)
-	shown("the confirmation", "Confirm (Enter)")
+	h.shown("the confirmation", "Confirm (Enter)")
 	h.key(fyne.KeyReturn)
-	shown("the upgrade result", "4 Result", "Upgraded")
+	h.shown("the upgrade result", "4 Result", "Upgraded")
 	dev.LiftTransitCard()
 
 	t.Log("close the shift: F6, Ctrl+Enter, Ctrl+Enter")
 	h.key(fyne.KeyF6)
-	shown("the open shift", "Close shift")
+	h.shown("the open shift", "Close shift")
 	h.ctrl(fyne.KeyReturn)
-	shown("the question", "Confirm: close the shift")
+	h.shown("the question", "Confirm: close the shift")
 	h.ctrl(fyne.KeyReturn)
 	h.eventually("the shift closed", func() bool { _, ok, _ := h.rt.shifts.Current(ctx); return !ok })
-	shown("the final report", "Shift closed.")
+	h.shown("the final report", "Shift closed.")
 }
