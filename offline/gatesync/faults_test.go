@@ -155,15 +155,7 @@ func TestDigestMismatchRepairsOnlyThatBucket(t *testing.T) {
 func TestCentralDownKeepsAnsweringAndGoesStale(t *testing.T) {
 	ctx := context.Background()
 	var down atomic.Bool
-	e := newEnv(t, 1000, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if down.Load() {
-				http.Error(w, "down", http.StatusServiceUnavailable)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	e := newEnv(t, 1000, downWhen(&down))
 	if err := e.cl.SyncOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -365,5 +357,18 @@ func TestClockSkewIsReported(t *testing.T) {
 		if !p.SkewKnown || p.ClockSkew < tc.behind-time.Second || p.ClockSkew > tc.behind+time.Second || p.SkewTooLarge() != tc.flag {
 			t.Fatalf("behind %s: skew %s known %v flagged %v", tc.behind, p.ClockSkew, p.SkewKnown, p.SkewTooLarge())
 		}
+	}
+}
+
+// downWhen wraps central so that it answers 503 while down is set.
+func downWhen(down *atomic.Bool) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
 	}
 }

@@ -2,7 +2,6 @@ package gatesync
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,15 +17,7 @@ import (
 func TestStatusCarriesTheCauseNotItsWording(t *testing.T) {
 	ctx := context.Background()
 	var down atomic.Bool
-	e := newEnv(t, 100, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if down.Load() {
-				http.Error(w, "down", http.StatusServiceUnavailable)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	e := newEnv(t, 100, downWhen(&down))
 	board := app.NewStatusBoard(e.clock)
 	e.cl.cfg.Status = board
 	e.cl.step(ctx, true)
