@@ -12,8 +12,9 @@
 // package except as app.GateStatus for a decision.
 //
 // Concurrency: Lookup may be called from many goroutines; ApplySegment,
-// Swap and Close serialise with each other. One writer connection, a read
-// pool beside it (docs/storage-privacy.md "SQLite settings"). Swap replaces the whole file atomically while
+// Swap and Close serialise with each other. One writer connection, and
+// beside it the gate path's read connections (store.RawConn; see reader and
+// docs/storage-privacy.md "SQLite settings"). Swap replaces the whole file atomically while
 // lookups wait for at most the time of two closes and an open.
 package cache
 
@@ -140,7 +141,7 @@ type Cache struct {
 	opts Options
 
 	mu      sync.RWMutex // write-locked only by Swap/Close
-	w, r    *sql.DB
+	w       *sql.DB      // the single writer; reads of the gate path go through readers
 	readers chan *reader // the gate path's own connections (see reader)
 	closed  bool
 
@@ -228,8 +229,9 @@ func removeFile(path string) error {
 }
 
 // writerPool is the cache's single writer: every transaction BEGIN
-// IMMEDIATE, one connection. readerPool is the read side: query_only, a page
-// cache and mmap sized for the whole file.
+// IMMEDIATE, one connection. readerPool is the settings of the read
+// connections (openReaders): query_only, a page cache and mmap sized for
+// the whole file.
 func writerPool() store.PoolOptions {
 	return store.PoolOptions{Immediate: true, MaxConns: 1}
 }
@@ -305,25 +307,18 @@ func (c *Cache) open(ctx context.Context) error {
 		w.Close()
 		return fmt.Errorf("%w: state row (%v)", errDamaged, err)
 	}
-	r, err := store.OpenPool(c.path, readerPool(c.opts))
-	if err != nil {
-		w.Close()
-		return err
-	}
 	readers, err := openReaders(c.path, readerPool(c.opts), c.opts.ReadConns)
 	if err != nil {
 		w.Close()
-		r.Close()
 		return err
 	}
 	ov, err := loadOverlay(ctx, w)
 	if err != nil {
 		closeReaders(readers)
-		r.Close()
 		w.Close()
 		return err
 	}
-	c.w, c.r, c.readers, c.ov, c.src = w, r, readers, ov, newApplySources()
+	c.w, c.readers, c.ov, c.src = w, readers, ov, newApplySources()
 	c.loadFreshness(ctx)
 	c.startMerger()
 	return nil
@@ -742,11 +737,7 @@ func (c *Cache) Close() error {
 func (c *Cache) closeLocked() error {
 	c.src.release()
 	closeReaders(c.readers)
-	err := c.r.Close()
-	if err2 := c.w.Close(); err == nil {
-		err = err2
-	}
-	return err
+	return c.w.Close()
 }
 
 // Checkpoint truncates the WAL (after large applies, so the WAL stays
