@@ -490,13 +490,9 @@ func cmpF(a, b float64) int {
 // checkpointed — the process's write_bytes over all of it, which the
 // kernel counts in 4 KiB pages.
 func benchPageSize(ctx context.Context, n int, sizes, dir string, pr func(string, ...any)) error {
-	var pss []int
-	for _, f := range strings.Split(sizes, ",") {
-		ps, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || ps < 512 || ps > 65536 || ps&(ps-1) != 0 {
-			return fmt.Errorf("--pagesizes: %q is not a power of two from 512 to 65536", f)
-		}
-		pss = append(pss, ps)
+	pss, err := parsePageSizes(sizes)
+	if err != nil {
+		return err
 	}
 	key := syncpub.DemoKeys().CardKey
 	syn := syncpub.NewSynthetic(n, 1, time.Now())
@@ -587,6 +583,20 @@ func benchPageSize(ctx context.Context, n int, sizes, dir string, pr func(string
 		os.Remove(path + "-shm")
 	}
 	return nil
+}
+
+// parsePageSizes reads --pagesizes: comma-separated powers of two from 512
+// to 65536 (SQLite's page sizes).
+func parsePageSizes(sizes string) ([]int, error) {
+	var pss []int
+	for _, f := range strings.Split(sizes, ",") {
+		ps, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || ps < 512 || ps > 65536 || ps&(ps-1) != 0 {
+			return nil, fmt.Errorf("--pagesizes: %q is not a power of two from 512 to 65536", f)
+		}
+		pss = append(pss, ps)
+	}
+	return pss, nil
 }
 
 func us(d time.Duration) float64 { return float64(d) / 1e3 }

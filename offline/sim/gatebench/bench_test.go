@@ -59,3 +59,15 @@ func TestProcCPU(t *testing.T) {
 		t.Fatalf("unmeasured CPU gave %.3f µs", got)
 	}
 }
+
+func TestParsePageSizes(t *testing.T) {
+	got, err := parsePageSizes("1024, 4096,65536")
+	if err != nil || len(got) != 3 || got[0] != 1024 || got[1] != 4096 || got[2] != 65536 {
+		t.Fatalf("got %v %v", got, err)
+	}
+	for _, bad := range []string{"", "3000", "256", "131072", "4096,", "4k", "-4096"} {
+		if got, err := parsePageSizes(bad); err == nil {
+			t.Errorf("%q accepted as %v", bad, got)
+		}
+	}
+}
