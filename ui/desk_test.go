@@ -381,3 +381,55 @@ func TestShowScreenWithSeedsNextScreen(t *testing.T) {
 		t.Errorf("a plain visit saw %q, want fresh state", seen)
 	}
 }
+
+// TestHiddenScreenKeepsNoKey: a screen that is not on show may draw itself
+// when its background work ends (the shift screen after a close, while the
+// clerk has gone on to the ticket screen) and bind a key to its hidden
+// button; the key must still press the button the clerk is looking at.
+func TestHiddenScreenKeepsNoKey(t *testing.T) {
+	h := newHarness(t, app.LangEN)
+	h.login("1001", "246810")
+	h.eventually("login", func() bool { return h.desk.Operator() != nil })
+	k := h.desk
+	shown := findWidget(h.win.Content(), func(b *deskButton) bool { return k.onShow(b) })
+	if shown == nil {
+		t.Fatalf("no button on show:\n%s", h.texts())
+	}
+	pressedShown, pressedHidden := 0, 0
+	shown.OnTapped = func() { pressedShown++ }
+	hidden := k.newButton("hidden", func() { pressedHidden++ })
+	ctrlO := &desktop.CustomShortcut{KeyName: keyOpen, Modifier: fyne.KeyModifierControl}
+
+	k.bindKey(keyOpen, shown, "on show")
+	k.bindKey(keyOpen, hidden, "hidden")
+	if !k.HandleShortcut(ctrlO) || pressedShown != 1 || pressedHidden != 0 {
+		t.Fatalf("Ctrl+O pressed the button on show %d times and the hidden one %d times, want 1 and 0", pressedShown, pressedHidden)
+	}
+	screen, _, _ := k.helpRows()
+	if len(screen) == 0 || screen[0] != (helpRow{"Ctrl+O", "on show"}) {
+		t.Errorf("the help lists %v for the screen, want Ctrl+O: on show first", screen)
+	}
+	for _, r := range screen {
+		if r.what == "hidden" {
+			t.Errorf("the help lists the hidden button's key: %v", screen)
+		}
+	}
+
+	// A screen drawn again replaces its own binding: the newer button on
+	// show takes the key and the help names it once.
+	k.bindKey(keyOpen, shown, "drawn again")
+	k.HandleShortcut(ctrlO)
+	if pressedShown != 2 {
+		t.Fatalf("after a redraw Ctrl+O pressed the button on show %d times, want 2", pressedShown)
+	}
+	screen, _, _ = k.helpRows()
+	n := 0
+	for _, r := range screen {
+		if r.key == "Ctrl+O" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the help lists Ctrl+O %d times, want once: %v", n, screen)
+	}
+}

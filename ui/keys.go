@@ -61,10 +61,14 @@ func (k *Desk) hintKey(o fyne.CanvasObject, key, what string) {
 }
 
 // bindKey makes Ctrl+key press b while b is on show; what says what it
-// does (translated), for the F1 help. A later binding of the same key
-// replaces an earlier one (a screen drawn again).
+// does (translated), for the F1 help. Bindings of the same key whose
+// buttons are no longer on show are dropped (a screen drawn again); one
+// on show stays, because a screen that is not on show may draw itself
+// when its background work ends (the shift screen after a close while
+// the clerk has gone on to sell), and its hidden button must not take
+// the key from the screen the clerk is looking at.
 func (k *Desk) bindKey(key fyne.KeyName, b *deskButton, what string) {
-	k.bindings = slices.DeleteFunc(k.bindings, func(x binding) bool { return x.key == key })
+	k.bindings = slices.DeleteFunc(k.bindings, func(x binding) bool { return x.key == key && !k.onShow(x.b) })
 	k.bindings = append(k.bindings, binding{key: key, b: b, what: what})
 	if b != nil && b.key == "" {
 		b.key = keyLabel(key, true)
@@ -78,7 +82,8 @@ func (k *Desk) pressBound(key fyne.KeyName) bool {
 	if key == fyne.KeyEnter {
 		key = fyne.KeyReturn // the keypad's Enter
 	}
-	for _, x := range k.bindings {
+	for i := len(k.bindings) - 1; i >= 0; i-- { // the newest on show
+		x := k.bindings[i]
 		if x.key == key && k.onShow(x.b) {
 			if !x.b.Disabled() && x.b.OnTapped != nil {
 				x.b.OnTapped()
@@ -151,11 +156,15 @@ type helpRow struct{ key, what string }
 // helpRows returns the help's sections: the screen on show, the screens,
 // and the keys that work everywhere.
 func (k *Desk) helpRows() (screen, screens, everywhere []helpRow) {
-	for _, x := range k.bindings {
-		if k.onShow(x.b) {
+	listed := map[fyne.KeyName]bool{}
+	for i := len(k.bindings) - 1; i >= 0; i-- { // as pressBound picks them
+		x := k.bindings[i]
+		if !listed[x.key] && k.onShow(x.b) {
+			listed[x.key] = true
 			screen = append(screen, helpRow{keyLabel(x.key, true), x.what})
 		}
 	}
+	slices.Reverse(screen)
 	for _, x := range k.hints {
 		if k.onShow(x.o) {
 			screen = append(screen, helpRow{x.key, x.what})
