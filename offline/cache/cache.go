@@ -157,6 +157,8 @@ type Cache struct {
 	statsMu sync.Mutex
 	stats   MergeStats
 
+	lookupBegins atomic.Int64 // MergeStats.LookupBegins
+
 	fresh atomic.Pointer[app.CacheFreshness] // mirror of the state row for the hot path
 }
 
@@ -393,8 +395,11 @@ type reader struct {
 const readRefresh = 60 * time.Second
 
 // readFor makes r's read transaction current for overlay generation gen.
+// A transaction begun for a later generation serves too: it sees every
+// commit the earlier one would (advanceReads begins them ahead of the
+// generation's bump).
 func (r *reader) readFor(gen uint64, now time.Time) error {
-	if r.inTx && r.gen == gen && now.Sub(r.began) < readRefresh {
+	if r.current(gen, now) {
 		return nil
 	}
 	r.end()
@@ -403,6 +408,11 @@ func (r *reader) readFor(gen uint64, now time.Time) error {
 	}
 	r.inTx, r.gen, r.began = true, gen, now
 	return nil
+}
+
+// current reports whether r's read transaction serves generation gen.
+func (r *reader) current(gen uint64, now time.Time) bool {
+	return r.inTx && r.gen >= gen && now.Sub(r.began) < readRefresh
 }
 
 // endReads ends every reader's read transaction, so a checkpoint can
@@ -434,6 +444,36 @@ func (c *Cache) renewReads() {
 				r.arg[0] = 0
 				_, _ = r.pers.QueryRow(r.arg[:1], r.dest[:1], nil)
 			}
+		}
+		c.readers <- r
+	}
+}
+
+// lookupRead is readFor on a look-up's path, counted when the look-up has
+// to begin the transaction itself (MergeStats.LookupBegins).
+func (c *Cache) lookupRead(r *reader, gen uint64) error {
+	now := time.Now()
+	if r.current(gen, now) {
+		return nil
+	}
+	c.lookupBegins.Add(1)
+	return r.readFor(gen, now)
+}
+
+// advanceReads begins, one reader at a time, a read transaction for
+// overlay generation gen, which is about to be the current one, and primes
+// it with a read, so the remap of the file after a merge's commits is paid
+// here and not by the first look-up on each reader. The other readers keep
+// answering meanwhile. Callers hold c.mu for reading and c.wmu, so no
+// commit lands between a reader's new snapshot and the bump.
+func (c *Cache) advanceReads(gen uint64) {
+	now := time.Now()
+	for i := 0; i < cap(c.readers); i++ {
+		r := <-c.readers
+		r.end()
+		if err := r.readFor(gen, now); err == nil {
+			r.arg[0] = 0
+			_, _ = r.pers.QueryRow(r.arg[:1], r.dest[:1], nil)
 		}
 		c.readers <- r
 	}
@@ -540,7 +580,7 @@ func (c *Cache) Lookup(ctx context.Context, h syncwire.CardHash) (app.GateStatus
 func (c *Cache) lookupCard(h syncwire.CardHash) (gs app.GateStatus, again bool, err error) {
 	gen := c.ov.gen.Load()
 	r := <-c.readers
-	found, err := false, r.readFor(gen, time.Now())
+	found, err := false, c.lookupRead(r, gen)
 	k, t := cardKey(h)
 	if err == nil {
 		r.arg[0] = k
@@ -619,7 +659,7 @@ func (c *Cache) lookupPersonOnce(person uint64) (gs app.GateStatus, again bool, 
 		return gs, false, nil
 	}
 	r := <-c.readers
-	found, err := false, r.readFor(gen, time.Now())
+	found, err := false, c.lookupRead(r, gen)
 	if err == nil {
 		r.arg[0] = int64(person)
 		found, err = r.pers.QueryRow(r.arg[:1], r.dest[:1], nil)
@@ -752,6 +792,7 @@ func (c *Cache) Checkpoint(ctx context.Context) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	_, err := c.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	c.advanceReads(c.ov.gen.Load()) // the look-ups' next reads, begun here
 	return err
 }
 

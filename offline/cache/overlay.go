@@ -171,6 +171,12 @@ type MergeStats struct {
 	MergeTime  time.Duration // wall time spent merging since open
 	LastMerge  time.Time
 	LastMerged int64
+	// LookupBegins counts the read transactions a look-up had to begin
+	// itself (a reader's first, or one a repair made stale): each remaps
+	// the file inside a gate's answer. Merges and the renewal ticker
+	// begin theirs off the look-up path, so this stays near the number
+	// of readers.
+	LookupBegins int64
 }
 
 // MergeStats returns the merge counters.
@@ -178,6 +184,7 @@ func (c *Cache) MergeStats() MergeStats {
 	c.statsMu.Lock()
 	s := c.stats
 	c.statsMu.Unlock()
+	s.LookupBegins = c.lookupBegins.Load()
 	c.mu.RLock()
 	if !c.closed {
 		c.ov.mu.RLock()
@@ -286,6 +293,13 @@ func (c *Cache) merge(ctx context.Context) error {
 		return fmt.Errorf("merge: drop pending rows: %w", err)
 	}
 	gone, _ := res.RowsAffected()
+	// Move every reader to a read transaction that sees the merged big
+	// tables before the overlay entries go, here on the merger's thread,
+	// so the remap that follows (cache.go, readRefresh) is not paid
+	// inside a gate's look-up; the look-ups then find their reader
+	// current for the new generation.
+	next := c.ov.gen.Load() + 1
+	c.advanceReads(next)
 	c.ov.gen.Add(1)
 	for i := 0; i < len(cards); i += overlayBatch {
 		c.ov.mu.Lock()

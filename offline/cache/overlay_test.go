@@ -379,3 +379,61 @@ func TestFailedMergeLosesNothing(t *testing.T) {
 	}
 	checkDigests(t, c)
 }
+
+// TestMergeRenewsReadersOffTheLookups: after a merge, the background one
+// or a flush's, the readers already see the merged tables, so no gate
+// look-up begins a read transaction (and remaps the file) itself; the
+// answers are the merged ones.
+func TestMergeRenewsReadersOffTheLookups(t *testing.T) {
+	t.Run("background", func(t *testing.T) { testMergeRenewsReaders(t, false) })
+	t.Run("flush", func(t *testing.T) { testMergeRenewsReaders(t, true) })
+}
+
+func testMergeRenewsReaders(t *testing.T, flush bool) {
+	ctx := context.Background()
+	path := build(t, t.TempDir(), 2000, cache.Options{})
+	opts := cache.Options{ReadConns: 3}
+	if !flush {
+		opts.MergeAt = 1 // every segment starts a merge
+	}
+	c, err := cache.Open(ctx, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 30; i++ { // every reader begins its first transaction
+		mustLookup(t, c, cardHash(i))
+	}
+	first := c.MergeStats().LookupBegins
+	if first < 1 || first > 3 {
+		t.Fatalf("look-ups began %d read transactions on 3 readers, want 1–3", first)
+	}
+	for k := 0; k < 3; k++ {
+		seq := uint64(1 + k)
+		seg := syncwire.Segment{From: seq, To: seq + 1, Persons: []syncwire.Person{{Person: 5, Color: uint8(1 + k%2), TestMin: 27_000_000, Seq: seq + 1}}}
+		if _, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if flush {
+			if err := c.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+			if s := c.MergeStats(); s.Pending == 0 && s.Merges == int64(k+1) {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("merge %d not done after a minute: %+v", k, s)
+			}
+		}
+		want := []app.HealthColor{app.ColorGreen, app.ColorYellow}[k%2]
+		for i := 0; i < 30; i++ { // every reader answers
+			if st := mustLookup(t, c, cardHash(8)); st.Person != 5 || st.Color != want {
+				t.Fatalf("merge %d, look-up %d: card of person 5 %+v, want colour %v", k, i, st, want)
+			}
+		}
+	}
+	if got := c.MergeStats().LookupBegins; got != first {
+		t.Errorf("look-ups began %d read transactions after 3 merges, want none (the merge renews them)", got-first)
+	}
+}
