@@ -52,6 +52,15 @@ type Options struct {
 	// a merge every 70 minutes or so; the overlay then holds at most about
 	// that many entries, some 100 MB of memory).
 	MergeAt int
+	// MergeDuty is the share of one core a background merge may use
+	// (default 0.25; 1: no rests): after each key-range transaction the
+	// merger rests until its work is that share of the time. A catch-up
+	// at 50,000 changes/s keeps about half a core busy applying segments;
+	// a merge at full speed on top of that left the gates' look-ups a
+	// saturated core, and their p99 went over 2 ms at 30 M cards while it
+	// ran (docs/decisions.md, "Merges rest"). A merge of 1 M changes then
+	// takes about 10 s instead of 2.5 s; Flush does not rest.
+	MergeDuty float64
 	// ReadConns is the read pool size (default 2×GOMAXPROCS).
 	ReadConns int
 	// MmapSize for readers in bytes (default 4 GiB; without mmap two
@@ -84,6 +93,9 @@ func (o *Options) defaults() {
 	}
 	if o.MergeAt == 0 {
 		o.MergeAt = 1_000_000
+	}
+	if o.MergeDuty <= 0 || o.MergeDuty > 1 {
+		o.MergeDuty = 0.25
 	}
 	if o.ReadConns == 0 {
 		o.ReadConns = 2 * runtime.GOMAXPROCS(0)

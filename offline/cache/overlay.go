@@ -168,7 +168,8 @@ type MergeStats struct {
 	Pending    int64         // changes in the pending table now
 	Merges     int64         // merges completed since open
 	Merged     int64         // changes written into the big tables since open
-	MergeTime  time.Duration // wall time spent merging since open
+	MergeTime  time.Duration // wall time spent merging since open, rests excluded
+	MergeRest  time.Duration // time background merges rested between transactions (Options.MergeDuty)
 	LastMerge  time.Time
 	LastMerged int64
 	// LookupBegins counts the read transactions a look-up had to begin
@@ -218,15 +219,17 @@ type mergePerson struct {
 // same on its own once MergeAt changes are pending; Flush is for a clean
 // shutdown, tests and measurements.
 func (c *Cache) Flush(ctx context.Context) error {
-	if err := c.merge(ctx); err != nil {
+	if err := c.merge(ctx, false); err != nil {
 		return err
 	}
 	return c.Checkpoint(ctx)
 }
 
 // merge writes the mergeable overlay entries into the big tables in key
-// order, then drops them from the pending table and the overlay.
-func (c *Cache) merge(ctx context.Context) error {
+// order, then drops them from the pending table and the overlay. A paced
+// merge (the background one) rests after each transaction so that its
+// work is Options.MergeDuty of the time.
+func (c *Cache) merge(ctx context.Context, paced bool) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
@@ -271,15 +274,37 @@ func (c *Cache) merge(ctx context.Context) error {
 	// 2. Write them, one key range per transaction. A crash here leaves
 	// the pending rows in place; the next open reloads them and the next
 	// merge writes the same values again.
+	var rested time.Duration
+	rest := func(work time.Duration) error {
+		if !paced || c.opts.MergeDuty >= 1 {
+			return nil
+		}
+		t := time.Now()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(float64(work) * (1/c.opts.MergeDuty - 1))):
+		}
+		rested += time.Since(t)
+		return nil
+	}
 	for i := 0; i < len(cards); i += mergeChunk {
 		part := cards[i:min(i+mergeChunk, len(cards))]
+		t := time.Now()
 		if err := c.mergeTx(ctx, func(tx *sql.Tx) error { return c.mergeCards(ctx, tx, part) }); err != nil {
+			return err
+		}
+		if err := rest(time.Since(t)); err != nil {
 			return err
 		}
 	}
 	for i := 0; i < len(persons); i += mergeChunk {
 		part := persons[i:min(i+mergeChunk, len(persons))]
+		t := time.Now()
 		if err := c.mergeTx(ctx, func(tx *sql.Tx) error { return c.mergePersons(ctx, tx, part) }); err != nil {
+			return err
+		}
+		if err := rest(time.Since(t)); err != nil {
 			return err
 		}
 	}
@@ -325,10 +350,11 @@ func (c *Cache) merge(ctx context.Context) error {
 	c.statsMu.Lock()
 	c.stats.Merges++
 	c.stats.Merged += int64(len(cards) + len(persons))
-	c.stats.MergeTime += time.Since(start)
+	c.stats.MergeTime += time.Since(start) - rested
+	c.stats.MergeRest += rested
 	c.stats.LastMerge, c.stats.LastMerged = time.Now(), int64(len(cards)+len(persons))
 	c.statsMu.Unlock()
-	c.opts.Logger.Info("gate cache merge", "changes", len(cards)+len(persons), "pending_rows_dropped", gone, "took", time.Since(start).Round(time.Millisecond))
+	c.opts.Logger.Info("gate cache merge", "changes", len(cards)+len(persons), "pending_rows_dropped", gone, "took", time.Since(start).Round(time.Millisecond), "rested", rested.Round(time.Millisecond))
 	return nil
 }
 
@@ -485,7 +511,7 @@ func (c *Cache) merger(stop <-chan struct{}, kick <-chan struct{}, done chan<- s
 			continue
 		case <-kick:
 		}
-		if err := c.merge(ctx); err != nil && ctx.Err() == nil {
+		if err := c.merge(ctx, true); err != nil && ctx.Err() == nil {
 			// A disk that is full stays full for a while: wait before the
 			// next attempt rather than re-sorting the overlay on every
 			// apply. The changes stay pending and answered meanwhile.

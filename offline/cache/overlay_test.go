@@ -437,3 +437,55 @@ func testMergeRenewsReaders(t *testing.T, flush bool) {
 		t.Errorf("look-ups began %d read transactions after 3 merges, want none (the merge renews them)", got-first)
 	}
 }
+
+// TestBackgroundMergeRests: the background merge rests between its
+// transactions (Options.MergeDuty), leaves the answers right, and counts
+// its rests apart from its work; a flush (shutdown, tests) and a duty of 1
+// do not rest.
+func TestBackgroundMergeRests(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		opts  cache.Options
+		flush bool
+		rests bool
+	}{
+		{"background", cache.Options{MergeAt: 1, MergeDuty: 0.5}, false, true},
+		{"full duty", cache.Options{MergeAt: 1, MergeDuty: 1}, false, false},
+		{"flush", cache.Options{}, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := cache.Open(ctx, build(t, t.TempDir(), 2000, cache.Options{}), tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			seg := syncwire.Segment{From: 1, To: 2, Persons: []syncwire.Person{{Person: 5, Color: syncwire.ColorRed, TestMin: 27_000_000, Seq: 2}}}
+			if _, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.flush {
+				if err := c.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var s cache.MergeStats
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+				if s = c.MergeStats(); s.Merges == 1 && s.Pending == 0 {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatalf("no merge after a minute: %+v", s)
+				}
+			}
+			if rested := s.MergeRest > 0; rested != tc.rests {
+				t.Errorf("merge rested %s (worked %s), want a rest: %v", s.MergeRest, s.MergeTime, tc.rests)
+			}
+			if s.MergeTime <= 0 {
+				t.Errorf("merge work time %s", s.MergeTime)
+			}
+			if st := mustLookup(t, c, cardHash(8)); st.Person != 5 || st.Color != app.ColorRed {
+				t.Errorf("after the merge: card of person 5 %+v, want red", st)
+			}
+		})
+	}
+}

@@ -48,6 +48,7 @@ type serverStats struct {
 	Merges     int64   `json:"merges"`
 	Merged     int64   `json:"merged"`
 	MergeSec   float64 `json:"merge_s"`
+	RestSec    float64 `json:"rest_s"`
 	FlushSec   float64 `json:"flush_s"`
 	WriteBytes int64   `json:"write_bytes"`
 	Err        string  `json:"err,omitempty"`
@@ -94,10 +95,12 @@ func childServer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile")
 	memprof := fs.String("memprofile", "", "write an allocation profile")
 	traceOut := fs.String("trace", "", "write an execution trace (diagnostics)")
+	memidx := fs.Bool("memindex", false, "experiment: answer from the big tables copied into memory (memindex.go; ignores the overlay)")
 	guard := fs.Bool("conn-guard", true, "serve behind the connection guard (false: the bare http.Server, to price the guard)")
 	var copts cache.Options
 	fs.Int64Var(&copts.MmapSize, "cache-mmap", 0, "cache readers' mmap_size in bytes (0: the default, -1: off)")
 	fs.IntVar(&copts.ReaderCacheKiB, "cache-kib", 0, "cache readers' page cache in KiB (0: the default)")
+	fs.Float64Var(&copts.MergeDuty, "merge-duty", 0, "share of a core a background merge may use (0: the default)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -145,6 +148,17 @@ func childServer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	cfg := verify.Config{Lookup: live, Trust: verify.TrustFromSync(cl), Keys: keys, NonceCache: 4_000_000, Conn: verify.ConnLimits{PerIP: 512}}
 	if *constant {
 		cfg.Lookup = constLookup{f: live.Freshness()}
+	} else if *memidx {
+		t := time.Now()
+		m, err := loadMemIndex(ctx, filepath.Join(*dir, "cache.db"), live)
+		if err != nil {
+			return fail(err)
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(stderr, "bench server: %s; Go heap in use %.0f MiB\n", m.describe(time.Since(t)), float64(ms.HeapInuse)/(1<<20))
+		cfg.Lookup = m
 	}
 	var ob *gateevents.Outbox
 	if *outbox {
@@ -225,7 +239,7 @@ func childServer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	st.FlushSec = time.Since(tf).Seconds()
 	ms := live.MergeStats()
-	st.Merges, st.Merged, st.MergeSec = ms.Merges, ms.Merged, ms.MergeTime.Seconds()
+	st.Merges, st.Merged, st.MergeSec, st.RestSec = ms.Merges, ms.Merged, ms.MergeTime.Seconds(), ms.MergeRest.Seconds()
 	if ob != nil {
 		if err := ob.Close(); err != nil && st.Err == "" {
 			st.Err = err.Error()
