@@ -88,6 +88,12 @@ func AuditSentence(e AuditEntry, l Lang, station func(code string) string) strin
 		return strings.TrimSpace(fmt.Sprintf("%s%s %s %s %s %s", when, e.Operator, e.Action, e.Outcome, e.Subject, e.Detail))
 	}
 	d := parseAuditDetail(e.Subject, e.Detail)
+	if e.Action == ActConfigChange {
+		if cp, ok := d.configPhrase(); ok {
+			p = cp // names the gate itself, so no "gate …" clause follows
+			delete(d.subj, "gate")
+		}
+	}
 	fill := func(s string) string {
 		kind := pick(en, "车票", "ticket")
 		switch d.kv["kind"] {
@@ -229,6 +235,81 @@ func (d auditDetail) subjectText() string {
 		}
 	}
 	return "—"
+}
+
+// configPhrase says what a settings change changed, for the changes the
+// gate service, its command line and the device settings record; ok is
+// false for others, which read as "changed settings (subject)".
+func (d auditDetail) configPhrase() (p auditPhrase, ok bool) {
+	first := ""
+	if len(d.words) > 0 {
+		first = d.words[0]
+	}
+	gate, token := d.subj["gate"], d.kv["token"]
+	n := d.kv["gates"]
+	switch {
+	case gate != "" && first == "gate.add":
+		return auditPhrase{"added gate " + gate, "add gate " + gate, "添加闸机 " + gate}, true
+	case gate != "" && first == "gate.rotate":
+		return auditPhrase{"issued a new key to gate " + gate, "issue a new key to gate " + gate, "为闸机 " + gate + " 更换密钥"}, true
+	case gate != "" && first == "gate.revoke":
+		return auditPhrase{"revoked gate " + gate, "revoke gate " + gate, "吊销闸机 " + gate}, true
+	case first == "gate.export" && n != "":
+		return auditPhrase{"exported the gate registry (" + n + " gates)", "export the gate registry", "导出闸机登记（" + n + " 台）"}, true
+	case first == "gate.import" && n != "":
+		return auditPhrase{"imported the gate registry (" + n + " gates)", "import the gate registry", "导入闸机登记（" + n + " 台）"}, true
+	case first == "admin_token.create" && token != "":
+		delete(d.kv, "token")
+		return auditPhrase{"created gate admin token " + token, "create a gate admin token", "创建闸机管理令牌 " + token}, true
+	case first == "admin_token.revoke" && token != "":
+		delete(d.kv, "token")
+		return auditPhrase{"revoked gate admin token " + token, "revoke gate admin token " + token, "吊销闸机管理令牌 " + token}, true
+	case d.subj[""] == "gate.mode" && d.kv["from"] != "" && d.kv["to"] != "":
+		fz, fe := gateModeNames(GateMode(d.kv["from"]))
+		tz, te := gateModeNames(GateMode(d.kv["to"]))
+		return auditPhrase{"switched the gates from " + fe + " to " + te, "switch the gates from " + fe + " to " + te, "将闸机从" + fz + "切换为" + tz}, true
+	case d.subj[""] == "gate.registry":
+		return auditPhrase{"changed the gate registry", "change the gate registry", "修改闸机登记"}, true
+	case d.subj[""] == "devices":
+		return auditPhrase{"saved the device settings", "save the device settings", "保存设备设置"}, true
+	case d.subj["device"] != "" && d.kv["port"] != "":
+		zh, en := deviceNames(DeviceKind(d.subj["device"]))
+		port := d.kv["port"]
+		p := auditPhrase{"set the " + en + " to port " + port, "set the " + en + " to port " + port, "将" + zh + "设为端口 " + port}
+		if b := d.kv["baud"]; b != "" && b != "0" {
+			p.enPast += " at " + b + " baud"
+			p.zh += "（" + b + " 波特）"
+		}
+		return p, true
+	}
+	return auditPhrase{}, false
+}
+
+// gateModeNames names a gate mode in Chinese and English, as the gates
+// screen does.
+func gateModeNames(m GateMode) (zh, en string) {
+	switch m {
+	case ModeOff:
+		return "关闭", "off"
+	case ModeTest:
+		return "试运行", "test"
+	case ModeEnforce:
+		return "正式", "enforce"
+	}
+	return string(m), string(m)
+}
+
+// deviceNames names a reader in Chinese and English.
+func deviceNames(k DeviceKind) (zh, en string) {
+	switch k {
+	case DeviceIDReader:
+		return "身份证读卡器", "ID-card reader"
+	case DeviceCardReader:
+		return "交通卡读卡器", "transit-card reader"
+	case DeviceScanner:
+		return "扫码器", "QR scanner"
+	}
+	return "设备 " + string(k), "device " + string(k)
 }
 
 // yuan writes an amount in fen as yuan with two decimals.
