@@ -16,7 +16,8 @@ import (
 // memIndex is a measurement, not a product path (the server child's
 // --memindex): the big tables of the cache file copied into flat arrays in
 // memory, so a look-up descends no B-tree. It prices the other way to the
-// 85 % target of the gate cost (docs/decisions.md, "The gate look-up"):
+// 85 % target of the gate cost (docs/decisions.md, "The gate look-up: one
+// statement through SQLite's C API"):
 // what a look-up costs without SQLite, and how much memory that takes at
 // 30 M cards. Its answers ignore the overlay (the changes not yet merged),
 // so they are wrong for changed cards, and it is never updated.
