@@ -556,10 +556,14 @@ var ErrHotAhead = errors.New("gate cache: hot-list rows ahead of the segments; r
 // digest disagrees with the manifest; other buckets are untouched.
 func (c *Cache) RepairBucket(ctx context.Context, kind, bucket int, cards []syncwire.Card, persons []syncwire.Person, later []syncwire.Segment) (Applied, error) {
 	var res Applied
+	// The repair rewrites the big tables: the memory index goes before
+	// its commit and a new one is built after it (memindex.go).
+	defer c.kickIndex()
 	err := c.writeTx(ctx, func(tx *sql.Tx, st State) (func(), error) {
 		if st.HotSeq > st.AppliedSeq {
 			return nil, ErrHotAhead
 		}
+		c.dropIndex()
 		var err error
 		var dropped sql.Result
 		if kind == 0 {

@@ -158,13 +158,24 @@ func TestLookup(t *testing.T) {
 }
 
 func BenchmarkLookup(b *testing.B) {
+	path := build(b, b.TempDir(), 200_000, cache.Options{})
+	b.Run("file", func(b *testing.B) { benchLookup(b, path, cache.Options{NoMemIndex: true}) })
+	b.Run("memory", func(b *testing.B) { benchLookup(b, path, cache.Options{}) })
+}
+
+func benchLookup(b *testing.B, path string, opts cache.Options) {
 	ctx := context.Background()
 	n := 200_000
-	c, err := cache.Open(ctx, build(b, b.TempDir(), n, cache.Options{}), cache.Options{})
+	c, err := cache.Open(ctx, path, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
+	for deadline := time.Now().Add(time.Minute); !opts.NoMemIndex && !c.IndexStats().Ready; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("memory index not ready after a minute")
+		}
+	}
 	hs := make([]syncwire.CardHash, 4096)
 	for i := range hs {
 		hs[i] = cardHash(i * 37 % n)

@@ -325,6 +325,11 @@ func (c *Cache) merge(ctx context.Context, paced bool) error {
 	// current for the new generation.
 	next := c.ov.gen.Load() + 1
 	c.advanceReads(next)
+	// The memory index holds the big tables as they were before this
+	// merge: it goes before the overlay entries do, and a new one is
+	// built (memindex.go).
+	c.dropIndex()
+	defer c.kickIndex()
 	c.ov.gen.Add(1)
 	for i := 0; i < len(cards); i += overlayBatch {
 		c.ov.mu.Lock()

@@ -132,7 +132,7 @@ func (c *Client) coldStart(ctx context.Context, m *syncwire.Manifest) error {
 			return err
 		}
 	}
-	built, err := cache.Open(ctx, path, c.cfg.CacheOpts)
+	built, err := cache.Open(ctx, path, c.builtOpts())
 	if err != nil {
 		return err
 	}
@@ -169,13 +169,21 @@ func (c *Client) coldStart(ctx context.Context, m *syncwire.Manifest) error {
 	return nil
 }
 
+// builtOpts are the options of a snapshot file opened before its swap: it
+// answers no gate, so it loads no memory index.
+func (c *Client) builtOpts() cache.Options {
+	o := c.cfg.CacheOpts
+	o.NoMemIndex = true
+	return o
+}
+
 func (c *Client) finishedBuild(ctx context.Context, path string, snapSeq uint64) (bool, error) {
 	if _, err := os.Stat(path); err != nil {
 		return false, nil
 	}
 	// A WAL may be left by a catch-up killed mid-segment: opening the file
 	// recovers it. An unfinished build still carries its build id.
-	b, err := cache.Open(ctx, path, c.cfg.CacheOpts)
+	b, err := cache.Open(ctx, path, c.builtOpts())
 	if err != nil {
 		return false, nil
 	}

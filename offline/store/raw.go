@@ -277,6 +277,40 @@ func (s *RawStmt) QueryRow(args []int64, dest []int64, null []bool) (found bool,
 	return found, err
 }
 
+// Each steps the statement (it takes no parameters) through all its rows
+// and calls fn with the first len(dest) integer columns of each in dest;
+// a NULL or non-integer column ends it with ErrRawColumn. fn returning an
+// error stops the walk with that error. The statement is reset before
+// Each returns. For scans of whole tables (the gate cache's memory index).
+func (s *RawStmt) Each(dest []int64, fn func() error) error {
+	if s.p == 0 || s.c.db == 0 {
+		return ErrRawClosed
+	}
+	if s.params != 0 || len(dest) > s.cols {
+		return &RawError{Code: sqlite3.SQLITE_RANGE, Msg: fmt.Sprintf("scan of %d columns of %d, %d parameters", len(dest), s.cols, s.params)}
+	}
+	tls, p := s.c.tls, s.p
+	defer sqlite3.Xsqlite3_reset(tls, p)
+	for {
+		switch rc := sqlite3.Xsqlite3_step(tls, p); rc {
+		case sqlite3.SQLITE_ROW:
+		case sqlite3.SQLITE_DONE:
+			return nil
+		default:
+			return s.c.errorFor(rc, "step")
+		}
+		for i := range dest {
+			if sqlite3.Xsqlite3_column_type(tls, p, int32(i)) != sqlite3.SQLITE_INTEGER {
+				return ErrRawColumn
+			}
+			dest[i] = sqlite3.Xsqlite3_column_int64(tls, p, int32(i))
+		}
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+}
+
 // run steps a statement without rows to the end.
 func (s *RawStmt) run() error {
 	if s.p == 0 || s.c.db == 0 {

@@ -188,3 +188,49 @@ func TestRawConnErrors(t *testing.T) {
 		t.Fatalf("garbage file: %v, want a damaged-file error", err)
 	}
 }
+
+// TestRawStmtEach: a scan hands every row's integer columns to fn in
+// order, stops at a NULL or text column with ErrRawColumn and at fn's own
+// error, and leaves the statement usable.
+func TestRawStmtEach(t *testing.T) {
+	c, err := OpenRaw(rawFile(t), PoolOptions{QueryOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	keys, err := c.Prepare(`SELECT k, k * 2 FROM t ORDER BY k`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	dest := make([]int64, 2)
+	scan := func() error {
+		got = nil
+		return keys.Each(dest, func() error { got = append(got, dest[0], dest[1]); return nil })
+	}
+	if err := scan(); err != nil || len(got) != 6 || got[0] != -5 || got[1] != -10 || got[4] != 2 || got[5] != 4 {
+		t.Fatalf("scan: %v %v", got, err)
+	}
+	stop := errors.New("enough")
+	n := 0
+	if err := keys.Each(dest, func() error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("fn's error: %v after %d rows", err, n)
+	}
+	if err := scan(); err != nil || len(got) != 6 {
+		t.Fatalf("scan after a stop: %v %v", got, err)
+	}
+	vals, err := c.Prepare(`SELECT v FROM t ORDER BY k`) // k=2 has a NULL v
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vals.Each(dest[:1], func() error { return nil }); !errors.Is(err, ErrRawColumn) {
+		t.Fatalf("NULL column: %v", err)
+	}
+	byKey, err := c.Prepare(`SELECT v FROM t WHERE k = ?`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := byKey.Each(dest[:1], func() error { return nil }); err == nil {
+		t.Fatal("a statement with a parameter was scanned")
+	}
+}

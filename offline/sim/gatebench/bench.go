@@ -219,7 +219,7 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 
 	// --- cold snapshot build while an old file serves ---
 	livePath := filepath.Join(dir, "cache.db")
-	live, err := cache.Open(ctx, livePath, cache.Options{})
+	live, err := cache.Open(ctx, livePath, cache.Options{NoMemIndex: true}) // the children serve; this process only builds
 	if err != nil {
 		return err
 	}
@@ -532,7 +532,7 @@ func benchPageSize(ctx context.Context, n int, sizes, dir string, pr func(string
 		buildRate := float64(len(cards)+len(persons)) / time.Since(tb).Seconds()
 		size := fileSize(path, path+"-wal")
 		// MergeAt above the cycle: the one merge of the cycle is Flush's.
-		c, err := cache.Open(ctx, path, cache.Options{PageSize: ps, MergeAt: 1 << 40})
+		c, err := cache.Open(ctx, path, cache.Options{PageSize: ps, MergeAt: 1 << 40, NoMemIndex: true}) // the file's look-ups
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,170 @@
+package cache_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"stationdesk/app"
+	"stationdesk/offline/cache"
+	"stationdesk/offline/syncwire"
+)
+
+// waitIndex waits until the memory index is in use and at least builds
+// indexes have been built since open.
+func waitIndex(t *testing.T, c *cache.Cache, builds int64) cache.IndexStats {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Millisecond) {
+		if s := c.IndexStats(); s.Ready && s.Builds >= builds {
+			return s
+		} else if time.Now().After(deadline) {
+			t.Fatalf("memory index not ready after a minute: %+v", s)
+		}
+	}
+}
+
+// TestMemIndexAnswersAsTheFile: with the big tables in memory every card
+// and person gets the answer the file gives — blocked cards, a holder
+// without a status row, unknown cards, two cards sharing their first
+// 64 bits — with the overlay's changes in front, and after a merge the
+// new index holds them.
+func TestMemIndexAnswersAsTheFile(t *testing.T) {
+	ctx := context.Background()
+	const n = 3000
+	path := build(t, t.TempDir(), n, cache.Options{})
+	c, err := cache.Open(ctx, path, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := waitIndex(t, c, 1)
+	if s.Cards != n || s.Persons != n/2 || s.Bytes <= 0 {
+		t.Fatalf("index %+v, want %d cards and %d persons", s, n, n/2)
+	}
+
+	// The build's city: card i held by person i/2+1, green for even
+	// persons and red for odd ones, card 0 blocked, person 2 without a
+	// status row.
+	want := func(i int) app.GateStatus {
+		p := uint64(i/2 + 1)
+		gs := app.GateStatus{Found: true, Person: p, Blocked: i == 0, Color: app.ColorNone}
+		if p != 2 {
+			gs.Color, gs.LastNegative = app.ColorGreen, syncwire.TestTime(syncwire.TestMinutes(time.Unix(1_650_000_000, 0)))
+			if p%2 == 1 {
+				gs.Color = app.ColorRed
+			}
+		}
+		return gs
+	}
+	check := func(stage string, changed map[int]app.GateStatus) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			w, ok := changed[i]
+			if !ok {
+				w = want(i)
+			}
+			if got := mustLookup(t, c, cardHash(i)); got != w {
+				t.Fatalf("%s: card %d: %+v, want %+v", stage, i, got, w)
+			}
+		}
+		for i := n; i < n+500; i++ {
+			if _, ok := changed[i]; !ok {
+				if got := mustLookup(t, c, cardHash(i)); got.Found {
+					t.Fatalf("%s: card %d is not in the city, found %+v", stage, i, got)
+				}
+			}
+		}
+		for p := uint64(1); p <= n/2+1; p++ {
+			got, err := c.LookupPerson(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := want(int(p-1) * 2) // a card of person p
+			w.Blocked = false
+			if p == 2 { // no status row
+				w = app.GateStatus{}
+			}
+			if cw, ok := changed[-int(p)]; ok { // -p: person p changed
+				w = cw
+			}
+			if got != w {
+				t.Fatalf("%s: person %d: %+v, want %+v", stage, p, got, w)
+			}
+		}
+	}
+	check("built", nil)
+
+	// Two new cards sharing their first 64 bits (one goes to card_x), a
+	// card moved to a new person, an unbound card, a person gone.
+	twin1, twin2 := cardHash(n+1), cardHash(n+1)
+	twin2[11] ^= 0xff
+	seg := syncwire.Segment{From: 1, To: 6,
+		Cards: []syncwire.Card{
+			{Hash: cardHash(6), Flags: syncwire.FlagDeleted, Seq: 2},
+			{Hash: twin1, Person: 9, Seq: 3},
+			{Hash: twin2, Person: 10, Seq: 4},
+		},
+		Persons: []syncwire.Person{
+			{Person: 5000, Color: syncwire.ColorYellow, TestMin: 27_000_000, Seq: 5},
+			{Person: 3, Flags: syncwire.FlagDeleted, Seq: 6},
+		}}
+	seg.Cards = append(seg.Cards, syncwire.Card{Hash: cardHash(10), Person: 5000, Seq: 6})
+	if _, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	yellow := app.GateStatus{Found: true, Person: 5000, Color: app.ColorYellow, LastNegative: syncwire.TestTime(27_000_000)}
+	noStatus := func(p uint64) app.GateStatus { return app.GateStatus{Found: true, Person: p, Color: app.ColorNone} }
+	changed := map[int]app.GateStatus{
+		6:  {},
+		10: yellow,
+		4:  noStatus(3), 5: noStatus(3), // person 3 gone
+		-3:    {},
+		n + 1: want(16), // the first twin, held by person 9
+	}
+	checkTwins := func(stage string) {
+		t.Helper()
+		if got := mustLookup(t, c, twin1); got != want(16) {
+			t.Fatalf("%s: first twin %+v, want person 9's %+v", stage, got, want(16))
+		}
+		if got := mustLookup(t, c, twin2); got != want(18) {
+			t.Fatalf("%s: second twin %+v, want person 10's %+v", stage, got, want(18))
+		}
+	}
+	check("overlay", changed)
+	checkTwins("overlay")
+
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s = waitIndex(t, c, 2)
+	// Card 6 gone, the first twin in (the second is in card_x); person 3
+	// gone, 5000 in.
+	if s.Cards != n || s.Persons != n/2 {
+		t.Fatalf("index after the merge %+v, want %d cards and %d persons", s, n, n/2)
+	}
+	check("merged", changed)
+	checkTwins("merged")
+	if got, err := c.LookupPerson(ctx, 5000); err != nil || got != yellow {
+		t.Fatalf("new person after the merge: %+v %v", got, err)
+	}
+}
+
+// TestNoMemIndex: a cache told to keep the big tables out of memory builds
+// no index and answers from the file.
+func TestNoMemIndex(t *testing.T) {
+	ctx := context.Background()
+	c, err := cache.Open(ctx, build(t, t.TempDir(), 100, cache.Options{}), cache.Options{NoMemIndex: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if st := mustLookup(t, c, cardHash(8)); st.Person != 5 || st.Color != app.ColorRed {
+		t.Fatalf("card 8: %+v", st)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.IndexStats(); s.Ready || s.Builds != 0 {
+		t.Fatalf("index %+v, want none", s)
+	}
+}
