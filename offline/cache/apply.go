@@ -557,8 +557,12 @@ var ErrHotAhead = errors.New("gate cache: hot-list rows ahead of the segments; r
 func (c *Cache) RepairBucket(ctx context.Context, kind, bucket int, cards []syncwire.Card, persons []syncwire.Person, later []syncwire.Segment) (Applied, error) {
 	var res Applied
 	// The repair rewrites the big tables: the memory index goes before
-	// its commit and a new one is built after it (memindex.go).
+	// its commit, so no look-up reads the old one after it, and again
+	// after it, so an index the indexer was building from an earlier
+	// snapshot meanwhile is never put in use (memindex.go); then a new
+	// one is built.
 	defer c.kickIndex()
+	defer c.dropIndex()
 	err := c.writeTx(ctx, func(tx *sql.Tx, st State) (func(), error) {
 		if st.HotSeq > st.AppliedSeq {
 			return nil, ErrHotAhead
