@@ -120,8 +120,17 @@ func TestConfigExampleParses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the shipped example does not load: %v", err)
 	}
-	if c.Demo || c.Language != "zh" || c.Devices.IDReaderBaud != 115200 {
+	if c.Demo || c.Language != "zh" || c.Devices.IDReaderBaud != 115200 || c.Gate.CacheOnDisk {
 		t.Errorf("example loaded as %+v", c)
+	}
+	// The gate cache's memory setting is read.
+	on := strings.Replace(out, "cache_on_disk = false", "cache_on_disk = true", 1)
+	if on == out {
+		t.Fatal("the example has no cache_on_disk = false")
+	}
+	os.WriteFile(p, []byte(on), 0o600)
+	if _, c, err = parseDeskFlags([]string{"--config", p, "--data", t.TempDir()}, io.Discard); err != nil || !c.Gate.CacheOnDisk {
+		t.Errorf("cache_on_disk = true: %v, loaded %v", err, c.Gate.CacheOnDisk)
 	}
 }
 

@@ -198,7 +198,7 @@ func (rt *deskRuntime) startTicketWindow(ctx context.Context, cancel context.Can
 func (rt *deskRuntime) startGate(ctx context.Context, l links) error {
 	cfg := rt.cfg
 	sc := verify.ServeConfig{DataDir: cfg.DataDir, Listen: l.gateListen, Mode: app.GateMode(cfg.Gate.Mode), StationID: cfg.StationID,
-		StatusListen: cfg.Gate.StatusListen, MaxConnsPerIP: cfg.Gate.MaxConnsPerIP, TLSCert: cfg.Gate.TLSCert, TLSKey: cfg.Gate.TLSKey}
+		StatusListen: cfg.Gate.StatusListen, MaxConnsPerIP: cfg.Gate.MaxConnsPerIP, TLSCert: cfg.Gate.TLSCert, TLSKey: cfg.Gate.TLSKey, CacheOnDisk: cfg.Gate.CacheOnDisk}
 	sc.Central.URL, sc.Central.CAFile = l.centralURL, cfg.Central.CAFile
 	sc.Central.TokenFile = cfg.Central.TokenFile
 	seal := verify.RegistryKey(rt.ledger.Keys().Enc)

@@ -68,6 +68,10 @@ type Gate struct {
 	// TLSCert and TLSKey (PEM) serve the gate listener over TLS.
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`
+	// CacheOnDisk keeps the gate cache's card and person tables in the
+	// file only, for a PC that cannot spare the memory they take (about
+	// 800 MiB for a city of 30 M cards); answers then cost more CPU.
+	CacheOnDisk bool `toml:"cache_on_disk"`
 }
 
 // Defaults fills what the file left empty: Chinese, large text, a five
