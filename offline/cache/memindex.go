@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"slices"
 	"time"
 
@@ -204,17 +203,8 @@ func (c *Cache) kickIndex() {
 // built; otherwise it is built again.
 func (c *Cache) indexer(stop <-chan struct{}, kick <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	runtime.LockOSThread()
-	lowerThreadPriority()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := lowWorker(stop)
 	defer cancel()
-	go func() {
-		select {
-		case <-stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	for {
 		select {
 		case <-stop:

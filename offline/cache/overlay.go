@@ -486,19 +486,8 @@ func (c *Cache) mergePersons(ctx context.Context, tx *sql.Tx, part []mergePerson
 // stops when stop is closed.
 func (c *Cache) merger(stop <-chan struct{}, kick <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	// Background work at a lower priority than the gates' look-ups (see
-	// background); the thread ends with this goroutine.
-	runtime.LockOSThread()
-	lowerThreadPriority()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := lowWorker(stop)
 	defer cancel()
-	go func() {
-		select {
-		case <-stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	// Readers keep read transactions open (cache.go, readRefresh); old
 	// ones are renewed here, so an idle reader cannot pin the WAL.
 	tick := time.NewTicker(readRefresh / 4)
@@ -528,6 +517,24 @@ func (c *Cache) merger(stop <-chan struct{}, kick <-chan struct{}, done chan<- s
 			}
 		}
 	}
+}
+
+// lowWorker makes the calling goroutine a background worker (the merger,
+// the indexer): locked to an OS thread at a lower priority than the gates'
+// look-ups (see background; the thread ends with the goroutine), with a
+// context that ends when stop is closed.
+func lowWorker(stop <-chan struct{}) (context.Context, context.CancelFunc) {
+	runtime.LockOSThread()
+	lowerThreadPriority()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // kickMerge wakes the merger when enough changes are pending.
