@@ -130,8 +130,11 @@ func (k *Desk) buildAudit() fyne.CanvasObject {
 	field := func(label string, e fyne.CanvasObject, w float32) fyne.CanvasObject {
 		return container.NewHBox(widget.NewLabel(label), container.NewGridWrap(fyne.NewSize(w*f, e.MinSize().Height), e))
 	}
-	filters := container.New(layout.NewRowWrapLayout(), container.NewHBox(widget.NewLabel(T("Action")), action),
-		field(T("Operator"), operator, 120), field(T("From"), from, 130), field(T("To"), to, 130), container.NewHBox(find, verify))
+	// A Select is as narrow as its placeholder, which showed "All
+	// actions" as "…": the action and the operator get the width their
+	// texts need at the text size on show.
+	filters := container.New(layout.NewRowWrapLayout(), field(T("Action"), action, 220),
+		field(T("Operator"), operator, 170), field(T("From"), from, 130), field(T("To"), to, 130), container.NewHBox(find, verify))
 	search()
 	return container.NewBorder(container.NewVBox(filters, codes, result), nil, nil, nil, container.NewVScroll(list))
 }

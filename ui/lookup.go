@@ -104,7 +104,7 @@ func (s *lookupScreen) show() {
 		items = append(items, status)
 	}
 	num := k.newEntry()
-	num.SetPlaceHolder(T("Card number as printed, e.g. 1000 2000 0012"))
+	num.SetPlaceHolder(T("As printed, e.g. 1000 2000 0012")) // the label says "Card number"
 	setTyped(num, st.text)
 	num.OnChanged = func(v string) { st.text = v }
 	num.OnSubmitted = func(v string) { s.lookUp(app.Card{Number: v, Kind: app.CardUnknown}) }
