@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -27,18 +28,20 @@ type memIndex struct {
 	tails []uint32
 	pidx  []uint32
 	flags []uint8
-	// dir[b] is the first card whose hash starts with the dirBits bits b
-	// (as an unsigned number): a look-up searches only that bucket, about
-	// seven cards at 30 M.
-	dir []uint32
+	// dir[b] is the first card whose hash starts with the bits bits b (as
+	// an unsigned number): a look-up searches only that bucket, a few
+	// cards (bits grows with the city, up to maxDirBits: about seven cards
+	// a bucket at 30 M).
+	dir  []uint32
+	bits uint
 	// Persons in key order and their encoded status (encodeSt).
 	pkeys []int64
 	st    []int64
 }
 
 const (
-	dirBits  = 22
-	noPerson = ^uint32(0)
+	maxDirBits = 22
+	noPerson   = ^uint32(0)
 	// memIndexBytesPerCard and …PerPerson are what the arrays take.
 	memIndexBytesPerCard   = 8 + 4 + 4 + 1
 	memIndexBytesPerPerson = 8 + 8
@@ -56,7 +59,7 @@ func (ix *memIndex) bytes() int64 {
 func (ix *memIndex) card(h syncwire.CardHash) (person uint64, flags uint8, st int64, found, inFile bool) {
 	u := binary.BigEndian.Uint64(h[0:8])
 	k, t := int64(u^1<<63), binary.BigEndian.Uint32(h[8:12])
-	b := u >> (64 - dirBits)
+	b := u >> (64 - ix.bits)
 	for i := ix.dir[b]; i < ix.dir[b+1]; i++ {
 		if ix.keys[i] != k {
 			continue
@@ -115,9 +118,14 @@ func buildMemIndex(ctx context.Context, path string, o store.PoolOptions) (*memI
 	ix := &memIndex{
 		keys: make([]int64, 0, nc), tails: make([]uint32, 0, nc), pidx: make([]uint32, 0, nc), flags: make([]uint8, 0, nc),
 		pkeys: make([]int64, 0, np), st: make([]int64, 0, np)}
+	// Every 64 k rows the build looks at ctx and lets other goroutines
+	// have its processor: it runs on a low-priority thread, which the
+	// kernel may leave waiting while it holds one of the runtime's few
+	// processors.
 	rows := 0
 	cancelled := func() error {
 		if rows++; rows%65536 == 0 {
+			runtime.Gosched()
 			return ctx.Err()
 		}
 		return nil
@@ -141,14 +149,18 @@ func buildMemIndex(ctx context.Context, path string, o store.PoolOptions) (*memI
 	if len(ix.keys) != nc || len(ix.pkeys) != np {
 		return nil, fmt.Errorf("memory index: read %d cards and %d persons, counted %d and %d", len(ix.keys), len(ix.pkeys), nc, np)
 	}
-	ix.dir = make([]uint32, 1<<dirBits+1)
+	ix.bits = 1
+	for ix.bits < maxDirBits && nc>>ix.bits > 4 {
+		ix.bits++
+	}
+	ix.dir = make([]uint32, 1<<ix.bits+1)
 	b := 0
 	for i, k := range ix.keys {
-		for top := int(uint64(k)>>(64-dirBits) ^ 1<<(dirBits-1)); b <= top; b++ {
+		for top := int(uint64(k)>>(64-ix.bits) ^ 1<<(ix.bits-1)); b <= top; b++ {
 			ix.dir[b] = uint32(i)
 		}
 	}
-	for ; b <= 1<<dirBits; b++ {
+	for ; b <= 1<<ix.bits; b++ {
 		ix.dir[b] = uint32(len(ix.keys))
 	}
 	return ix, nil
