@@ -92,7 +92,7 @@ func TestKeyboardOnlyShift(t *testing.T) {
 	h.tab()
 	h.typeText("1")
 	h.ctrl(fyne.KeyReturn)
-	h.shown("the check recorded", "Manual check passed and recorded.", "Go on to a sale (Ctrl+Enter)", "Next buyer (Ctrl+N)")
+	h.shown("the check recorded", "Manual check passed and recorded.", "Go on to a sale (Ctrl+Enter)", "Next rider (Ctrl+N)")
 
 	t.Log("look-up: F8, type the card number, Enter")
 	h.key(fyne.KeyF8)

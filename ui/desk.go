@@ -110,6 +110,10 @@ type Desk struct {
 	statusBar  *StatusBar
 	// focus is the widget a screen's build asks to focus once it is shown.
 	focus fyne.Focusable
+	// named are the fields of the screen's last drawing by name (nameFocus),
+	// so a redraw for background news gives the focus back to the field the
+	// clerk was in rather than to the screen's first field.
+	named map[string]fyne.Focusable
 	// simShown: the demo simulator drawer is shown beside the screen
 	// (Ctrl+D). On a screen too narrow for it (simOverlay, see bodyLayout)
 	// it lies over the screen while simOpen.
@@ -249,7 +253,11 @@ func (k *Desk) rebuild() {
 		k.showLogin("", "")
 		return
 	}
+	// The field the clerk was typing in keeps the focus through the
+	// rebuild (a language switch halfway through a form).
+	was := k.focusedName()
 	k.showFrame(k.current, true)
+	k.focusNamed(was)
 }
 
 func (k *Desk) toggleLanguage() {

@@ -187,7 +187,7 @@ func (k *Desk) display(id string, rebuild bool) {
 			}
 			b.Refresh()
 		}
-		k.bindings, k.hints = nil, nil
+		k.bindings, k.hints, k.named = nil, nil, nil
 		head := widget.NewLabelWithStyle(T(s.title), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		head.SizeName = theme.SizeNameHeadingText
 		k.focus = nil
@@ -292,4 +292,45 @@ func (w fixedWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 		o.Move(fyne.NewPos(0, 0))
 		o.Resize(size)
 	}
+}
+
+// nameFocus names a field of the drawing being built, so a redraw that
+// keeps the focus (buyerScreen.refresh, a language or text-size rebuild)
+// finds the field's new instance.
+func (k *Desk) nameFocus(name string, w fyne.Focusable) {
+	if k.named == nil {
+		k.named = map[string]fyne.Focusable{}
+	}
+	k.named[name] = w
+}
+
+// focusedName returns the name of the named field that has the focus, or "".
+func (k *Desk) focusedName() string {
+	if k.w == nil {
+		return ""
+	}
+	cur := k.w.Canvas().Focused()
+	if cur == nil {
+		return ""
+	}
+	for name, w := range k.named {
+		if w == cur {
+			return name
+		}
+	}
+	return ""
+}
+
+// focusNamed gives the focus to the named field of the drawing on show,
+// an entry with its cursor after what was typed; false if there is none.
+func (k *Desk) focusNamed(name string) bool {
+	w, ok := k.named[name]
+	if !ok || name == "" {
+		return false
+	}
+	if e, ok := w.(*Entry); ok {
+		e.CursorRow, e.CursorColumn = 0, len([]rune(e.Text))
+	}
+	k.w.Canvas().Focus(w)
+	return true
 }

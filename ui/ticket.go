@@ -104,15 +104,36 @@ func (s *buyerScreen) loadShift() {
 		return sh, err
 	}, func(sh app.Shift, err error) {
 		s.shift = &sh
-		s.redraw()
+		s.refresh()
 	})
 }
 
-// redraw renders the state and (re)starts the ID wait when the screen is
-// waiting for a document.
-func (s *buyerScreen) redraw() {
+// redraw renders the state after the clerk's action or its answer, focuses
+// the field the new state asks for (the next step's), and (re)starts the
+// ID wait when the screen is waiting for a document.
+func (s *buyerScreen) redraw() { s.redrawFocus(false) }
+
+// refresh is redraw for news the clerk did not act for (the shift loaded,
+// the welfare status): the clerk may be halfway through the form, so the
+// field they are in keeps the focus, in its new drawing, with the cursor
+// after what they typed. Without it the shift loaded after a language
+// switch sent the focus back to the first field, and the next digit typed
+// chose a health code there.
+func (s *buyerScreen) refresh() { s.redrawFocus(true) }
+
+func (s *buyerScreen) redrawFocus(keep bool) {
+	if s.ctx.Err() != nil {
+		// Left (navigated away, or rebuilt for a language switch) before
+		// this answer came: the drawing on show is another screen's, whose
+		// focus and fields this one must not touch.
+		return
+	}
+	was := ""
+	if keep {
+		was = s.k.focusedName()
+	}
 	s.draw()
-	if !s.building && s.k.focus != nil && s.k.current == s.id {
+	if !s.building && s.k.current == s.id && !s.k.focusNamed(was) && s.k.focus != nil {
 		s.k.w.Canvas().Focus(s.k.focus)
 	}
 	if s.f.check.IsZero() && s.k.d.IDReader != nil && !s.f.busy {
@@ -122,7 +143,10 @@ func (s *buyerScreen) redraw() {
 
 // draw renders the state: the results pinned, the rest in the scroll.
 func (s *buyerScreen) draw() {
-	s.k.focus = nil
+	if s.ctx.Err() != nil {
+		return // left: see redrawFocus
+	}
+	s.k.focus, s.k.named = nil, nil
 	pinned, rest := s.view()
 	s.pinned.Objects = pinned
 	s.pinned.Refresh()
@@ -195,7 +219,7 @@ func (s *buyerScreen) loadWelfare() {
 			return
 		}
 		f.welfare, f.welfareErr = &w, err
-		s.redraw()
+		s.refresh()
 	})
 }
 
@@ -302,6 +326,12 @@ func (s *buyerScreen) idView() []fyne.CanvasObject {
 	valid.OnChanged = func(v string) { f.valid = v }
 	use := k.newButton(T("Use this document"), s.useTyped)
 	num.OnSubmitted = func(string) { s.useTyped() }
+	k.nameFocus("doc.type", typ)
+	k.nameFocus("doc.number", num)
+	k.nameFocus("doc.name", name)
+	k.nameFocus("doc.nationality", nat)
+	k.nameFocus("doc.valid", valid)
+	k.nameFocus("doc.use", use)
 	form := widget.NewForm(
 		widget.NewFormItem(T("Document type"), typ),
 		widget.NewFormItem(T("Number"), num),
@@ -365,8 +395,12 @@ func (s *buyerScreen) checkView() []fyne.CanvasObject {
 		b.Set(ToneError, T("No ticket"), langText(k.lang, ex.ZH, ex.EN), langText(k.lang, ex.NextZH, ex.NextEN))
 	}
 	out = append(out, b)
-	next := k.newButton(T("Next buyer"), func() { s.newBuyer(false) })
-	k.bindKey(keyNext, next, T("Next buyer"))
+	nextLabel := T("Next buyer")
+	if f.kind == kindCheck {
+		nextLabel = T("Next rider") // a check is not a purchase
+	}
+	next := k.newButton(nextLabel, func() { s.newBuyer(false) })
+	k.bindKey(keyNext, next, nextLabel)
 	switch {
 	case c.Decision() == app.BuyerOK && f.kind == kindCheck:
 		if k.op.Role == app.RoleClerk || k.op.Role == app.RoleSupervisor {
@@ -503,6 +537,8 @@ func (s *buyerScreen) saleView() []fyne.CanvasObject {
 	} else {
 		k.focus = sell
 	}
+	k.nameFocus("sale.destination", dest)
+	k.nameFocus("sale.sell", sell)
 	return out
 }
 
