@@ -364,6 +364,10 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 		if st.Err != "" {
 			pr("  delta applier error: %s", st.Err)
 		}
+		if st.Mem.PeakKiB > 0 {
+			pr("  server process memory: peak resident %.0f MiB; when it stopped %.0f MiB anonymous (Go heap with the memory index, SQLite's page cache) and %.0f MiB file-backed (the cache file's mapped pages, the binary)",
+				mib(st.Mem.PeakKiB), mib(st.Mem.AnonKiB), mib(st.Mem.FileKiB))
+		}
 		return st, nil
 	}
 	var st serverStats

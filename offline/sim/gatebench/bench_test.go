@@ -71,3 +71,33 @@ func TestParsePageSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestReadProcMemory: this process's memory is read from /proc, its peak
+// grows when it holds more, and a process that does not exist is an error.
+func TestReadProcMemory(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	m0, err := readProcMemory(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m0.PeakKiB <= 0 || m0.AnonKiB <= 0 || m0.FileKiB <= 0 || m0.AnonKiB+m0.FileKiB > m0.PeakKiB+1024 {
+		t.Fatalf("implausible memory %+v", m0)
+	}
+	hold := make([]byte, 256<<20)
+	for i := range hold {
+		hold[i] = byte(i) // touched, so it is resident
+	}
+	m1, err := readProcMemory(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m1.PeakKiB < m0.PeakKiB+200<<10 || m1.AnonKiB < m0.AnonKiB+200<<10 {
+		t.Fatalf("256 MiB held: peak %d -> %d KiB, anonymous %d -> %d KiB", m0.PeakKiB, m1.PeakKiB, m0.AnonKiB, m1.AnonKiB)
+	}
+	runtime.KeepAlive(hold)
+	if _, err := readProcMemory(1 << 30); err == nil {
+		t.Fatal("no error for a process that does not exist")
+	}
+}

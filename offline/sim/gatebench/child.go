@@ -51,8 +51,50 @@ type serverStats struct {
 	RestSec    float64 `json:"rest_s"`
 	FlushSec   float64 `json:"flush_s"`
 	WriteBytes int64   `json:"write_bytes"`
-	Err        string  `json:"err,omitempty"`
+	// Mem is the server process's memory when it stopped (zero where /proc
+	// is missing).
+	Mem procMemory `json:"mem"`
+	Err string     `json:"err,omitempty"`
 }
+
+// procMemory is a process's resident memory from /proc/PID/status, KiB:
+// the peak (VmHWM), and at the moment read the anonymous part (the Go heap,
+// the memory index, SQLite's page cache) and the file-backed part (the
+// cache file's mapped pages, the binary).
+type procMemory struct {
+	PeakKiB int64 `json:"peak_kib"`
+	AnonKiB int64 `json:"anon_kib"`
+	FileKiB int64 `json:"file_kib"`
+}
+
+// readProcMemory reads procMemory of process pid.
+func readProcMemory(pid int) (procMemory, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return procMemory{}, err
+	}
+	var m procMemory
+	fields := map[string]*int64{"VmHWM:": &m.PeakKiB, "RssAnon:": &m.AnonKiB, "RssFile:": &m.FileKiB}
+	seen := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || f[2] != "kB" || fields[f[0]] == nil {
+			continue
+		}
+		v, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return procMemory{}, fmt.Errorf("/proc/%d/status: %s %q", pid, f[0], f[1])
+		}
+		*fields[f[0]] = v
+		seen++
+	}
+	if seen != len(fields) {
+		return procMemory{}, fmt.Errorf("/proc/%d/status: %d of VmHWM, RssAnon, RssFile", pid, seen)
+	}
+	return m, nil
+}
+
+func mib(kib int64) float64 { return float64(kib) / 1024 }
 
 // loadReport is what a load child prints.
 type loadReport struct {
@@ -255,6 +297,7 @@ func childServer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	st.Upserts, st.Segments, st.ApplySec = upserts.Load(), segments.Load(), time.Duration(applyNs.Load()).Seconds()
 	st.WriteBytes = writeBytes() - wb0
+	st.Mem, _ = readProcMemory(os.Getpid()) // zero where there is no /proc
 	if *memprof != "" {
 		if f, err := os.Create(*memprof); err == nil {
 			_ = pprof.Lookup("allocs").WriteTo(f, 0)
