@@ -185,8 +185,11 @@ type Cache struct {
 	ixEpoch uint64
 	ixStats IndexStats
 	ixKick  chan struct{}
-	ixStop  chan struct{}
-	ixDone  chan struct{}
+	// ixTest shortens the indexer's rate window and lengthens the build
+	// it plans for, in tests (export_test.go); zero in use.
+	ixTest struct{ window, buildFloor time.Duration }
+	ixStop chan struct{}
+	ixDone chan struct{}
 
 	fresh atomic.Pointer[app.CacheFreshness] // mirror of the state row for the hot path
 }

@@ -168,3 +168,91 @@ func TestNoMemIndex(t *testing.T) {
 		t.Fatalf("index %+v, want none", s)
 	}
 }
+
+// TestIndexWaitsOutACatchUp: while changes arrive fast enough that a
+// merge would drop a new index before it was built, the indexer holds the
+// rebuild (the file answers, and nothing is built to be thrown away); once
+// they slow down it builds the index again.
+func TestIndexWaitsOutACatchUp(t *testing.T) {
+	ctx := context.Background()
+	const n = 2000
+	c, err := cache.Open(ctx, build(t, t.TempDir(), n, cache.Options{}), cache.Options{MergeAt: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitIndex(t, c, 1)
+	// Plan as if a build took an hour: any catch-up drops the index first.
+	c.SetIndexHold(50*time.Millisecond, time.Hour)
+
+	stop, stopped := make(chan struct{}), make(chan error, 1)
+	go func() {
+		seq := uint64(1)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				stopped <- nil
+				return
+			default:
+			}
+			seg := syncwire.Segment{From: seq, To: seq + 50}
+			for j := range 50 {
+				seq++
+				seg.Persons = append(seg.Persons, syncwire.Person{Person: uint64((i*50+j)%(n/2) + 1), Color: syncwire.ColorGreen, TestMin: 27_000_000, Seq: seq})
+			}
+			if _, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil {
+				stopped <- err
+				return
+			}
+			time.Sleep(5 * time.Millisecond) // the pace of the catch-up; no test decision rests on it
+		}
+	}()
+	var held cache.IndexStats
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		held = c.IndexStats()
+		if m := c.MergeStats(); m.Merges >= 2 && held.Held >= 3 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no held rebuild during the catch-up after a minute: index %+v, merges %+v", held, m)
+		}
+	}
+	if held.Builds != 1 {
+		t.Errorf("%d indexes built during the catch-up, want only the first", held.Builds)
+	}
+	close(stop)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	s := waitIndex(t, c, 2)
+	if s.Cards != n {
+		t.Fatalf("index after the catch-up %+v, want %d cards", s, n)
+	}
+	if st := mustLookup(t, c, cardHash(8)); st.Color != app.ColorGreen {
+		t.Fatalf("card 8 after the catch-up: %+v, want green", st)
+	}
+}
+
+// TestMergeBefore: the indexer's judgement of a catch-up, at the figures
+// of a 30 M-card station (a 35 s build, merges every 1 M changes).
+func TestMergeBefore(t *testing.T) {
+	build := 35 * time.Second
+	for _, tc := range []struct {
+		name string
+		left int64
+		rate float64
+		want bool
+	}{
+		{"catching up at 50,000/s, half way to the merge", 500_000, 50_000, true},
+		{"catching up, a merge about to start", 0, 50_000, true},
+		{"merge overdue (left below zero)", -10, 50_000, true},
+		{"the city's rate, 231/s", 999_000, 231, false},
+		{"the city's rate, the merge a minute away", 231 * 60, 231, false},
+		{"nothing arriving", 1_000, 0, false},
+		{"just inside the margin (52 s to go)", 52_000, 1_000, true},
+		{"just outside it (53 s to go)", 53_000, 1_000, false},
+	} {
+		if got := cache.MergeBefore(tc.left, tc.rate, build); got != tc.want {
+			t.Errorf("%s: mergeBefore(%d, %.0f, %s) = %v, want %v", tc.name, tc.left, tc.rate, build, got, tc.want)
+		}
+	}
+}

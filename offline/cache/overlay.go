@@ -69,6 +69,9 @@ type overlay struct {
 	cards   map[syncwire.CardHash]ovCard
 	persons map[uint64]ovPerson
 	rows    int64 // pending table rows (≥ len(cards)+len(persons))
+	// added counts the rows ever folded in (never decreases): the rate
+	// changes arrive at, which tells when the next merge is due.
+	added atomic.Int64
 }
 
 func newOverlay() *overlay {
@@ -105,6 +108,7 @@ const overlayBatch = 256
 
 // add folds committed pending rows into the overlay (newest seq wins).
 func (o *overlay) add(rows []pendingRow) {
+	defer o.added.Add(int64(len(rows)))
 	for i := 0; i < len(rows); i += overlayBatch {
 		o.mu.Lock()
 		for _, r := range rows[i:min(i+overlayBatch, len(rows))] {
