@@ -147,4 +147,5 @@ func (h *demoDesk) actionStates(at func(state, result string)) {
 	h.key(fyne.KeyReturn)
 	h.shown("the look-up answer", "1000 2000 02", "At the gates now")
 	at("look-up answer", "1000 2000 02")
+	at("look-up gates' answer", "At the gates now")
 }

@@ -96,7 +96,10 @@ func TestManualCheckStartsBlank(t *testing.T) {
 	h.shown("the visitor's pass reason again", visitor)
 
 	h.ctrl(fyne.KeyReturn)
-	h.shown("the check recorded", "Manual check passed and recorded.")
+	h.shown("the check recorded", "Manual check passed and recorded.", "Check passed", "Next rider (Ctrl+N)")
+	if got := screen(); strings.Contains(got, "May buy") {
+		t.Errorf("the check's result speaks of a purchase:\n%s", got)
+	}
 	var decision, reason string
 	if err := h.rt.ledger.DB().Read().QueryRowContext(ctx,
 		"SELECT decision, reason FROM manual_checks").Scan(&decision, &reason); err != nil {

@@ -515,7 +515,7 @@ var resultZH = func() map[string]string {
 		}
 		maps.Copy(zh, table)
 	}
-	out := map[string]string{"Upgraded": "升级成功", "Unbound": "已解绑", "1000 2000 02": "1000 2000 02"}
+	out := map[string]string{"Upgraded": "升级成功", "Unbound": "已解绑", "1000 2000 02": "1000 2000 02", "At the gates now": "闸机现在"}
 	for _, en := range []string{"Ticket issued", "Welfare ticket issued", "Manual check passed and recorded."} {
 		out[en] = zh[en]
 	}

@@ -98,7 +98,12 @@ func (s *lookupScreen) show() {
 	k, st := s.k, s.st
 
 	var status *widget.Label
-	items := []fyne.CanvasObject{heading(T("Place the card on the card reader, or type its number"))}
+	// The instruction heads the empty screen; with an answer on show its
+	// room goes to the answer (the field and the reader line stay).
+	var items []fyne.CanvasObject
+	if st.result == nil && st.err == nil && !st.busy {
+		items = append(items, heading(T("Place the card on the card reader, or type its number")))
+	}
 	if k.d.CardReader != nil {
 		status = note(T("Waiting for the card reader… each card placed is looked up by itself."), widget.MediumImportance)
 		items = append(items, status)
@@ -127,9 +132,10 @@ func (s *lookupScreen) show() {
 		use.SetText(T("Use the card on the reader ({{.Card}})", map[string]any{"Card": cardName(st.onReader)}))
 	}
 	items = append(items, container.NewBorder(nil, nil, widget.NewLabel(T("Card number")), btn, num), s.offerRow)
-	items = append(items, s.resultView()...)
-
-	s.root.Objects = []fyne.CanvasObject{container.NewVScroll(container.NewVBox(items...))}
+	// The field stays on show above the answer, which scrolls on its own:
+	// the next number is typed where the clerk sees it.
+	answer := container.NewVScroll(container.NewVBox(s.resultView()...))
+	s.root.Objects = []fyne.CanvasObject{container.NewBorder(container.NewVBox(items...), nil, nil, nil, answer)}
 	s.root.Refresh()
 	if s.building {
 		k.focus = num
@@ -176,32 +182,37 @@ func (s *lookupScreen) waitCard(ctx context.Context, status *widget.Label, onErr
 
 // resultView is the look-up's answer and, for a card number, what the
 // gates do with the card now.
+// resultView is the answer: the card (number, kind, binding), what the
+// gates do with it now right below, then what the desk can do about it.
+// The gates' answer comes before the upgrade advice so it is on screen
+// with the number even at the largest text on a 768-pixel screen.
 func (s *lookupScreen) resultView() []fyne.CanvasObject {
-	out := s.resultLines()
+	card, advice := s.resultLines()
 	st := s.st
 	if st.result != nil && st.result.Number != "" && st.outlook.card != "" {
-		out = append(out, s.k.outlookView(s.life, &st.outlook, st.redraw))
+		card = append(card, s.k.outlookView(s.life, &st.outlook, st.redraw))
 	}
-	return out
+	return append(card, advice...)
 }
 
-func (s *lookupScreen) resultLines() []fyne.CanvasObject {
+// resultLines returns the answer's card lines and its advice lines.
+func (s *lookupScreen) resultLines() (card, advice []fyne.CanvasObject) {
 	k, st := s.k, s.st
 	if st.busy {
-		return []fyne.CanvasObject{note(T("Looking up…"), widget.MediumImportance)}
+		return []fyne.CanvasObject{note(T("Looking up…"), widget.MediumImportance)}, nil
 	}
 	if st.result == nil {
 		if st.err != nil {
 			b := NewBanner()
 			b.Set(ToneError, T("Not a card number"), k.msg(st.err))
-			return []fyne.CanvasObject{b}
+			return []fyne.CanvasObject{b}, nil
 		}
-		return nil
+		return nil, nil
 	}
 	r := st.result
 	out := []fyne.CanvasObject{widget.NewSeparator()}
 	if r.Number != "" {
-		out = append(out, widget.NewLabel(T("Card number")), bigText(r.Grouped, 1.3*numberSize(r.Number)))
+		out = append(out, bigText(r.Grouped, 1.3*numberSize(r.Number))) // the field above says "Card number"
 	} else {
 		out = append(out, note(T("This card carries no transit card number."), widget.MediumImportance))
 	}
@@ -230,18 +241,18 @@ func (s *lookupScreen) resultLines() []fyne.CanvasObject {
 		}
 		b.Set(ToneError, headNoUpgrade.in(k.lang), explainLines(ex, k.lang)...)
 	case r.Bound:
-		return out // bound: "can be upgraded" would only confuse
+		return out, nil // bound: "can be upgraded" would only confuse
 	default:
 		line := ex.ZH
 		if k.lang == app.LangEN {
 			line = ex.EN
 		}
 		if strings.TrimSpace(line) != "" {
-			out = append(out, note(line, widget.MediumImportance))
+			advice = append(advice, note(line, widget.MediumImportance))
 		}
-		return out
+		return out, advice
 	}
-	return append(out, b)
+	return out, append(advice, b)
 }
 
 // lookUp asks the use case about c (read or typed).

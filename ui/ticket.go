@@ -388,7 +388,11 @@ func (s *buyerScreen) checkView() []fyne.CanvasObject {
 	b := NewBanner()
 	switch c.Decision() {
 	case app.BuyerOK:
-		b.Set(ToneOK, T("May buy one ticket"), langText(k.lang, ex.ZH, ex.EN), langText(k.lang, ex.NextZH, ex.NextEN))
+		title := T("May buy one ticket")
+		if f.kind == kindCheck {
+			title = T("Check passed") // the check screen sells nothing itself
+		}
+		b.Set(ToneOK, title, langText(k.lang, ex.ZH, ex.EN), langText(k.lang, ex.NextZH, ex.NextEN))
 	case app.BuyerManual:
 		b.Set(ToneWarn, T("Manual check needed"), langText(k.lang, ex.ZH, ex.EN), langText(k.lang, ex.NextZH, ex.NextEN))
 	default:
