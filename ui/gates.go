@@ -378,7 +378,7 @@ func (s *gatesScreen) applyRecent(d gatesData) (changed bool) {
 		}
 		reason := widget.NewLabel(reasonLabel(e.Reason))
 		reason.Wrapping = fyne.TextWrapWord
-		cells = append(cells, cell(e.At.Local().Format("15:04:05")), cell(e.Gate), cell(medium), dec, reason)
+		cells = append(cells, cell(e.At.In(app.ChinaTime()).Format("15:04:05")), cell(e.Gate), cell(medium), dec, reason)
 	}
 	s.recentBox.Add(newColumns(5, 4, cells...))
 	s.recentBox.Refresh()

@@ -96,7 +96,7 @@ func (s *pendingScreen) refresh() {
 
 func (s *pendingScreen) draw() {
 	k := s.k
-	s.when.SetText(T("Updated {{.Time}}", map[string]any{"Time": s.at.Format("15:04:05")}))
+	s.when.SetText(T("Updated {{.Time}}", map[string]any{"Time": s.at.In(app.ChinaTime()).Format("15:04:05")}))
 	var rows []fyne.CanvasObject
 	waiting := 0
 	for _, it := range s.items {
@@ -133,7 +133,7 @@ func (s *pendingScreen) draw() {
 		detail := fmt.Sprintf("%s  %s", kind, subj)
 		facts := T("{{.N}} attempts", map[string]any{"N": it.Attempts}) + " · " + T("saved") + " " + formatAge(now, it.Created)
 		if it.State == app.PendingWaiting && !it.NextTry.IsZero() {
-			facts += " · " + T("next try {{.Time}}", map[string]any{"Time": it.NextTry.In(time.Local).Format("15:04:05")})
+			facts += " · " + T("next try {{.Time}}", map[string]any{"Time": it.NextTry.In(app.ChinaTime()).Format("15:04:05")})
 		}
 		if it.Reason != "" && it.Reason != "ok" {
 			ex := app.ExplainReason(it.Reason)

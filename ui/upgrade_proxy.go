@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"strings"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -54,7 +53,7 @@ func (s *upgradeScreen) codeView() fyne.CanvasObject {
 	}
 	sent := T("Code sent to {{.Phone}}.", map[string]any{"Phone": f.codeSent.PhoneMasked})
 	if !f.codeSent.ExpiresAt.IsZero() {
-		sent += " " + T("Valid until {{.Time}}.", map[string]any{"Time": f.codeSent.ExpiresAt.In(time.Local).Format("15:04")})
+		sent += " " + T("Valid until {{.Time}}.", map[string]any{"Time": f.codeSent.ExpiresAt.In(app.ChinaTime()).Format("15:04")})
 	}
 	items = append(items, bigText(sent, 0.8))
 	code := k.newEntry()
