@@ -198,7 +198,7 @@ func TestDocCheckScreen(t *testing.T) {
 	h := newHarness(t, app.LangEN)
 	h.login("1001", "246810")
 	h.eventually("login", func() bool { return h.desk.Operator() != nil })
-	e := h.findEntry(T("Document number, e.g. 11010519491231002X or GBR 123456789"))
+	e := h.findEntry(T("e.g. 11010519491231002X or GBR 123456789"))
 	cases := []struct {
 		name, input string
 		tone        Tone
@@ -294,13 +294,13 @@ func TestKeysWorkInsideFields(t *testing.T) {
 	pin.TypedKey(&fyne.KeyEvent{Name: fyne.KeyF12})
 	h.login("1001", "246810")
 	h.eventually("login", func() bool { return h.desk.Operator() != nil })
-	e := h.findEntry(T("Document number, e.g. 11010519491231002X or GBR 123456789"))
+	e := h.findEntry(T("e.g. 11010519491231002X or GBR 123456789"))
 	e.TypedKey(&fyne.KeyEvent{Name: fyne.KeyF3})
 	if h.desk.CurrentScreen() != "settings" {
 		t.Fatalf("F3 in a field showed %q, want settings", h.desk.CurrentScreen())
 	}
 	h.desk.showScreen("doccheck")
-	e = h.findEntry(T("Document number, e.g. 11010519491231002X or GBR 123456789"))
+	e = h.findEntry(T("e.g. 11010519491231002X or GBR 123456789"))
 	e.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierControl})
 	if h.desk.Operator() != nil {
 		t.Fatal("Ctrl+L in a field did not lock the desk")

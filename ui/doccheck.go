@@ -35,7 +35,7 @@ func (k *Desk) buildDocCheck() fyne.CanvasObject {
 		opts = append(opts, t.Label(k.lang))
 	}
 	s.number = k.newEntry()
-	s.number.SetPlaceHolder(T("Document number, e.g. 11010519491231002X or GBR 123456789"))
+	s.number.SetPlaceHolder(T("e.g. 11010519491231002X or GBR 123456789"))
 	s.number.SetText(st.text)
 	s.typ = k.newSelect(opts, nil)
 	s.typ.SetSelectedIndex(st.typ)
