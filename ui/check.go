@@ -197,12 +197,8 @@ func (k *Desk) manualForm(ms *manualState, key string, c app.BuyerCheck, done fu
 		})
 	})
 	rec.Importance = widget.HighImportance
-	k.nameFocus("check.shown", color)
-	k.nameFocus("check.certificate", nat)
-	k.nameFocus("check.issuer", issuer)
-	k.nameFocus("check.decision", decision)
-	k.nameFocus("check.reason", reason)
-	k.nameFocus("check.record", rec)
+	k.nameFocus(map[string]fyne.Focusable{"check.shown": color, "check.certificate": nat, "check.issuer": issuer,
+		"check.decision": decision, "check.reason": reason, "check.record": rec})
 	form := widget.NewForm(
 		widget.NewFormItem(T("Health code shown"), color),
 		widget.NewFormItem(T("Test certificate"), nat),

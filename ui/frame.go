@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -294,14 +295,14 @@ func (w fixedWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	}
 }
 
-// nameFocus names a field of the drawing being built, so a redraw that
+// nameFocus names fields of the drawing being built, so a redraw that
 // keeps the focus (buyerScreen.refresh, a language or text-size rebuild)
-// finds the field's new instance.
-func (k *Desk) nameFocus(name string, w fyne.Focusable) {
+// finds each field's new instance.
+func (k *Desk) nameFocus(fields map[string]fyne.Focusable) {
 	if k.named == nil {
 		k.named = map[string]fyne.Focusable{}
 	}
-	k.named[name] = w
+	maps.Copy(k.named, fields)
 }
 
 // focusedName returns the name of the named field that has the focus, or "".

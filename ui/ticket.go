@@ -326,12 +326,8 @@ func (s *buyerScreen) idView() []fyne.CanvasObject {
 	valid.OnChanged = func(v string) { f.valid = v }
 	use := k.newButton(T("Use this document"), s.useTyped)
 	num.OnSubmitted = func(string) { s.useTyped() }
-	k.nameFocus("doc.type", typ)
-	k.nameFocus("doc.number", num)
-	k.nameFocus("doc.name", name)
-	k.nameFocus("doc.nationality", nat)
-	k.nameFocus("doc.valid", valid)
-	k.nameFocus("doc.use", use)
+	k.nameFocus(map[string]fyne.Focusable{"doc.type": typ, "doc.number": num, "doc.name": name,
+		"doc.nationality": nat, "doc.valid": valid, "doc.use": use})
 	form := widget.NewForm(
 		widget.NewFormItem(T("Document type"), typ),
 		widget.NewFormItem(T("Number"), num),
@@ -541,8 +537,7 @@ func (s *buyerScreen) saleView() []fyne.CanvasObject {
 	} else {
 		k.focus = sell
 	}
-	k.nameFocus("sale.destination", dest)
-	k.nameFocus("sale.sell", sell)
+	k.nameFocus(map[string]fyne.Focusable{"sale.destination": dest, "sale.sell": sell})
 	return out
 }
 
