@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"time"
 
@@ -46,17 +45,13 @@ func (h *demoDesk) actionStates(at func(state, result string)) {
 	t := h.t
 	t.Helper()
 	dev := h.rt.demo.devices
-	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	h.key(fyne.KeyF6)
-	h.shown("the shift screen", "No shift is open at this window.")
-	h.key(fyne.KeyReturn)
-	h.eventually("the shift open", func() bool { _, ok, _ := h.rt.shifts.Current(ctx); return ok })
+	h.openShiftByKeys()
 	at("shift open", "")
 
 	h.key(fyne.KeyF2)

@@ -27,10 +27,7 @@ func TestManualCheckStartsBlank(t *testing.T) {
 	dev := h.rt.demo.devices
 	ctx := context.Background()
 	h.login("1001")
-	h.key(fyne.KeyF6)
-	h.shown("the shift screen", "No shift is open at this window.")
-	h.key(fyne.KeyReturn)
-	h.eventually("the shift open", func() bool { _, ok, _ := h.rt.shifts.Current(ctx); return ok })
+	h.openShiftByKeys()
 
 	h.loop.run(func() { h.desk.ShowScreen("check") })
 	h.shown("the manual-check screen", "Step 1")

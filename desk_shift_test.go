@@ -29,10 +29,7 @@ func TestKeyboardOnlyShift(t *testing.T) {
 	h.login("9001")
 
 	t.Log("open the shift: F6, Enter")
-	h.key(fyne.KeyF6)
-	h.shown("the shift screen", "No shift is open at this window.")
-	h.key(fyne.KeyReturn)
-	h.eventually("the shift open", func() bool { _, ok, _ := h.rt.shifts.Current(ctx); return ok })
+	h.openShiftByKeys()
 
 	t.Log("sell: F2, ID card on the reader, Right (first destination), token on the reader, Enter")
 	h.key(fyne.KeyF2)
@@ -129,4 +126,14 @@ func TestKeyboardOnlyShift(t *testing.T) {
 	h.ctrl(fyne.KeyReturn)
 	h.eventually("the shift closed", func() bool { _, ok, _ := h.rt.shifts.Current(ctx); return !ok })
 	h.shown("the final report", "Shift closed.")
+}
+
+// openShiftByKeys opens the shift as a clerk does on an English desk: F6,
+// then Enter on the focused Open shift.
+func (h *demoDesk) openShiftByKeys() {
+	h.t.Helper()
+	h.key(fyne.KeyF6)
+	h.shown("the shift screen", "No shift is open at this window.")
+	h.key(fyne.KeyReturn)
+	h.eventually("the shift open", func() bool { _, ok, _ := h.rt.shifts.Current(context.Background()); return ok })
 }
