@@ -105,6 +105,32 @@ func TestManualCheckStartsBlank(t *testing.T) {
 	if decision != "pass" || reason != "visitor_negative_test" {
 		t.Fatalf("recorded %s / %s, want pass / visitor_negative_test", decision, reason)
 	}
+
+	// The next rider, a red code: refused as a check, not as a sale.
+	h.ctrl(fyne.KeyN)
+	h.shown("the next rider's step", "Step 1")
+	if err := dev.PlaceIDCard("red"); err != nil {
+		t.Fatal(err)
+	}
+	h.shown("the manual-check form for the red code", "Health code shown")
+	dev.LiftIDCard()
+	h.typeText("3") // red code
+	h.tab()
+	h.tab()
+	h.tab()
+	h.typeText("2") // refuse
+	h.tab()
+	for range 3 { // the reasons: two of a pass, then the red code
+		h.key(fyne.KeyRight)
+	}
+	h.shown("the red code's reason", app.ManualReasonLabel("code_red", app.LangEN))
+	h.ctrl(fyne.KeyReturn)
+	h.shown("the refusal recorded", "Check refused")
+	// Titled as a check; the line below it may still say what the refusal
+	// means at this window ("No ticket can be sold.").
+	if got := screen(); strings.Contains("\n"+got, "\nNo ticket\n") {
+		t.Errorf("the check's refusal is titled as a sale's:\n%s", got)
+	}
 }
 
 // manualChecks counts the manual checks in the demo terminal's ledger.

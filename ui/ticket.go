@@ -392,7 +392,11 @@ func (s *buyerScreen) checkView() []fyne.CanvasObject {
 	case app.BuyerManual:
 		b.Set(ToneWarn, T("Manual check needed"), langText(k.lang, ex.ZH, ex.EN), langText(k.lang, ex.NextZH, ex.NextEN))
 	default:
-		b.Set(ToneError, T("No ticket"), langText(k.lang, ex.ZH, ex.EN), langText(k.lang, ex.NextZH, ex.NextEN))
+		title := T("No ticket")
+		if f.kind == kindCheck {
+			title = T("Check refused")
+		}
+		b.Set(ToneError, title, langText(k.lang, ex.ZH, ex.EN), langText(k.lang, ex.NextZH, ex.NextEN))
 	}
 	out = append(out, b)
 	nextLabel := T("Next buyer")
