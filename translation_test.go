@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -149,7 +150,8 @@ func TestResultsSpeakOneLanguage(t *testing.T) {
 			h.rt.gate.Sync.SyncNow()
 			poll(t, "central reported down", func() (bool, string) {
 				st := h.rt.board.Get(app.CompCentral)
-				return st.State != app.StateReady, string(st.State)
+				p := h.rt.gate.Sync.Progress()
+				return st.State != app.StateReady, fmt.Sprintf("central %s; gate sync %s %q (err %v)", st.State, p.Phase, p.Detail, p.Err)
 			})
 			lc.check("central down")
 			h.loop.run(func() { h.desk.ShowScreen("gates") })
