@@ -185,9 +185,13 @@ type Cache struct {
 	ixEpoch uint64
 	ixStats IndexStats
 	ixKick  chan struct{}
-	// ixTest shortens the indexer's rate window and lengthens the build
-	// it plans for, in tests (export_test.go); zero in use.
-	ixTest struct{ window, buildFloor time.Duration }
+	// ixTest shortens the indexer's rate window, lengthens the build it
+	// plans for and can stand in for the measured rate, in tests
+	// (export_test.go); zero in use.
+	ixTest struct {
+		window, buildFloor time.Duration
+		rate               func() float64
+	}
 	ixStop chan struct{}
 	ixDone chan struct{}
 

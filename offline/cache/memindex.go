@@ -292,6 +292,9 @@ func (c *Cache) holdIndex(ctx context.Context, build time.Duration) error {
 		case <-time.After(window):
 		}
 		rate := float64(c.ov.added.Load()-a0) / window.Seconds()
+		if c.ixTest.rate != nil {
+			rate = c.ixTest.rate()
+		}
 		c.ov.mu.RLock()
 		left := int64(c.opts.MergeAt) - c.ov.rows
 		c.ov.mu.RUnlock()
