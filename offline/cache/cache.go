@@ -178,19 +178,26 @@ type Cache struct {
 	lookupBegins atomic.Int64 // MergeStats.LookupBegins
 
 	// The memory index (memindex.go): in use when non-nil. ixMu orders
-	// drops and the indexer putting a new one in use (ixEpoch counts
-	// drops); the indexer's channels are guarded by lifeMu.
-	ix      atomic.Pointer[memIndex]
-	ixMu    sync.Mutex
-	ixEpoch uint64
-	ixStats IndexStats
-	ixKick  chan struct{}
+	// drops, merges' patches and the indexer putting new arrays in use
+	// (ixEpoch counts drops; ixSince collects the patches of the merges
+	// that end while ixBuilding); the indexer's channels are guarded by
+	// lifeMu.
+	ix         atomic.Pointer[memIndex]
+	ixMu       sync.Mutex
+	ixEpoch    uint64
+	ixBuilding bool
+	ixSince    []*ixPatch
+	ixStats    IndexStats
+	ixKick     chan struct{}
 	// ixTest shortens the indexer's rate window, lengthens the build it
-	// plans for and can stand in for the measured rate, in tests
-	// (export_test.go); zero in use.
+	// plans for, can stand in for the measured rate, lowers the rebuild
+	// size and is told when a read of the arrays has its snapshot, in
+	// tests (export_test.go); zero in use.
 	ixTest struct {
 		window, buildFloor time.Duration
 		rate               func() float64
+		rebuildAt          int
+		read               func()
 	}
 	ixStop chan struct{}
 	ixDone chan struct{}
@@ -626,11 +633,11 @@ func (c *Cache) Lookup(ctx context.Context, h syncwire.CardHash) (app.GateStatus
 func (c *Cache) lookupCard(h syncwire.CardHash) (gs app.GateStatus, again bool, err error) {
 	gen := c.ov.gen.Load()
 	if ix := c.ix.Load(); ix != nil {
-		if person, flags, st, found, inFile := ix.card(h); !inFile {
+		if person, flags, st, hasSt, found, inFile := ix.card(h); !inFile {
 			if !found {
 				return app.GateStatus{}, false, nil
 			}
-			return c.withPersonOverlay(gen, person, flags, st, true)
+			return c.withPersonOverlay(gen, person, flags, st, hasSt)
 		}
 	}
 	r := <-c.readers

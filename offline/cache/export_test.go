@@ -1,6 +1,9 @@
 package cache
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SetIndexHold makes the indexer judge a catch-up every window, plan as if
 // a build took at least buildFloor, and take the rate changes arrive at
@@ -12,3 +15,15 @@ func (c *Cache) SetIndexHold(window, buildFloor time.Duration, rate func() float
 
 // MergeBefore is mergeBefore, for its table test.
 var MergeBefore = mergeBefore
+
+// SetIndexRebuild makes the indexer read the arrays again once the merges'
+// patches hold rows changes, and call read (if not nil) in each read of
+// the arrays once it has its snapshot of the file. Call it before the
+// first change is applied.
+func (c *Cache) SetIndexRebuild(rows int, read func()) {
+	c.ixTest.rebuildAt, c.ixTest.read = rows, read
+}
+
+// Merge is Flush without the checkpoint (which waits for a read of the
+// arrays to end).
+func (c *Cache) Merge(ctx context.Context) error { return c.merge(ctx, false) }

@@ -144,16 +144,96 @@ func TestMemIndexAnswersAsTheFile(t *testing.T) {
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s = waitIndex(t, c, 2)
-	// Card 6 gone, the first twin in (the second is in card_x); person 3
-	// gone, 5000 in.
-	if s.Cards != n || s.Persons != n/2 {
-		t.Fatalf("index after the merge %+v, want %d cards and %d persons", s, n, n/2)
+	// The merge patched the index in use: no new read of the arrays.
+	s = c.IndexStats()
+	if !s.Ready || s.Builds != 1 || s.Patched != 1 || s.Patches != 1 || s.PatchRows != len(seg.Cards)+len(seg.Persons) {
+		t.Fatalf("index after the merge %+v, want the first arrays and one patch of %d changes", s, len(seg.Cards)+len(seg.Persons))
 	}
 	check("merged", changed)
 	checkTwins("merged")
 	if got, err := c.LookupPerson(ctx, 5000); err != nil || got != yellow {
 		t.Fatalf("new person after the merge: %+v %v", got, err)
+	}
+
+	// A merge big enough for a rebuild: the arrays are read again and
+	// hold the changes.
+	c.SetIndexHold(time.Millisecond, 0, func() float64 { return 0 })
+	c.SetIndexRebuild(1, nil)
+	seg = syncwire.Segment{From: 6, To: 7, Persons: []syncwire.Person{{Person: 7, Color: syncwire.ColorYellow, TestMin: 27_000_000, Seq: 7}}}
+	if _, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s = waitIndex(t, c, 2)
+	// Card 6 gone, the first twin in (the second is in card_x); person 3
+	// gone, 5000 in.
+	if s.Cards != n || s.Persons != n/2 || s.Patches != 0 {
+		t.Fatalf("index after the rebuild %+v, want %d cards and %d persons and no patch", s, n, n/2)
+	}
+	yellow7 := app.GateStatus{Found: true, Person: 7, Color: app.ColorYellow, LastNegative: syncwire.TestTime(27_000_000)}
+	changed[-7], changed[12], changed[13] = yellow7, yellow7, yellow7
+	check("rebuilt", changed)
+	checkTwins("rebuilt")
+}
+
+// TestMergeDuringIndexRead: a merge that ends while the arrays are read,
+// after the read has its snapshot of the file, is patched onto the new
+// arrays before they are put in use; without that the gates would get
+// the values from before the merge.
+func TestMergeDuringIndexRead(t *testing.T) {
+	ctx := context.Background()
+	const n = 1000
+	c, err := cache.Open(ctx, build(t, t.TempDir(), n, cache.Options{}), cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitIndex(t, c, 1)
+	// The first read after this stops at its snapshot until the test's
+	// merge is done; later ones wait for the test's end, so no third read
+	// can hide what the second put in use.
+	reading, merged, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var reads atomic.Int32
+	c.SetIndexHold(time.Millisecond, 0, func() float64 { return 0 })
+	c.SetIndexRebuild(1, func() {
+		if reads.Add(1) == 1 {
+			close(reading)
+			<-merged
+			return
+		}
+		<-finished
+	})
+	defer close(finished) // before c.Close, which waits for the indexer
+
+	apply := func(p uint64, color uint8, seq uint64) {
+		t.Helper()
+		seg := syncwire.Segment{From: seq - 1, To: seq, Persons: []syncwire.Person{{Person: p, Color: color, TestMin: 27_000_000, Seq: seq}}}
+		if _, err := c.ApplySegment(ctx, seg, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Merge(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(4, syncwire.ColorYellow, 2) // patch 1: asks for a rebuild
+	select {
+	case <-reading:
+	case <-time.After(time.Minute):
+		t.Fatalf("no read of the arrays a minute after the merge: %+v", c.IndexStats())
+	}
+	apply(6, syncwire.ColorYellow, 3) // merged while the arrays are read
+	close(merged)
+	s := waitIndex(t, c, 2)
+	if s.Patches != 1 || s.PatchRows != 1 {
+		t.Fatalf("new arrays %+v, want the merge of person 6 patched on", s)
+	}
+	// Cards 10 and 11 belong to person 6, 6 and 7 to person 4.
+	for _, i := range []int{6, 7, 10, 11} {
+		if st := mustLookup(t, c, cardHash(i)); st.Color != app.ColorYellow {
+			t.Fatalf("card %d after the read: %+v, want yellow", i, st)
+		}
 	}
 }
 
@@ -177,12 +257,12 @@ func TestNoMemIndex(t *testing.T) {
 	}
 }
 
-// TestIndexWaitsOutACatchUp: while changes arrive fast enough that a
-// merge would drop a new index before it was built, the indexer holds the
-// rebuild (the file answers, and nothing is built to be thrown away); once
-// they stop it builds the index again. The rate the indexer sees is set
-// by the test, so the outcome does not depend on how fast this machine
-// applies.
+// TestIndexWaitsOutACatchUp: while changes arrive fast, every merge
+// patches the memory index in use (it is never dropped, so the gates never
+// fall back to the file), and the indexer holds the rebuild of the patched
+// arrays while a merge would come before it was done; once the changes
+// stop it reads them again. The rate the indexer sees is set by the test,
+// so the outcome does not depend on how fast this machine applies.
 func TestIndexWaitsOutACatchUp(t *testing.T) {
 	ctx := context.Background()
 	const n = 2000
@@ -195,12 +275,16 @@ func TestIndexWaitsOutACatchUp(t *testing.T) {
 	var rate atomic.Int64
 	rate.Store(50_000) // catching up; and a build planned to take an hour
 	c.SetIndexHold(time.Millisecond, time.Hour, func() float64 { return float64(rate.Load()) })
+	c.SetIndexRebuild(300, nil) // the first merge's patch (400 changes) is over it; two stay under the cap of four times it
 
-	// Apply until two merges have dropped the index.
+	// Apply until two merges have patched the index.
 	seq := uint64(1)
 	for i, deadline := 0, time.Now().Add(time.Minute); c.MergeStats().Merges < 2; i++ {
 		if time.Now().After(deadline) {
 			t.Fatalf("fewer than two merges after a minute: %+v", c.MergeStats())
+		}
+		if s := c.IndexStats(); !s.Ready {
+			t.Fatalf("the index was dropped during the catch-up: %+v", s)
 		}
 		seg := syncwire.Segment{From: seq, To: seq + 50}
 		for j := range 50 {
@@ -212,8 +296,11 @@ func TestIndexWaitsOutACatchUp(t *testing.T) {
 		}
 	}
 	held := pollIndex(t, c, "three held rebuilds", func(s cache.IndexStats) bool { return s.Held >= 3 })
-	if held.Builds != 1 || held.Ready {
-		t.Fatalf("during the catch-up: index %+v, want only the first build and none in use", held)
+	if held.Builds != 1 || !held.Ready || held.Patched < 2 || held.PatchRows < 300 {
+		t.Fatalf("during the catch-up: index %+v, want the first arrays in use with two merges patched on", held)
+	}
+	if st := mustLookup(t, c, cardHash(8)); st.Color != app.ColorGreen {
+		t.Fatalf("card 8 during the catch-up: %+v, want green", st)
 	}
 	rate.Store(0) // the catch-up is over
 	s := waitIndex(t, c, 2)

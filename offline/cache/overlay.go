@@ -313,8 +313,17 @@ func (c *Cache) merge(ctx context.Context, paced bool) error {
 		}
 	}
 
-	// 3. Drop the merged pending rows; then the overlay entries that were
-	// not replaced meanwhile (their values are committed in the big tables).
+	// 3. Patch the memory index; drop the merged pending rows; then the
+	// overlay entries that were not replaced meanwhile (their values are
+	// committed in the big tables). The patch, and the index with it, are
+	// made here, with no lock held (only merges add patches, one at a
+	// time).
+	patch := newPatch(cards, persons)
+	from := c.ix.Load()
+	var next *memIndex
+	if from != nil && patch.rows() > 0 {
+		next = from.with(patch)
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	res, err := c.w.ExecContext(ctx, `DELETE FROM pending WHERE id <= ? AND seq <= ?`, maxID, int64(limit))
@@ -327,13 +336,11 @@ func (c *Cache) merge(ctx context.Context, paced bool) error {
 	// so the remap that follows (cache.go, readRefresh) is not paid
 	// inside a gate's look-up; the look-ups then find their reader
 	// current for the new generation.
-	next := c.ov.gen.Load() + 1
-	c.advanceReads(next)
+	c.advanceReads(c.ov.gen.Load() + 1)
 	// The memory index holds the big tables as they were before this
-	// merge: it goes before the overlay entries do, and a new one is
-	// built (memindex.go).
-	c.dropIndex()
-	defer c.kickIndex()
+	// merge: the merge's patch goes on it before the overlay entries go
+	// (memindex.go).
+	c.patchIndex(from, next, patch)
 	c.ov.gen.Add(1)
 	for i := 0; i < len(cards); i += overlayBatch {
 		c.ov.mu.Lock()

@@ -364,6 +364,10 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 		if st.Err != "" {
 			pr("  delta applier error: %s", st.Err)
 		}
+		if ix := st.Index; ix.Builds > 0 {
+			pr("  memory index when the serving stopped: in use %v, %d reads of the arrays (the last %.1f s), %d merges patched on (%d patches of %d changes now), %d rebuilds held off during a catch-up",
+				ix.Ready, ix.Builds, ix.LastBuild.Seconds(), ix.Patched, ix.Patches, ix.PatchRows, ix.Held)
+		}
 		if st.Mem.PeakKiB > 0 {
 			pr("  server process memory: peak resident %.0f MiB; when it stopped %.0f MiB anonymous (Go heap with the memory index, SQLite's page cache) and %.0f MiB file-backed (the cache file's mapped pages, the binary)",
 				mib(st.Mem.PeakKiB), mib(st.Mem.AnonKiB), mib(st.Mem.FileKiB))

@@ -51,6 +51,9 @@ type serverStats struct {
 	RestSec    float64 `json:"rest_s"`
 	FlushSec   float64 `json:"flush_s"`
 	WriteBytes int64   `json:"write_bytes"`
+	// Index is the memory index's state when the serving stopped, before
+	// the final flush (Ready false: the file answered at the end).
+	Index cache.IndexStats `json:"index"`
 	// Mem is the server process's memory when it stopped (zero where /proc
 	// is missing).
 	Mem procMemory `json:"mem"`
@@ -281,6 +284,7 @@ func childServer(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	aw.Wait()
 	stopServe()
 	<-served
+	st.Index = live.IndexStats()
 	// Merge what is still pending and checkpoint, so the bytes written
 	// below cover every applied change all the way into the big tables.
 	tf := time.Now()
