@@ -326,7 +326,10 @@ func (c *Cache) merge(ctx context.Context, paced bool) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	res, err := c.w.ExecContext(ctx, `DELETE FROM pending WHERE id <= ? AND seq <= ?`, maxID, int64(limit))
+	// Not cancellable: a statement whose context ends as it completes may
+	// report the end although its delete was committed, and the overlay
+	// would then keep entries the pending table no longer has.
+	res, err := c.w.ExecContext(context.WithoutCancel(ctx), `DELETE FROM pending WHERE id <= ? AND seq <= ?`, maxID, int64(limit))
 	if err != nil {
 		return fmt.Errorf("merge: drop pending rows: %w", err)
 	}
