@@ -27,3 +27,15 @@ func (c *Cache) SetIndexRebuild(rows int, read func()) {
 // Merge is Flush without the checkpoint (which waits for a read of the
 // arrays to end).
 func (c *Cache) Merge(ctx context.Context) error { return c.merge(ctx, false) }
+
+// PagedTables is how many of the build's tables still go to leaf pages
+// (the others are built with statements).
+func (b *Builder) PagedTables() int {
+	n := 0
+	for _, tw := range b.tw {
+		if tw != nil {
+			n++
+		}
+	}
+	return n
+}

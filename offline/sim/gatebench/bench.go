@@ -266,9 +266,9 @@ func bench(ctx context.Context, o benchOpts, out io.Writer) error {
 	sw.Wait()
 	nc, np, _ := live.Counts(ctx)
 	dbSize := fileSize(livePath, livePath+"-wal")
-	pr("cold snapshot (download over loopback + SHA-256 + sorted insert + digest check + swap; central simulator in the same process, not pinned): %d cards + %d persons in %.1f s = %.0f rows/s (%.0f cards/s); old file answered %d look-ups meanwhile [target 30 M ≤ 60 s] (load %s)",
+	pr("cold snapshot (download over loopback + SHA-256 + B-tree pages written in key order + digest check + swap; central simulator in the same process, not pinned): %d cards + %d persons in %.1f s = %.0f rows/s (%.0f cards/s); old file answered %d look-ups meanwhile [target 30 M ≤ 45 s] (load %s)",
 		nc, np, build.Seconds(), float64(nc+np)/build.Seconds(), float64(nc)/build.Seconds(), served.Load(), la)
-	pr("database size: %.1f MiB for %d cards + %d persons = %.1f B/card [target ≤ 1.1 GiB at 30 M]", float64(dbSize)/(1<<20), nc, np, float64(dbSize)/float64(nc))
+	pr("database size: %.1f MiB for %d cards + %d persons = %.1f B/card [target ≤ 1.0 GiB at 30 M]", float64(dbSize)/(1<<20), nc, np, float64(dbSize)/float64(nc))
 
 	// --- hot list: central commit → visible at the gates ---
 	if !o.only {
