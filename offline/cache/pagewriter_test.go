@@ -282,3 +282,38 @@ func TestBuildKilledWhileAttachingStartsOver(t *testing.T) {
 	}
 	checkBuilt(t, path, cards, persons)
 }
+
+// TestBuildChunkThatFailsLeavesNoPages: a chunk whose transaction fails
+// after its rows went to the leaf pages (here its context ends) takes its
+// pages back: the chunk is not done, the leaf file is as before, and the
+// build then finishes with every row once.
+func TestBuildChunkThatFailsLeavesNoPages(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "b.db")
+	cards, persons := pagedCity(20_000)
+	cc := chunked(cards, 2_500)
+	b, err := cache.OpenBuilder(ctx, path, "t", "k", 0, cache.Options{PageSize: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	addAll(t, b, cc[:3], nil)
+	before, err := os.Stat(path + "-card.pages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := b.AddCards(cancelled, "c3", cc[3]); err == nil || b.Done("c3") {
+		t.Fatalf("chunk with an ended context: err %v, done %v", err, b.Done("c3"))
+	}
+	after, err := os.Stat(path + "-card.pages")
+	if err != nil || after.Size() != before.Size() {
+		t.Fatalf("leaf file %d bytes after the failed chunk, %d before (%v)", after.Size(), before.Size(), err)
+	}
+	addAll(t, b, cc, chunked(persons, 2_500))
+	if err := b.Finish(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	checkBuilt(t, path, cards, persons)
+}
