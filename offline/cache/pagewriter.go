@@ -154,6 +154,9 @@ func (tw *tableWriter) add(k int64, cols ...int64) error {
 		if err := tw.flushPage(); err != nil {
 			return err
 		}
+		if 8+2 > tw.content-len(c) { // cannot happen with integer columns
+			return fmt.Errorf("a %d-byte row does not fit a %d-byte page", len(c), tw.pageSize)
+		}
 	}
 	tw.content -= len(c)
 	copy(tw.page[tw.content:], c)
