@@ -348,16 +348,22 @@ func TestFailedMergeLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	pending := c.MergeStats().Pending
-	for _, stopAfter := range []time.Duration{0, 30 * time.Millisecond} {
+	stopped := 0 // merges stopped part-way, not before they began
+	for _, stopAfter := range []time.Duration{0, time.Millisecond, 3 * time.Millisecond, 10 * time.Millisecond, 30 * time.Millisecond} {
+		// Merge, not Flush: a merge that finished in time followed by a
+		// checkpoint that did not would look like a failed merge.
 		mctx, cancel := context.WithTimeout(ctx, stopAfter)
-		err := c.Flush(mctx)
+		err := c.Merge(mctx)
 		cancel()
 		if err == nil {
 			t.Logf("merge finished within %s; nothing to check", stopAfter)
 			continue
 		}
+		if stopAfter > 0 {
+			stopped++
+		}
 		if got := c.MergeStats().Pending; got != pending {
-			t.Fatalf("after a failed merge %d changes pending, want %d", got, pending)
+			t.Fatalf("after a merge stopped at %s: %d changes pending, want %d", stopAfter, got, pending)
 		}
 		for _, card := range []int{0, 7, n / 2, n - 1} {
 			if st := mustLookup(t, c, cardHash(card)); st.Color != app.ColorYellow {
@@ -365,6 +371,9 @@ func TestFailedMergeLosesNothing(t *testing.T) {
 			}
 		}
 		checkDigests(t, c)
+	}
+	if stopped == 0 {
+		t.Fatal("every merge given 1 ms or more finished: none was stopped part-way")
 	}
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)
