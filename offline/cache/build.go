@@ -450,11 +450,17 @@ func (b *Builder) toStatements(ctx context.Context, t int) error {
 // with SQLite's connection closed and the WAL checkpointed into the file,
 // it appends their B-trees, writes their root pages and the header, then
 // opens the file again. A build killed meanwhile finds the tblAttaching
-// row and starts over.
-func (b *Builder) attach(ctx context.Context, ts ...int) error {
+// row and starts over; one that fails here is closed (its leaf writers
+// are half-way), and the next OpenBuilder takes it from what it recorded.
+func (b *Builder) attach(ctx context.Context, ts ...int) (err error) {
 	if b.db == nil {
 		return errBuildClosed
 	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, b.Close())
+		}
+	}()
 	roots := make([]uint32, len(ts))
 	for i, t := range ts {
 		if b.tw[t] == nil {
