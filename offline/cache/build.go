@@ -272,7 +272,8 @@ func (b *Builder) AddCards(ctx context.Context, name string, rows []syncwire.Car
 				return b.writeDigests(ctx, tx, 0, &b.cardD, &touched, &touchedAny)
 			})
 		}
-		if err := b.toStatements(ctx, tblCard); err != nil {
+		// Out of order: the pages so far go in, the rest by statements.
+		if err := b.attach(ctx, tblCard); err != nil {
 			return err
 		}
 	}
@@ -312,15 +313,16 @@ func (b *Builder) AddCards(ctx context.Context, name string, rows []syncwire.Car
 // whose 64-bit key the card before them in the chunk has (for card_x).
 // Two equal hashes are a duplicate, refused.
 func cardRun(tw *tableWriter, rows []syncwire.Card) (twins []int, inOrder bool, err error) {
+	var pk, pt int64
 	for i, r := range rows {
 		k, t := cardKey(r.Hash)
 		if i == 0 {
 			if !tw.after(k) {
 				return nil, false, nil
 			}
+			pk, pt = k, t
 			continue
 		}
-		pk, pt := cardKey(rows[i-1].Hash)
 		switch {
 		case k == pk && t == pt:
 			return nil, false, fmt.Errorf("%w in the chunk", errDuplicateCard)
@@ -329,6 +331,7 @@ func cardRun(tw *tableWriter, rows []syncwire.Card) (twins []int, inOrder bool, 
 		case k <= pk:
 			return nil, false, nil
 		}
+		pk, pt = k, t
 	}
 	return twins, true, nil
 }
@@ -391,7 +394,7 @@ func (b *Builder) AddPersons(ctx context.Context, name string, rows []syncwire.P
 				return nil
 			}, digests)
 		}
-		if err := b.toStatements(ctx, tblPerson); err != nil {
+		if err := b.attach(ctx, tblPerson); err != nil {
 			return err
 		}
 	}
@@ -438,12 +441,6 @@ func (b *Builder) addPages(ctx context.Context, name string, t int, rows int64, 
 		}
 	}
 	return err
-}
-
-// toStatements attaches table t's pages written so far and builds the
-// rest of it with statements.
-func (b *Builder) toStatements(ctx context.Context, t int) error {
-	return b.attach(ctx, t)
 }
 
 // attach puts the leaf pages of tables ts into the file (pagewriter.go):

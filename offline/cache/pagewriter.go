@@ -39,12 +39,11 @@ type tableWriter struct {
 	f        *os.File
 	w        *bufio.Writer
 	maxKeys  []int64 // largest key of each leaf written, in file order
-	last     int64   // largest key written (valid when len(maxKeys) > 0 or open page has cells)
+	last     int64   // largest key written, when any row was (empty)
 	page     []byte  // the leaf being filled
 	cells    int
 	content  int // start of its cell content area
 	cell     []byte
-	sawFirst bool
 }
 
 // openTableWriter opens (or creates) the leaves file at path, keeping its
@@ -78,7 +77,7 @@ func openTableWriter(path string, pageSize, pages int) (*tableWriter, error) {
 			return fail(fmt.Errorf("%w: %s page %d", errPagesFile, path, i))
 		}
 		tw.maxKeys = append(tw.maxKeys, k)
-		tw.last, tw.sawFirst = k, true
+		tw.last = k
 	}
 	if _, err := f.Seek(0, io.SeekEnd); err != nil {
 		return fail(err)
@@ -117,7 +116,10 @@ func leafMaxKey(page []byte) (int64, error) {
 func (tw *tableWriter) pages() int { return len(tw.maxKeys) }
 
 // after reports whether key k may come next (strictly ascending).
-func (tw *tableWriter) after(k int64) bool { return !tw.sawFirst || k > tw.last }
+func (tw *tableWriter) after(k int64) bool { return tw.empty() || k > tw.last }
+
+// empty reports whether no row was written yet.
+func (tw *tableWriter) empty() bool { return len(tw.maxKeys) == 0 && tw.cells == 0 }
 
 func (tw *tableWriter) resetPage() {
 	clear(tw.page)
@@ -162,7 +164,7 @@ func (tw *tableWriter) add(k int64, cols ...int64) error {
 	copy(tw.page[tw.content:], c)
 	binary.BigEndian.PutUint16(tw.page[8+2*tw.cells:], uint16(tw.content))
 	tw.cells++
-	tw.last, tw.sawFirst = k, true
+	tw.last = k
 	return nil
 }
 
@@ -198,7 +200,6 @@ func (tw *tableWriter) rollback(pages int) error {
 	tw.w.Reset(tw.f)
 	tw.resetPage()
 	tw.maxKeys = tw.maxKeys[:pages]
-	tw.sawFirst = pages > 0
 	if pages > 0 {
 		tw.last = tw.maxKeys[pages-1]
 	}
@@ -353,8 +354,8 @@ func readDBHeader(f *os.File) (dbHeader, error) {
 // attachTree puts the leaves of tw (closed, committed) into the SQLite file
 // f (no connection open on it) as the B-tree of the table whose empty root
 // page is root: leaves after the file's last page, then the interior
-// pages, then the top node into root, then the header's page count. It
-// returns the header to write (the caller writes it once for all tables).
+// pages, then the top node into root. It sets h's page count; the caller
+// writes the header once for all tables (writeDBHeader).
 func attachTree(f *os.File, h *dbHeader, root uint32, leaves string, maxKeys []int64) error {
 	ps := int64(h.pageSize)
 	rootPage := make([]byte, ps)
