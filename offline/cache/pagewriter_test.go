@@ -66,19 +66,49 @@ func addAll(t *testing.T, b *cache.Builder, cards [][]syncwire.Card, persons [][
 	}
 }
 
+// integrityOK runs SQLite's integrity_check on the file at path.
+func integrityOK(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var res string
+	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&res); err != nil || res != "ok" {
+		t.Fatalf("integrity_check: %.600q %v", res, err)
+	}
+}
+
+// openBuilder opens the build file at path for the test snapshot.
+func openBuilder(t *testing.T, path string, pageSize int) *cache.Builder {
+	t.Helper()
+	b, err := cache.OpenBuilder(context.Background(), path, "t", "k", 0, cache.Options{PageSize: pageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// finishAndCheck finishes the build and checks the file (checkBuilt).
+func finishAndCheck(t *testing.T, b *cache.Builder, path string, cards []syncwire.Card, persons []syncwire.Person) {
+	t.Helper()
+	if err := b.Finish(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	checkBuilt(t, path, cards, persons)
+}
+
 // checkBuilt opens the finished file with SQLite alone: integrity_check
 // passes, no leaf file is left, and every live card and person answers
 // with its row through the cache.
 func checkBuilt(t *testing.T, path string, cards []syncwire.Card, persons []syncwire.Person) {
 	t.Helper()
 	ctx := context.Background()
+	integrityOK(t, path)
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var res string
-	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&res); err != nil || res != "ok" {
-		t.Fatalf("integrity_check: %.600q %v", res, err)
 	}
 	var nc, nx, np int
 	if err := db.QueryRow(`SELECT (SELECT count(*) FROM card), (SELECT count(*) FROM card_x), (SELECT count(*) FROM person)`).Scan(&nc, &nx, &np); err != nil {
@@ -133,18 +163,12 @@ func TestBuildWritesValidTrees(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "b.db")
 	cards, persons := pagedCity(150_000)
-	b, err := cache.OpenBuilder(ctx, path, "t", "k", 0, cache.Options{PageSize: 512})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openBuilder(t, path, 512)
 	addAll(t, b, chunked(cards, 10_000), chunked(persons, 10_000))
 	if got := b.PagedTables(); got != 2 {
 		t.Fatalf("%d tables on leaf pages before Finish, want 2", got)
 	}
-	if err := b.Finish(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	checkBuilt(t, path, cards, persons)
+	finishAndCheck(t, b, path, cards, persons)
 
 	// The trees take changes: apply and merge a segment that touches
 	// cards and persons all over the key range.
@@ -173,29 +197,17 @@ func TestBuildWritesValidTrees(t *testing.T) {
 		t.Fatalf("merged card: %+v %v", st, err)
 	}
 	c.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var res string
-	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&res); err != nil || res != "ok" {
-		t.Fatalf("integrity_check after a merge: %.600q %v", res, err)
-	}
+	integrityOK(t, path)
 }
 
 // TestBuildResumesItsPages: a build killed between chunks, with a chunk's
 // pages written but not committed, resumes with whole committed chunks
 // only and finishes with every row.
 func TestBuildResumesItsPages(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "b.db")
 	cards, persons := pagedCity(40_000)
 	cc, pc := chunked(cards, 3_000), chunked(persons, 3_000)
-	b, err := cache.OpenBuilder(ctx, path, "t", "k", 0, cache.Options{PageSize: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openBuilder(t, path, 1024)
 	addAll(t, b, cc[:5], pc[:2])
 	rows := b.Rows()
 	b.Close()
@@ -211,54 +223,37 @@ func TestBuildResumesItsPages(t *testing.T) {
 		}
 		f.Close()
 	}
-	b, err = cache.OpenBuilder(ctx, path, "t", "k", 0, cache.Options{PageSize: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b = openBuilder(t, path, 1024)
 	if b.Rows() != rows || !b.Done("c4") || b.Done("c5") || b.PagedTables() != 2 {
 		t.Fatalf("resumed with %d rows (want %d), c4 done %v, c5 done %v, %d paged tables", b.Rows(), rows, b.Done("c4"), b.Done("c5"), b.PagedTables())
 	}
 	addAll(t, b, cc, pc) // the done chunks are skipped
-	if err := b.Finish(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	checkBuilt(t, path, cards, persons)
+	finishAndCheck(t, b, path, cards, persons)
 }
 
 // TestBuildOutOfOrderGoesOnWithStatements: chunks that do not follow the
 // table's last key (a manifest in another order) attach the pages written
 // so far, and the rest goes in with statements.
 func TestBuildOutOfOrderGoesOnWithStatements(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "b.db")
 	cards, persons := pagedCity(30_000)
 	cc, pc := chunked(cards, 4_000), chunked(persons, 4_000)
-	b, err := cache.OpenBuilder(ctx, path, "t", "k", 0, cache.Options{PageSize: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openBuilder(t, path, 1024)
 	defer b.Close()
 	slices.Reverse(cc)
 	addAll(t, b, cc, pc)
 	if got := b.PagedTables(); got != 1 {
 		t.Fatalf("%d tables on leaf pages, want 1 (persons)", got)
 	}
-	if err := b.Finish(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	checkBuilt(t, path, cards, persons)
+	finishAndCheck(t, b, path, cards, persons)
 }
 
 // TestBuildKilledWhileAttachingStartsOver: a build file with an attach in
 // progress recorded is not resumed: its pages may be half in the file.
 func TestBuildKilledWhileAttachingStartsOver(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "b.db")
 	cards, persons := pagedCity(5_000)
-	b, err := cache.OpenBuilder(ctx, path, "t", "k", 0, cache.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openBuilder(t, path, 0)
 	addAll(t, b, chunked(cards, 1_000), nil)
 	b.Close()
 	db, err := sql.Open("sqlite", path)
@@ -269,18 +264,12 @@ func TestBuildKilledWhileAttachingStartsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	b, err = cache.OpenBuilder(ctx, path, "t", "k", 0, cache.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b = openBuilder(t, path, 0)
 	if b.Rows() != 0 || b.Done("c0") {
 		t.Fatalf("resumed a build killed while attaching: %d rows", b.Rows())
 	}
 	addAll(t, b, chunked(cards, 1_000), chunked(persons, 1_000))
-	if err := b.Finish(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	checkBuilt(t, path, cards, persons)
+	finishAndCheck(t, b, path, cards, persons)
 }
 
 // TestBuildChunkThatFailsLeavesNoPages: a chunk whose transaction fails
@@ -292,10 +281,7 @@ func TestBuildChunkThatFailsLeavesNoPages(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "b.db")
 	cards, persons := pagedCity(20_000)
 	cc := chunked(cards, 2_500)
-	b, err := cache.OpenBuilder(ctx, path, "t", "k", 0, cache.Options{PageSize: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openBuilder(t, path, 1024)
 	defer b.Close()
 	addAll(t, b, cc[:3], nil)
 	before, err := os.Stat(path + "-card.pages")
@@ -312,8 +298,64 @@ func TestBuildChunkThatFailsLeavesNoPages(t *testing.T) {
 		t.Fatalf("leaf file %d bytes after the failed chunk, %d before (%v)", after.Size(), before.Size(), err)
 	}
 	addAll(t, b, cc, chunked(persons, 2_500))
-	if err := b.Finish(ctx, 1); err != nil {
+	finishAndCheck(t, b, path, cards, persons)
+}
+
+// TestBuildWithDamagedPagesStartsOver: a committed leaf page that is not a
+// leaf any more (a damaged disk, a stray write) is not attached: the next
+// OpenBuilder finds it, starts the build over, and the file built then is
+// whole.
+func TestBuildWithDamagedPagesStartsOver(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.db")
+	cards, persons := pagedCity(20_000)
+	b := openBuilder(t, path, 1024)
+	addAll(t, b, chunked(cards, 2_500)[:4], nil)
+	b.Close()
+	f, err := os.OpenFile(path+"-card.pages", os.O_WRONLY, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	checkBuilt(t, path, cards, persons)
+	if _, err := f.WriteAt(make([]byte, 1024), 3*1024); err != nil { // page 3 zeroed
+		t.Fatal(err)
+	}
+	f.Close()
+	b = openBuilder(t, path, 1024)
+	if b.Rows() != 0 || b.Done("c0") {
+		t.Fatalf("resumed a build with a damaged leaf page: %d rows", b.Rows())
+	}
+	addAll(t, b, chunked(cards, 2_500), chunked(persons, 2_500))
+	finishAndCheck(t, b, path, cards, persons)
+}
+
+// TestBuildWhoseAttachFailsStartsOver: when putting the pages into the
+// file fails (here a leaf file is gone), Finish says so, the builder takes
+// no more chunks, and the next OpenBuilder starts over instead of serving
+// a half-attached file.
+func TestBuildWhoseAttachFailsStartsOver(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "b.db")
+	cards, persons := pagedCity(20_000)
+	cc, pc := chunked(cards, 2_500), chunked(persons, 2_500)
+	b := openBuilder(t, path, 1024)
+	addAll(t, b, cc, pc)
+	if err := os.Remove(path + "-person.pages"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Finish(ctx, 1); err == nil {
+		t.Fatal("Finish without the person pages succeeded")
+	}
+	// A card after the last one: the chunk the leaf writers would take.
+	var last syncwire.CardHash
+	for i := range last {
+		last[i] = 0xff
+	}
+	if err := b.AddCards(ctx, "late", []syncwire.Card{{Hash: last, Person: 1, Seq: 1}}); err == nil {
+		t.Fatal("a builder whose attach failed took another chunk")
+	}
+	b = openBuilder(t, path, 1024)
+	if b.Rows() != 0 {
+		t.Fatalf("resumed a build whose attach failed: %d rows", b.Rows())
+	}
+	addAll(t, b, cc, pc)
+	finishAndCheck(t, b, path, cards, persons)
 }
